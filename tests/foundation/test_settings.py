@@ -1,0 +1,88 @@
+"""Settings come from the environment; a bad value stops start-up and names the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 20 + "-production-secret-key-that-is-long-enough-0123456789",
+    "ALLOWED_HOSTS": "engage.example.com",
+    "FIELD_ENCRYPTION_KEYS": "1QjJ2l0v9mYtqTjG2Z6v2nX3k3m5oVbG2u5Dq8c9Yhk=",
+    "PUBLIC_BASE_URL": "https://engage.example.com",
+}
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {*PRODUCTION, "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    clean.update({"TESTING": "false", **env})
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+def _load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    return _run("import whatsapp_project.settings as s; print(s.DEBUG)", **env)
+
+
+def test_the_project_starts_with_no_environment_at_all() -> None:
+    result = _load_settings()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({**PRODUCTION, "SECRET_KEY": ""}, "SECRET_KEY"),
+        ({**PRODUCTION, "SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS"),
+        ({"FIELD_ENCRYPTION_KEYS": "not-a-key"}, "FIELD_ENCRYPTION_KEYS"),
+        ({"DEBUG": "maybe"}, "DEBUG"),
+        ({"DATABASE_URL": "nosuchdb://x/y"}, "DATABASE_URL"),
+        ({"PUBLIC_BASE_URL": "example.com/no-scheme"}, "PUBLIC_BASE_URL"),
+        ({"NEXMO_API_BASE_URL": "ftp://api.nexmo.com"}, "NEXMO_API_BASE_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"Q_TIMEOUT": "900", "Q_RETRY": "600"}, "Q_TIMEOUT"),
+        ({"NEXMO_READ_TIMEOUT": "soon"}, "NEXMO_READ_TIMEOUT"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_naming_the_variable(env: dict[str, str], named: str) -> None:
+    result = _load_settings(**env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert named in result.stderr.strip().splitlines()[-1]
+
+
+def test_production_settings_load_when_complete() -> None:
+    result = _load_settings(**PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_check_deploy_is_clean_with_production_settings() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}},
+            **PRODUCTION,
+            "TESTING": "false",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
