@@ -1,29 +1,15 @@
-"""Demo data for `make run`: idempotent, so running it twice changes nothing."""
+"""Demo data for `make run`: idempotent, so running it twice changes nothing.
+
+Each area adds a module `demo/seed_<area>.py` with `seed() -> str` (a one-line summary) and lists it in SEEDERS,
+in dependency order.
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from importlib import import_module
 
-from accounts.roles import MARKETER_GROUP
-
-DEMO_PASSWORD = "whatsapp-demo"
+SEEDERS = ("demo.seed_users",)
 
 
-def demo_users_ensure() -> list[str]:
-    User = get_user_model()
-    created = []
-    admin, was_created = User.objects.get_or_create(
-        username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}
-    )
-    if was_created:
-        admin.set_password(DEMO_PASSWORD)
-        admin.save()
-        created.append("admin")
-    marketer, was_created = User.objects.get_or_create(username="marketer", defaults={"email": "m@example.com"})
-    if was_created:
-        marketer.set_password(DEMO_PASSWORD)
-        marketer.save()
-        created.append("marketer")
-    marketer.groups.add(Group.objects.get(name=MARKETER_GROUP))
-    return created
+def seed_all() -> list[str]:
+    return [import_module(name).seed() for name in SEEDERS]

@@ -1,0 +1,47 @@
+"""What we send, independent of Nexmo's payload versions: `providers/nexmo/payloads.py` turns these into JSON.
+
+Higher apps (templates, campaigns, journeys) build these values and hand them to `providers.services`; they never
+build provider JSON themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+MediaKind = Literal["image", "video", "file", "audio"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextContent:
+    """Free-form text: only allowed inside the contact's 24-hour window."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaContent:
+    kind: MediaKind
+    url: str
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateContent:
+    """An approved template whose only variables are in the body (`namespace:name` + parameters in v0.1)."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CustomTemplateContent:
+    """An approved template sent as WhatsApp's raw object: media headers, header text or button parameters."""
+
+    name: str
+    language: str
+    components: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+
+Content = TextContent | MediaContent | TemplateContent | CustomTemplateContent
