@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 run: install
-	$(PY) scripts/run.py
+	$(PY) scripts/devserver.py
 
 # Debian's Chromium for the browser tests; installed when missing and we may (root), otherwise those tests skip.
 browser:
