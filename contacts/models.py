@@ -53,3 +53,16 @@ class Contact(models.Model):
         if self.last_inbound_at is None:
             return False
         return (now or timezone.now()) - self.last_inbound_at < CONVERSATION_WINDOW
+
+
+class ConsentChange(models.Model):
+    """One row per change of a contact's WhatsApp consent: the profile's consent history."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
+    consent = models.CharField(max_length=16, choices=Consent.choices)
+    source = models.CharField(max_length=64, help_text="What changed it: import, api, ui, inbound keyword …")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["contact", "-changed_at"], name="consent_change_contact_idx")]
