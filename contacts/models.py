@@ -66,3 +66,6 @@ class ConsentChange(models.Model):
     class Meta:
         ordering = ["-changed_at", "-id"]
         indexes = [models.Index(fields=["contact", "-changed_at"], name="consent_change_contact_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.consent} via {self.source} at {self.changed_at:%Y-%m-%d %H:%M}"
