@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from django.db import models
 
 from contacts.models import Contact
 from providers.content import Content
 from providers.models import ProviderConfig
-
-if TYPE_CHECKING:
-    from providers.models import Message
 
 
 class SendRefused(Exception):
@@ -22,7 +21,7 @@ class SendRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    message: Message
+    message: models.Model  # the logged providers.Message
     status_code: int | None  # Nexmo's HTTP status; None when no answer came (the message is then `unknown`)
     body: dict[str, Any] | None  # Nexmo's JSON answer: {"message_uuid": …} or problem+json
 
