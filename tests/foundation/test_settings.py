@@ -86,3 +86,31 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_redis_url_switches_the_broker_and_cache_to_redis() -> None:
+    code = (
+        "import whatsapp_project.settings as s; "
+        "print(s.Q_CLUSTER.get('redis'), 'orm' in s.Q_CLUSTER, s.CACHES['default']['BACKEND'])"
+    )
+    result = _run(code, REDIS_URL="redis://127.0.0.1:6379/15")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "redis://127.0.0.1:6379/15",
+        "False",
+        "django.core.cache.backends.redis.RedisCache",
+    ]
+
+
+def test_without_redis_the_orm_broker_is_the_default() -> None:
+    result = _run("import whatsapp_project.settings as s; print(s.Q_CLUSTER.get('orm'), 'redis' in s.Q_CLUSTER)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["default", "False"]
+
+
+def test_task_timeout_stays_below_retry_with_attempts_capped() -> None:
+    result = _run(
+        "import whatsapp_project.settings as s; q = s.Q_CLUSTER; print(q['timeout'] < q['retry'], q['max_attempts'])"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "3"]
