@@ -1,0 +1,156 @@
+"""Pacing of sends per provider number, so the provider's limit — never a burst above it — sets the pace.
+
+A GCRA schedule (virtual scheduling): each send gets a slot `interval` after the previous one, so no one-second
+window ever holds more than the cap (plus the one send on its edge). The schedule lives in this process, or in
+Redis when REDIS_URL is set so that every worker sending for the same number shares one cap. Senders reserve slots
+in small blocks to keep Redis round trips far below the send rate; a throttling answer from Nexmo (429, error 1000)
+pushes the schedule back for everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+
+# Nexmo's default WhatsApp throughput per number, and the most it can be raised to.
+DEFAULT_RATE = 80.0
+MAX_RATE = 1000.0
+# How much of the schedule one reservation takes: 50 ms worth of slots (at least one).
+RESERVE_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    delay: float  # seconds from now until the first slot
+    count: int
+    interval: float  # seconds between consecutive slots
+
+
+class Pacer(Protocol):
+    rate: float
+
+    async def reserve(self, count: int) -> Reservation: ...
+
+    async def back_off(self, seconds: float) -> None: ...
+
+
+class LocalPacer:
+    """The schedule kept in this process (one per key, shared by every sender here)."""
+
+    _schedules: dict[str, float] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, key: str, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if not 0 < rate <= MAX_RATE:
+            raise ValueError(f"rate must be within (0, {MAX_RATE:g}] messages/s, got {rate}")
+        self.key, self.rate, self.interval, self._clock = key, rate, 1.0 / rate, clock
+
+    async def reserve(self, count: int) -> Reservation:
+        return self.reserve_now(count)
+
+    def reserve_now(self, count: int) -> Reservation:
+        now = self._clock()
+        with self._lock:
+            start = max(self._schedules.get(self.key, now), now)
+            self._schedules[self.key] = start + count * self.interval
+        return Reservation(delay=start - now, count=count, interval=self.interval)
+
+    async def back_off(self, seconds: float) -> None:
+        now = self._clock()
+        with self._lock:
+            self._schedules[self.key] = max(self._schedules.get(self.key, now), now + seconds)
+
+    @classmethod
+    def forget_all(cls) -> None:
+        with cls._lock:
+            cls._schedules.clear()
+
+
+# Atomically: start = max(TAT, now); TAT = start + count * interval. Times in microseconds from Redis's own clock,
+# so workers on different machines agree. Returns the delay until the first slot.
+_RESERVE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = math.max(tat, now)
+local finish = start + tonumber(ARGV[1]) * tonumber(ARGV[2])
+local ttl = math.ceil((finish - now) / 1000) + 60000
+redis.call('SET', KEYS[1], string.format('%.0f', finish), 'PX', ttl)
+return start - now
+"""
+_BACK_OFF_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local until_ = math.max(tat, now + tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], string.format('%.0f', until_), 'PX', math.ceil((until_ - now) / 1000) + 60000)
+return 0
+"""
+
+
+class RedisPacer:
+    """The schedule kept in Redis, shared by every worker process and machine."""
+
+    def __init__(self, key: str, rate: float, *, url: str) -> None:
+        import redis.asyncio as redis_asyncio
+
+        if not 0 < rate <= MAX_RATE:
+            raise ValueError(f"rate must be within (0, {MAX_RATE:g}] messages/s, got {rate}")
+        self.key, self.rate, self.interval = f"pacing:{key}", rate, 1.0 / rate
+        self._redis = redis_asyncio.Redis.from_url(url)
+        self._reserve = self._redis.register_script(_RESERVE_LUA)
+        self._back_off = self._redis.register_script(_BACK_OFF_LUA)
+
+    async def reserve(self, count: int) -> Reservation:
+        delay_us = await self._reserve(keys=[self.key], args=[count, round(self.interval * 1_000_000, 3)])
+        return Reservation(delay=int(delay_us) / 1_000_000, count=count, interval=self.interval)
+
+    async def back_off(self, seconds: float) -> None:
+        await self._back_off(keys=[self.key], args=[round(seconds * 1_000_000)])
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def pacer_for(*, key: str, rate: float) -> LocalPacer | RedisPacer:
+    """The pacer for one provider number: shared through Redis when configured, else this process's."""
+    if settings.REDIS_URL:
+        return RedisPacer(key, rate, url=settings.REDIS_URL)
+    return LocalPacer(key, rate)
+
+
+async def paced[T](
+    pacer: Pacer,
+    items: Iterable[T],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> AsyncIterator[T]:
+    """Yield items no faster than the pacer's schedule allows, each at (or just after) its own slot."""
+    block = max(1, int(pacer.rate * RESERVE_SECONDS))
+    iterator = iter(items)
+    pending: list[T] = []
+    while True:
+        pending.extend(item for _, item in zip(range(block - len(pending)), iterator, strict=False))
+        if not pending:
+            return
+        reservation = await pacer.reserve(len(pending))
+        first = clock() + reservation.delay
+        sent = 0
+        for index, item in enumerate(pending):
+            wait = first + index * reservation.interval - clock()
+            if wait < -reservation.interval:
+                # We fell behind (a slow consumer): catching up would burst above the cap, so give the rest of
+                # these slots back unused and reserve fresh ones.
+                break
+            if wait > 0:
+                await sleep(wait)
+            sent += 1
+            yield item
+        pending = pending[sent:]
