@@ -13,11 +13,10 @@ MIN_RSA_BITS = 2048
 
 
 def private_key_fingerprint(pem: str) -> str:
-    """SHA-256 (hex, colon-separated pairs) of the DER public key: identifies the key without revealing it."""
+    """SHA-256 (hex) of the DER public key: identifies the key without revealing it."""
     key = _load(pem)
     der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    digest = hashlib.sha256(der).hexdigest()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return hashlib.sha256(der).hexdigest()
 
 
 def private_key_validate(pem: str) -> str:
