@@ -44,7 +44,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # a new number needs a validated private key: use Settings › Channels › WhatsApp
+        return False  # a new number needs a validated private key: use Settings > Channels > WhatsApp
 
     @admin.display(boolean=True)
     def has_signature_secret(self, obj: ProviderConfig) -> bool:

@@ -1,4 +1,4 @@
-"""Provider screens (Settings › Channels › WhatsApp), the test send, and the message log."""
+"""Provider screens (Settings > Channels > WhatsApp), the test send, and the message log."""
 
 from __future__ import annotations
 
