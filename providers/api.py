@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
@@ -56,7 +56,10 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
         ]
         read_only_fields = ["private_key_fingerprint", "created_at", "updated_at"]
         # Uniqueness is checked by the service after phone normalisation.
-        extra_kwargs = {"nickname": {"validators": []}, "phone_number": {"validators": []}}
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
+            "nickname": {"validators": []},
+            "phone_number": {"validators": []},
+        }
 
 
 class MessageSerializer(serializers.ModelSerializer[Message]):

@@ -355,14 +355,14 @@ _TIMESTAMP_FIELD = {
 def _moves_from(status: str) -> list[str]:
     """The statuses a callback with `status` may move a message out of (forward only)."""
     if status in ("rejected", "undeliverable"):
-        return [S.QUEUED, S.SENDING, S.UNKNOWN, S.SUBMITTED]
-    return _LADDER[: _LADDER.index(S(status))]
+        return [S.QUEUED.value, S.SENDING.value, S.UNKNOWN.value, S.SUBMITTED.value]
+    return [s.value for s in _LADDER[: _LADDER.index(S(status))]]
 
 
 def _later_than(status: str) -> list[str]:
     if status in ("rejected", "undeliverable"):
         return []
-    return _LADDER[_LADDER.index(S(status)) + 1 :]
+    return [s.value for s in _LADDER[_LADDER.index(S(status)) + 1 :]]
 
 
 def _earliest(field: str, at: datetime) -> Case:

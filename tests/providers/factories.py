@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import factory
 import httpx
@@ -58,8 +58,16 @@ class ContactFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Customer {n}")
 
 
+def provider_make(**kwargs: Any) -> ProviderConfig:
+    return cast(ProviderConfig, ProviderFactory(**kwargs))
+
+
+def contact_make(**kwargs: Any) -> Contact:
+    return cast(Contact, ContactFactory(**kwargs))
+
+
 def window_open_contact(**kwargs: Any) -> Contact:
-    return ContactFactory(last_inbound_at=timezone.now() - timedelta(hours=1), **kwargs)
+    return contact_make(last_inbound_at=timezone.now() - timedelta(hours=1), **kwargs)
 
 
 def sign(body: bytes, secret: str, *, iat: float | None = None, payload_hash: str | None = None) -> str:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from contacts.models import Consent, Contact
 from providers.models import CallbackLog, InboundMessage, Message, PendingStatus, ProviderConfig
 from providers.signals import inbound_message_received, message_status_changed
-from tests.providers.factories import ProviderFactory, sign
+from tests.providers.factories import provider_make, sign
 from tests.vonage_fixtures import load
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,7 @@ V1_STATUS = ["v1-status-submitted.json", "v1-status-read.json", "v1-status-read-
 SECRET = "signature-secret-0123456789-abcdefghij"
 
 
-def post(provider: ProviderConfig, kind: str, payload: Any, *, secret: str | None = None, **headers: str) -> Any:
+def post(provider: ProviderConfig, kind: str, payload: Any, *, secret: str | None = None, **headers: Any) -> Any:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     if secret is not None:
         headers.setdefault("HTTP_AUTHORIZATION", sign(body, secret))
@@ -77,18 +77,18 @@ def message_for(provider: ProviderConfig, *, uuid: str | None, client_ref: str, 
 
 @pytest.fixture
 def provider() -> ProviderConfig:
-    return ProviderFactory()
+    return provider_make()
 
 
 @pytest.fixture
 def signed_provider() -> ProviderConfig:
-    return ProviderFactory(signature_secret=SECRET)
+    return provider_make(signature_secret=SECRET)
 
 
 @pytest.mark.parametrize("name", V01_INBOUND + V1_INBOUND)
 @pytest.mark.parametrize("signed", [False, True])
 def test_every_inbound_fixture_is_accepted_once(name: str, signed: bool) -> None:
-    provider = ProviderFactory(signature_secret=SECRET if signed else "")
+    provider = provider_make(signature_secret=SECRET if signed else "")
     payload = load(name)
     first = post(provider, "inbound", payload, secret=SECRET if signed else None)
     again = post(provider, "inbound", payload, secret=SECRET if signed else None)
@@ -143,7 +143,7 @@ def test_stop_opts_out_and_start_opts_back_in(provider: ProviderConfig) -> None:
 
 
 def test_opt_out_keywords_come_from_the_provider() -> None:
-    provider = ProviderFactory(opt_out_keywords="ARRET, HALT")
+    provider = provider_make(opt_out_keywords="ARRET, HALT")
     base = load("v1-inbound-text-bsuid.json")
     post(provider, "inbound", base | {"text": "halt"})
     assert Contact.objects.get(phone="+447700900001").whatsapp_consent == Consent.UNSUBSCRIBED
@@ -170,7 +170,7 @@ def test_inbound_is_announced_to_higher_apps(provider: ProviderConfig) -> None:
 @pytest.mark.parametrize("name", V01_STATUS + V1_STATUS)
 @pytest.mark.parametrize("signed", [False, True])
 def test_every_status_fixture_is_accepted_and_applied(name: str, signed: bool) -> None:
-    provider = ProviderFactory(signature_secret=SECRET if signed else "")
+    provider = provider_make(signature_secret=SECRET if signed else "")
     payload = load(name)
     message = message_for(provider, uuid=payload["message_uuid"], client_ref="ref-1", status="sending")
     response = post(provider, "status", payload, secret=SECRET if signed else None)

@@ -65,7 +65,7 @@ def _validate(version: str, body: dict[str, Any]) -> None:
         "https://api.nexmo.com",
         "post",
         f"/{version}/messages/",
-        data=json.dumps(body),
+        data=json.dumps(body).encode(),
         content_type="application/json",
         headers={"Authorization": "Bearer token"},
     )

@@ -12,17 +12,17 @@ from django.utils import timezone
 
 from contacts.models import Consent
 from providers.content import TemplateContent, TextContent
-from providers.models import Message
+from providers.models import Message, ProviderConfig
 from providers.services import SendRefused, message_prepare, message_send, messages_dispatch
-from tests.providers.factories import ContactFactory, FakeNexmo, ProviderFactory, window_open_contact
+from tests.providers.factories import FakeNexmo, contact_make, provider_make, window_open_contact
 from tests.vonage_fixtures import load
 
 pytestmark = pytest.mark.django_db
 
 
 def test_free_form_outside_the_window_is_refused_with_the_way_to_open_it(nexmo: FakeNexmo) -> None:
-    provider = ProviderFactory(phone_number="+447700900000")
-    contact = ContactFactory(last_inbound_at=timezone.now() - timedelta(hours=25))
+    provider = provider_make(phone_number="+447700900000")
+    contact = contact_make(last_inbound_at=timezone.now() - timedelta(hours=25))
     with pytest.raises(SendRefused, match=r"https://wa\.me/447700900000"):
         message_send(
             provider=provider, to=contact.phone, content=TextContent(text="hi"), origin="test", origin_ref="t1"
@@ -39,7 +39,7 @@ def test_free_form_outside_the_window_is_refused_with_the_way_to_open_it(nexmo: 
     ],
 )
 def test_other_refusals(nexmo: FakeNexmo, setup: str | None, to: str | None, origin: str, match: str) -> None:
-    provider = ProviderFactory(is_active=setup != "inactive")
+    provider = provider_make(is_active=setup != "inactive")
     contact = window_open_contact(whatsapp_consent=Consent.UNSUBSCRIBED if setup == "opted_out" else "subscribed")
     with pytest.raises(SendRefused, match=match):
         message_send(
@@ -53,7 +53,7 @@ def test_other_refusals(nexmo: FakeNexmo, setup: str | None, to: str | None, ori
 
 
 def test_send_inside_the_window_is_submitted_with_its_uuid(nexmo: FakeNexmo) -> None:
-    provider = ProviderFactory()
+    provider = provider_make()
     contact = window_open_contact()
     result = message_send(
         provider=provider, to=contact.phone, content=TextContent(text="Hello"), origin="test", origin_ref="t1"
@@ -67,7 +67,7 @@ def test_send_inside_the_window_is_submitted_with_its_uuid(nexmo: FakeNexmo) -> 
 
 
 def test_same_origin_and_recipient_is_never_sent_twice(nexmo: FakeNexmo) -> None:
-    provider = ProviderFactory()
+    provider = provider_make()
     contact = window_open_contact()
     kwargs = dict(
         provider=provider,
@@ -89,7 +89,7 @@ def test_same_origin_and_recipient_is_never_sent_twice(nexmo: FakeNexmo) -> None
 def test_nexmo_errors_are_recorded_with_code_and_reason(status: int, fixture: str, expected: str) -> None:
     from providers.nexmo import client
 
-    provider = ProviderFactory()
+    provider = provider_make()
     contact = window_open_contact()
     handler = FakeNexmo(lambda request: httpx.Response(status, json=load(fixture)))
     with client.transport_override(handler.transport):
@@ -105,7 +105,7 @@ def test_nexmo_errors_are_recorded_with_code_and_reason(status: int, fixture: st
 def test_timeout_after_sending_leaves_the_message_unknown_and_a_callback_settles_it() -> None:
     from providers.nexmo import client
 
-    provider = ProviderFactory()
+    provider = provider_make()
     contact = window_open_contact()
 
     def slow(request: httpx.Request) -> httpx.Response:
@@ -129,8 +129,8 @@ def test_timeout_after_sending_leaves_the_message_unknown_and_a_callback_settles
 
 
 def test_bulk_dispatch_sends_prepared_messages_concurrently(nexmo: FakeNexmo) -> None:
-    provider = ProviderFactory()
-    contacts = [ContactFactory() for _ in range(5)]
+    provider = provider_make()
+    contacts = [contact_make() for _ in range(5)]
     prepared = [
         message_prepare(
             provider=provider,
@@ -149,7 +149,7 @@ def test_bulk_dispatch_sends_prepared_messages_concurrently(nexmo: FakeNexmo) ->
     assert len(nexmo.requests) == 5
 
 
-def _inbound(provider: object, uuid: str, text: str) -> None:
+def _inbound(provider: ProviderConfig, uuid: str, text: str) -> None:
     payload = load("v0.1-inbound-text.json") | {
         "message_uuid": uuid,
         "timestamp": timezone.now().isoformat(),
@@ -158,13 +158,13 @@ def _inbound(provider: object, uuid: str, text: str) -> None:
     with TestCase.captureOnCommitCallbacks(execute=True):
         Client().post(
             f"/callbacks/nexmo/{provider.callback_token}/inbound/",
-            payload,  # type: ignore[attr-defined]
+            payload,
             content_type="application/json",
         )
 
 
 def test_auto_reply_goes_to_an_untracked_sender_once_per_window(nexmo: FakeNexmo) -> None:
-    provider = ProviderFactory(auto_reply_enabled=True, auto_reply_text="Thanks! We'll be in touch.")
+    provider = provider_make(auto_reply_enabled=True, auto_reply_text="Thanks! We'll be in touch.")
     _inbound(provider, "in-1", "hello")
     _inbound(provider, "in-2", "anyone there?")
     replies = Message.objects.filter(origin="auto_reply")
@@ -174,6 +174,6 @@ def test_auto_reply_goes_to_an_untracked_sender_once_per_window(nexmo: FakeNexmo
 
 
 def test_no_auto_reply_when_the_provider_says_no(nexmo: FakeNexmo) -> None:
-    provider = ProviderFactory(auto_reply_enabled=False, auto_reply_text="Thanks!")
+    provider = provider_make(auto_reply_enabled=False, auto_reply_text="Thanks!")
     _inbound(provider, "in-1", "hello")
     assert not nexmo.requests
