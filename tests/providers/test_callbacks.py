@@ -308,7 +308,12 @@ def test_signature_rules(signed_provider: ProviderConfig) -> None:
     payload = load("v0.1-status-delivered.json")
     body = json.dumps(payload).encode()
     assert post(signed_provider, "status", payload).status_code == 401
-    assert post(signed_provider, "status", payload, HTTP_AUTHORIZATION=sign(body, "wrong-secret")).status_code == 401
+    assert (
+        post(
+            signed_provider, "status", payload, HTTP_AUTHORIZATION=sign(body, "wrong-secret-0123456789-abcdefghijkl")
+        ).status_code
+        == 401
+    )
     other = sign(b'{"other": 1}', SECRET)
     assert post(signed_provider, "status", payload, HTTP_AUTHORIZATION=other).status_code == 401
     stale = sign(body, SECRET, iat=time.time() - 3600)
