@@ -340,6 +340,20 @@ def messages_dispatch(*, messages: Sequence[Message], max_concurrency: int | Non
     return [recorded.get(m.pk) or _existing_result(m) for m in messages]
 
 
+def message_retry_claim(*, message: Message) -> bool:
+    """failed → queued, once, so `messages_dispatch` sends it again with the same client_ref.
+
+    Only `failed` qualifies (Nexmo never accepted it: 429, 5xx, unreachable); `rejected` would fail again and
+    `unknown` may already have been delivered, so neither is ever resent.
+    """
+    claimed = Message.objects.filter(pk=message.pk, status=S.FAILED).update(
+        status=S.QUEUED, error_code="", error_reason="", failed_at=None, updated_at=timezone.now()
+    )
+    if claimed:
+        message.refresh_from_db()
+    return bool(claimed)
+
+
 # --- status callbacks ------------------------------------------------------------------------------------------
 
 _LADDER = [S.QUEUED, S.SENDING, S.UNKNOWN, S.SUBMITTED, S.DELIVERED, S.READ]

@@ -177,3 +177,27 @@ def test_no_auto_reply_when_the_provider_says_no(nexmo: FakeNexmo) -> None:
     provider = provider_make(auto_reply_enabled=False, auto_reply_text="Thanks!")
     _inbound(provider, "in-1", "hello")
     assert not nexmo.requests
+
+
+def test_only_failed_messages_can_be_retried_and_keep_their_client_ref() -> None:
+    from providers.nexmo import client
+    from providers.services import message_retry_claim
+
+    provider = provider_make()
+    contact = window_open_contact()
+    throttled = FakeNexmo(lambda request: httpx.Response(429, json=load("error-429.json")))
+    with client.transport_override(throttled.transport):
+        failed = message_send(
+            provider=provider, to=contact.phone, content=TextContent(text="x"), origin="campaign", origin_ref="c:1"
+        ).message
+    assert failed.status == "failed"
+    assert message_retry_claim(message=failed) and not message_retry_claim(message=failed)
+    accepted = FakeNexmo()
+    with client.transport_override(accepted.transport):
+        [result] = messages_dispatch(messages=[failed])
+    assert result.message.status == "submitted"
+    assert accepted.bodies()[0]["client_ref"] == failed.client_ref
+    rejected = Message.objects.create(
+        provider=provider, to=contact.phone, status="rejected", client_ref="r", origin="test", content_type="text"
+    )
+    assert not message_retry_claim(message=rejected)
