@@ -258,6 +258,7 @@ def _parse_cost() -> float:
 
 def run() -> list[dict[str, Any]]:
     env = _env()
+    load_before = os.getloadavg()[0]
     _psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     _psql(f"CREATE DATABASE {DB_NAME}")
     try:
@@ -272,7 +273,11 @@ def run() -> list[dict[str, Any]]:
     finally:
         _psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     parse_us = _parse_cost()
-    note = f"{WORKERS} gunicorn sync workers, {CONCURRENCY} connections, aiohttp load in its own process, 2 cores"
+    load_after = os.getloadavg()[0]
+    note = (
+        f"{WORKERS} gunicorn sync workers, {CONCURRENCY} connections, aiohttp load in its own process; "
+        f"machine load average {load_before:.1f} before / {load_after:.1f} after (other work shares the 2 cores)"
+    )
     return [
         {
             "name": "status callbacks/s (delivered, each a real UPDATE)",
