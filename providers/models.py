@@ -4,6 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from whatsapp_project.encryption import EncryptedTextField
 
@@ -61,3 +62,152 @@ class ProviderConfig(models.Model):
     @property
     def status_callback_url(self) -> str:
         return f"{settings.PUBLIC_BASE_URL}/callbacks/nexmo/{self.callback_token}/status/"
+
+
+class MessageStatus(models.TextChoices):
+    """One vocabulary everywhere (DESIGN "Message states"); statuses only move forward."""
+
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SUBMITTED = "submitted", "Submitted"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    REJECTED = "rejected", "Rejected"
+    UNDELIVERABLE = "undeliverable", "Undeliverable"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Origin(models.TextChoices):
+    TEST = "test", "Test send"
+    CAMPAIGN = "campaign", "Campaign"
+    JOURNEY = "journey", "Journey"
+    AUTO_REPLY = "auto_reply", "Auto-reply"
+
+
+class Message(models.Model):
+    """One outbound message and everything Nexmo told us about it."""
+
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.PROTECT, related_name="messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    to = models.CharField(max_length=20, help_text="E.164.")
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    message_uuid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    client_ref = models.CharField(max_length=100, unique=True)
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    origin_ref = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=16)
+    content_summary = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_reason = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    # The request as sent (no Authorization header: it never holds a secret) and Nexmo's answer.
+    request_body = models.JSONField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The /messages/ page: newest first, optionally per provider or status.
+            models.Index(fields=["provider", "-created_at"], name="message_provider_recent_idx"),
+            models.Index(fields=["status", "-created_at"], name="message_status_recent_idx"),
+            # Campaign and journey stats count their own messages.
+            models.Index(fields=["origin", "origin_ref"], name="message_origin_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_origin_display()} to {self.to}: {self.status}"
+
+
+class InboundMessage(models.Model):
+    """A message a customer sent to one of our numbers."""
+
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.PROTECT, related_name="inbound_messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_messages"
+    )
+    message_uuid = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(max_length=50)
+    to_number = models.CharField(max_length=50, blank=True)
+    content_type = models.CharField(max_length=32)
+    text = models.TextField(blank=True)
+    media_url = models.URLField(max_length=2000, blank=True)
+    button_payload = models.CharField(max_length=255, blank=True)
+    button_text = models.CharField(max_length=255, blank=True)
+    location = models.JSONField(null=True, blank=True)
+    profile_name = models.CharField(max_length=255, blank=True)
+    # This message (re)opened a closed 24-hour window: the one that may earn the auto-reply.
+    opened_window = models.BooleanField(default=False)
+    raw = models.JSONField()
+    received_at = models.DateTimeField(help_text="Nexmo's timestamp of the message.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["provider", "-received_at"], name="inbound_provider_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.content_type} from {self.from_number}"
+
+
+class PendingStatus(models.Model):
+    """A status callback for a message we do not know yet (the send's answer is still on its way).
+
+    Applied, then deleted, as soon as a message with this message_uuid or client_ref is recorded.
+    """
+
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.CASCADE, related_name="pending_statuses")
+    message_uuid = models.CharField(max_length=64)
+    client_ref = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=32)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # A re-delivered callback is stored once.
+            models.UniqueConstraint(fields=["message_uuid", "status"], name="pending_status_once"),
+        ]
+        indexes = [models.Index(fields=["client_ref"], name="pending_status_client_ref_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.status} for {self.message_uuid}"
+
+
+class CallbackKind(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    STATUS = "status", "Status"
+
+
+class CallbackLog(models.Model):
+    """Raw callbacks worth a look: refused ones (400/401) and ones we acknowledged without acting on.
+
+    Accepted callbacks live on as Message, InboundMessage or PendingStatus rows; logging them all here too would
+    double the writes on the hottest path.
+    """
+
+    provider = models.ForeignKey(
+        ProviderConfig, on_delete=models.CASCADE, null=True, blank=True, related_name="callback_logs"
+    )
+    kind = models.CharField(max_length=16, choices=CallbackKind.choices)
+    response_status = models.PositiveSmallIntegerField()
+    note = models.CharField(max_length=255)
+    body = models.TextField(blank=True, help_text="First 4 KiB of the raw body.")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.response_status}: {self.note}"

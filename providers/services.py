@@ -1,15 +1,45 @@
-"""Writes for providers and messages: sending, logging and applying callbacks."""
+"""Writes for providers and messages: configuring numbers, sending, logging and applying callbacks."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, DecimalField, F, Q, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_q.tasks import async_task
 
-from contacts.models import Contact
-from providers.content import Content
-from providers.models import ProviderConfig
+from contacts.models import Consent, Contact
+from contacts.phones import phone_digits, phone_normalize
+from contacts.services import contact_consent_set, contact_get_or_create_by_phone, contact_inbound_record
+from providers import keys, signals
+from providers.content import Content, MediaContent, TextContent
+from providers.models import (
+    CallbackKind,
+    CallbackLog,
+    InboundMessage,
+    Message,
+    MessageStatus,
+    Origin,
+    PendingStatus,
+    ProviderConfig,
+    callback_token_new,
+)
+from providers.nexmo import client as nexmo
+from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
+from providers.nexmo.payloads import body_build, client_ref_for, content_describe
+from providers.nexmo.webhooks import InboundEvent, PayloadInvalid, StatusEvent, status_parse
+
+logger = logging.getLogger(__name__)
+
+S = MessageStatus
 
 
 class SendRefused(Exception):
@@ -21,13 +51,247 @@ class SendRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    message: models.Model  # the logged providers.Message
+    message: Message  # the logged providers.Message
     status_code: int | None  # Nexmo's HTTP status; None when no answer came (the message is then `unknown`)
     body: dict[str, Any] | None  # Nexmo's JSON answer: {"message_uuid": …} or problem+json
+    duplicate: bool = False  # this client_ref was already sent: nothing new went to Nexmo
 
     @property
     def ok(self) -> bool:
         return self.status_code == 202
+
+
+# --- providers -------------------------------------------------------------------------------------------------
+
+PROVIDER_FIELDS = (
+    "nickname",
+    "phone_number",
+    "application_id",
+    "api_version",
+    "api_base_url",
+    "whatsapp_namespace",
+    "auto_reply_enabled",
+    "auto_reply_text",
+    "opt_out_keywords",
+    "opt_in_keywords",
+    "is_active",
+)
+
+
+def _provider_apply(provider: ProviderConfig, data: dict[str, Any]) -> None:
+    for name in PROVIDER_FIELDS:
+        if name in data:
+            setattr(provider, name, data[name])
+    if "phone_number" in data:
+        try:
+            provider.phone_number = phone_normalize(str(data["phone_number"]))
+        except ValidationError as exc:
+            raise ValidationError({"phone_number": exc.messages}) from None
+    if data.get("private_key"):
+        try:
+            provider.private_key_fingerprint = keys.private_key_validate(str(data["private_key"]))
+        except ValidationError as exc:
+            raise ValidationError({"private_key": exc.messages}) from None
+        provider.private_key = str(data["private_key"]).strip() + "\n"
+    if "signature_secret" in data and data["signature_secret"] is not None:
+        provider.signature_secret = str(data["signature_secret"]).strip()
+    if provider.auto_reply_enabled and not provider.auto_reply_text.strip():
+        raise ValidationError({"auto_reply_text": ["Write the auto-reply, or turn the auto-reply off."]})
+
+
+def provider_create(*, data: dict[str, Any]) -> ProviderConfig:
+    """Create a provider config; the private key is required and checked (RSA ≥ 2048 bits, signs a JWT)."""
+    if not data.get("private_key"):
+        raise ValidationError({"private_key": ["Paste or upload the application's private key."]})
+    provider = ProviderConfig()
+    _provider_apply(provider, data)
+    provider.full_clean(exclude=["private_key", "signature_secret", "callback_token"])
+    provider.save()
+    return provider
+
+
+def provider_update(*, provider: ProviderConfig, data: dict[str, Any]) -> ProviderConfig:
+    """Change a provider config; an empty private key / signature secret keeps the one on file."""
+    _provider_apply(provider, data)
+    provider.full_clean(exclude=["private_key", "signature_secret", "callback_token"])
+    provider.save()
+    _provider_cache.clear()
+    return provider
+
+
+def provider_signature_secret_clear(*, provider: ProviderConfig) -> None:
+    provider.signature_secret = ""
+    provider.save(update_fields=["signature_secret", "updated_at"])
+    _provider_cache.clear()
+
+
+def provider_callback_token_regenerate(*, provider: ProviderConfig) -> str:
+    """A new callback token: the old callback URLs stop working (404) at once."""
+    provider.callback_token = callback_token_new()
+    provider.save(update_fields=["callback_token", "updated_at"])
+    _provider_cache.clear()
+    return provider.callback_token
+
+
+def provider_credentials(provider: ProviderConfig) -> nexmo.Credentials:
+    return nexmo.Credentials(
+        application_id=provider.application_id,
+        private_key=provider.private_key,
+        base_url=provider.effective_api_base_url,
+        api_version=provider.api_version,
+    )
+
+
+# Callback token → provider, kept a few seconds per process: the status callback path stays at one query.
+_provider_cache: dict[str, tuple[float, ProviderConfig]] = {}
+PROVIDER_CACHE_SECONDS = 10.0
+
+
+def provider_for_callback(*, token: str) -> ProviderConfig | None:
+    """The active-or-not provider owning this callback token (None: unknown token)."""
+    now = timezone.now().timestamp()
+    hit = _provider_cache.get(token)
+    if hit is not None and now - hit[0] < PROVIDER_CACHE_SECONDS:
+        return hit[1]
+    provider = ProviderConfig.objects.filter(callback_token=token).first()
+    if provider is None:
+        return None
+    if len(_provider_cache) > 1000:
+        _provider_cache.clear()
+    _provider_cache[token] = (now, provider)
+    return provider
+
+
+# --- sending ---------------------------------------------------------------------------------------------------
+
+
+def wa_me_link(provider: ProviderConfig) -> str:
+    """The link a customer taps to message this number, which opens the 24-hour window."""
+    return f"https://wa.me/{phone_digits(provider.phone_number)}"
+
+
+def message_prepare(
+    *,
+    provider: ProviderConfig,
+    to: str,
+    content: Content,
+    origin: str,
+    origin_ref: str,
+    contact: Contact | None = None,
+) -> tuple[Message, bool]:
+    """Check the send is allowed and log it as `queued`; (message, created). Raises SendRefused with the reason.
+
+    Idempotent: the same (origin, origin_ref, recipient) always gives the same client_ref, so a second call returns
+    the first message (created False) and nothing is ever sent twice.
+    """
+    if origin not in Origin.values:
+        raise ValueError(f"Unknown origin {origin!r}")
+    if not provider.is_active:
+        raise SendRefused(f"The WhatsApp number {provider.nickname} is switched off; activate it to send.")
+    try:
+        e164 = phone_normalize(to)
+    except ValidationError as exc:
+        raise SendRefused(exc.messages[0]) from None
+    if contact is None:
+        contact = Contact.objects.filter(phone=e164).first()
+    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED and origin != Origin.TEST:
+        raise SendRefused(f"{e164} has opted out of WhatsApp messages (sent STOP); they must opt in again first.")
+    if isinstance(content, TextContent | MediaContent) and (contact is None or not contact.window_open()):
+        raise SendRefused(
+            f"{e164} has not messaged {provider.phone_number} in the last 24 hours, so WhatsApp only allows an "
+            f"approved template. To open the window, ask the customer to send any message to the number, e.g. "
+            f"with the link {wa_me_link(provider)}."
+        )
+    client_ref = client_ref_for(origin=origin, origin_ref=origin_ref, recipient=e164)
+    existing = Message.objects.filter(client_ref=client_ref).first()
+    if existing is not None:
+        return existing, False
+    body = body_build(
+        api_version=provider.api_version,
+        content=content,
+        from_number=provider.phone_number,
+        to=e164,
+        client_ref=client_ref,
+        namespace=provider.whatsapp_namespace,
+    )
+    content_type, summary = content_describe(content)
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                provider=provider,
+                contact=contact,
+                to=e164,
+                status=S.QUEUED,
+                client_ref=client_ref,
+                origin=origin,
+                origin_ref=origin_ref[:255],
+                content_type=content_type,
+                content_summary=summary,
+                request_body=body,
+            )
+    except IntegrityError:
+        # The same send raced us to the insert: theirs is the one.
+        return Message.objects.get(client_ref=client_ref), False
+    return message, True
+
+
+def _claim(message: Message) -> bool:
+    """queued → sending, once: whoever wins the UPDATE is the only one who calls Nexmo for this message."""
+    claimed = Message.objects.filter(pk=message.pk, status=S.QUEUED).update(status=S.SENDING, updated_at=timezone.now())
+    if claimed:
+        message.status = S.SENDING
+    return bool(claimed)
+
+
+def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendResult:
+    """Record what came of the request: 202 → submitted, Nexmo error → rejected/failed, no answer → unknown."""
+    now = timezone.now()
+    base = Message.objects.filter(pk=message.pk)
+    if isinstance(outcome, nexmo.NexmoResponse):
+        uuid = outcome.message_uuid or None
+        try:
+            base.update(
+                message_uuid=uuid,
+                response_status=outcome.status_code,
+                response_body=outcome.body,
+                submitted_at=Coalesce(F("submitted_at"), Value(now, output_field=DateTimeField())),
+                # A status callback may have overtaken the answer (matched by client_ref): never move back.
+                status=Case(
+                    When(status__in=[S.QUEUED, S.SENDING, S.UNKNOWN], then=Value(S.SUBMITTED)), default=F("status")
+                ),
+                updated_at=now,
+            )
+        except IntegrityError:
+            logger.error("Nexmo returned message_uuid %s twice; kept on the first message", uuid)
+        message.refresh_from_db()
+        _pending_apply(message)
+        message.refresh_from_db()
+        return SendResult(message=message, status_code=outcome.status_code, body=outcome.body)
+    if isinstance(outcome, NexmoError):
+        # 4xx (other than 429): Nexmo looked at it and said no. 429/5xx/connection: it never got in.
+        rejected = outcome.status is not None and not outcome.retryable
+        base.filter(status__in=[S.QUEUED, S.SENDING]).update(
+            status=S.REJECTED if rejected else S.FAILED,
+            error_code=outcome.code[:64],
+            error_reason=f"{outcome.title}: {outcome.detail}".strip(": ")[:2000],
+            response_status=outcome.status,
+            response_body=outcome.body,
+            failed_at=now,
+            updated_at=now,
+        )
+        message.refresh_from_db()
+        return SendResult(message=message, status_code=outcome.status, body=outcome.body)
+    base.filter(status__in=[S.QUEUED, S.SENDING]).update(
+        status=S.UNKNOWN, error_code="timeout", error_reason=str(outcome)[:2000], updated_at=now
+    )
+    message.refresh_from_db()
+    _pending_apply(message)
+    message.refresh_from_db()
+    return SendResult(message=message, status_code=None, body=None)
+
+
+def _existing_result(message: Message) -> SendResult:
+    return SendResult(message=message, status_code=message.response_status, body=message.response_body, duplicate=True)
 
 
 def message_send(
@@ -40,5 +304,308 @@ def message_send(
     contact: Contact | None = None,
 ) -> SendResult:
     """Send one message now and log it. `origin` is test | campaign | journey | auto_reply; `origin_ref` names the
-    test/campaign/journey node so that (origin, origin_ref, recipient) gives a deterministic client_ref."""
-    raise NotImplementedError("message_send is provided by the providers capability")
+    test/campaign/journey node so that (origin, origin_ref, recipient) gives a deterministic client_ref.
+
+    Raises SendRefused before calling Nexmo when the send is not allowed. A repeated call with the same
+    (origin, origin_ref, to) returns the first message with `duplicate=True` and sends nothing.
+    """
+    message, created = message_prepare(
+        provider=provider, to=to, content=content, origin=origin, origin_ref=origin_ref, contact=contact
+    )
+    if not created or not _claim(message):
+        return _existing_result(message)
+    outcome: nexmo.Outcome
+    try:
+        outcome = nexmo.send(credentials=provider_credentials(provider), body=message.request_body or {})
+    except (NexmoError, NexmoAmbiguousError) as exc:
+        outcome = exc
+    return message_outcome_record(message=message, outcome=outcome)
+
+
+def messages_dispatch(*, messages: Sequence[Message], max_concurrency: int | None = None) -> list[SendResult]:
+    """Send prepared (`queued`) messages concurrently through the async client; one result per message, in order.
+
+    Messages someone else already claimed are returned as duplicates without a request.
+    """
+    claimed = [m for m in messages if _claim(m)]
+    providers = {m.provider_id: m.provider for m in claimed}
+    credentials = {pk: provider_credentials(p) for pk, p in providers.items()}
+
+    async def run() -> list[nexmo.Outcome]:
+        async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
+            return await client.send_many([(credentials[m.provider_id], m.request_body or {}) for m in claimed])
+
+    outcomes = asyncio.run(run()) if claimed else []
+    recorded = {m.pk: message_outcome_record(message=m, outcome=o) for m, o in zip(claimed, outcomes, strict=True)}
+    return [recorded.get(m.pk) or _existing_result(m) for m in messages]
+
+
+def message_retry_claim(*, message: Message) -> bool:
+    """failed → queued, once, so `messages_dispatch` sends it again with the same client_ref.
+
+    Only `failed` qualifies (Nexmo never accepted it: 429, 5xx, unreachable); `rejected` would fail again and
+    `unknown` may already have been delivered, so neither is ever resent.
+    """
+    claimed = Message.objects.filter(pk=message.pk, status=S.FAILED).update(
+        status=S.QUEUED, error_code="", error_reason="", failed_at=None, updated_at=timezone.now()
+    )
+    if claimed:
+        message.refresh_from_db()
+    return bool(claimed)
+
+
+# --- status callbacks ------------------------------------------------------------------------------------------
+
+_LADDER = [S.QUEUED, S.SENDING, S.UNKNOWN, S.SUBMITTED, S.DELIVERED, S.READ]
+_TIMESTAMP_FIELD = {
+    "submitted": "submitted_at",
+    "delivered": "delivered_at",
+    "read": "read_at",
+    "rejected": "failed_at",
+    "undeliverable": "failed_at",
+}
+
+
+def _moves_from(status: str) -> list[str]:
+    """The statuses a callback with `status` may move a message out of (forward only)."""
+    if status in ("rejected", "undeliverable"):
+        return [S.QUEUED.value, S.SENDING.value, S.UNKNOWN.value, S.SUBMITTED.value]
+    return [s.value for s in _LADDER[: _LADDER.index(S(status))]]
+
+
+def _later_than(status: str) -> list[str]:
+    if status in ("rejected", "undeliverable"):
+        return []
+    return [s.value for s in _LADDER[_LADDER.index(S(status)) + 1 :]]
+
+
+def _earliest(field: str, at: datetime) -> Case:
+    value = Value(at, output_field=DateTimeField())
+    return Case(
+        When(**{f"{field}__isnull": True}, then=value),
+        When(**{f"{field}__gt": at}, then=value),
+        default=F(field),
+    )
+
+
+def _status_update(match: Q, event: StatusEvent) -> int:
+    """One conditional UPDATE: move the status forward and/or fill in this state's timestamp; returns rows changed."""
+    status = event.status
+    field = _TIMESTAMP_FIELD[status]
+    moves_from = _moves_from(status)
+    at = event.timestamp
+    updates: dict[str, Any] = {
+        "status": Case(When(status__in=moves_from, then=Value(status)), default=F("status")),
+        field: _earliest(field, at) if status not in ("rejected", "undeliverable") else Coalesce(F(field), Value(at)),
+        "updated_at": timezone.now(),
+    }
+    # Only a state we move into (or a late timestamp of a state already passed) may change the row.
+    condition = Q(status__in=moves_from)
+    later = _later_than(status)
+    if later:
+        condition |= Q(status__in=later) & (Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": at}))
+    if status == "read":
+        # Read implies delivered: a read that overtakes its delivered still records delivered_at.
+        updates["delivered_at"] = _earliest("delivered_at", at)
+    if event.error_code or event.error_reason:
+        updates["error_code"] = Value(event.error_code)
+        updates["error_reason"] = Value(event.error_reason)
+    if event.price is not None:
+        updates["price"] = Coalesce(F("price"), Value(event.price, output_field=DecimalField()))
+        updates["currency"] = Value(event.currency)
+    return Message.objects.filter(match & condition).update(**updates)
+
+
+def message_status_apply(*, provider: ProviderConfig, event: StatusEvent) -> str:
+    """Apply a status callback: "applied", "duplicate" (nothing to change), "pending" (message not known yet) or
+    "ignored" (a status value we do not track)."""
+    if not event.known:
+        return "ignored"
+    by_uuid = Q(provider_id=provider.pk, message_uuid=event.message_uuid)
+    changed = _status_update(by_uuid, event)
+    if not changed and event.client_ref:
+        # The send's answer has not been recorded yet: the callback's client_ref finds the message.
+        by_ref = Q(provider_id=provider.pk, client_ref=event.client_ref, message_uuid__isnull=True)
+        try:
+            with transaction.atomic():
+                changed = Message.objects.filter(by_ref).update(message_uuid=event.message_uuid)
+                if changed:
+                    _status_update(Q(provider_id=provider.pk, message_uuid=event.message_uuid), event)
+        except IntegrityError:
+            changed = 0
+    if changed:
+        _status_announce_on_commit(provider=provider, event=event)
+        return "applied"
+    known = Message.objects.filter(provider_id=provider.pk).filter(
+        Q(message_uuid=event.message_uuid) | (Q(client_ref=event.client_ref) if event.client_ref else Q(pk__in=[]))
+    )
+    if known.exists():
+        return "duplicate"
+    try:
+        with transaction.atomic():
+            PendingStatus.objects.create(
+                provider=provider,
+                message_uuid=event.message_uuid,
+                client_ref=event.client_ref,
+                status=event.status,
+                payload=_event_payload(event),
+            )
+    except IntegrityError:
+        return "duplicate"
+    # The message may have been recorded between our check and our insert: apply right away if so.
+    message = Message.objects.filter(
+        Q(message_uuid=event.message_uuid) | (Q(client_ref=event.client_ref) if event.client_ref else Q(pk__in=[]))
+    ).first()
+    if message is not None:
+        _pending_apply(message)
+    return "pending"
+
+
+def _event_payload(event: StatusEvent) -> dict[str, Any]:
+    """The stored form of a pending status: a v0.1-shaped callback, which status_parse reads back."""
+    payload: dict[str, Any] = {
+        "message_uuid": event.message_uuid,
+        "to": {"type": "whatsapp", "number": event.to},
+        "timestamp": event.timestamp.isoformat(),
+        "status": event.status,
+        "client_ref": event.client_ref,
+    }
+    if event.error_code or event.error_reason:
+        payload["error"] = {"code": event.error_code, "reason": event.error_reason}
+    if event.price is not None:
+        payload["usage"] = {"price": str(event.price), "currency": event.currency}
+    return payload
+
+
+def _pending_apply(message: Message) -> None:
+    """Apply (and remove) statuses that arrived before this message was known."""
+    match = Q(message_uuid=message.message_uuid) if message.message_uuid else Q(pk__in=[])
+    match |= Q(client_ref=message.client_ref)
+    for pending in PendingStatus.objects.filter(match, provider_id=message.provider_id):
+        with transaction.atomic():
+            if not PendingStatus.objects.filter(pk=pending.pk).delete()[0]:
+                continue  # applied by a concurrent call
+            try:
+                event = status_parse(pending.payload)
+            except PayloadInvalid:
+                continue
+            if message.message_uuid is None:
+                Message.objects.filter(pk=message.pk, message_uuid__isnull=True).update(message_uuid=event.message_uuid)
+                message.message_uuid = event.message_uuid
+            if _status_update(Q(pk=message.pk), event):
+                _status_announce_on_commit(provider=message.provider, event=event)
+
+
+def _status_announce_on_commit(*, provider: ProviderConfig, event: StatusEvent) -> None:
+    # No receiver connected (no higher app installed): skip the task, keeping the callback at one write.
+    if not signals.message_status_changed.has_listeners():
+        return
+    args = (provider.pk, event.message_uuid, event.status, event.timestamp.isoformat())
+    transaction.on_commit(lambda: async_task("providers.tasks.status_announce", *args))
+
+
+def status_announce(*, provider_id: int, message_uuid: str, status: str, timestamp: datetime) -> None:
+    message = Message.objects.filter(provider_id=provider_id, message_uuid=message_uuid).first()
+    if message is None:
+        return
+    signals.message_status_changed.send(sender=Message, message=message, status=status, timestamp=timestamp)
+
+
+# --- inbound callbacks -----------------------------------------------------------------------------------------
+
+
+def inbound_receive(*, provider: ProviderConfig, event: InboundEvent, raw: dict[str, Any]) -> InboundMessage | None:
+    """Record an inbound message once and open/extend the sender's window; None for a duplicate.
+
+    Opt-out/opt-in, the auto-reply and the announcement run in a task after commit.
+    """
+    if InboundMessage.objects.filter(message_uuid=event.message_uuid).exists():
+        return None
+    received = min(event.timestamp, timezone.now())  # a sender's clock ahead of ours must not stretch the window
+    contact: Contact | None = None
+    try:
+        phone = phone_normalize(event.from_number)
+    except ValidationError:
+        phone = ""
+    if phone:
+        contact, _ = contact_get_or_create_by_phone(
+            phone=phone, defaults={"name": event.profile_name[:255], "whatsapp_consent": Consent.UNTRACKED}
+        )
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                provider=provider,
+                contact=contact,
+                message_uuid=event.message_uuid,
+                from_number=event.from_number,
+                to_number=event.to_number,
+                content_type=event.content_type,
+                text=event.text,
+                media_url=event.media_url,
+                button_payload=event.button_payload,
+                button_text=event.button_text,
+                location=event.location,
+                profile_name=event.profile_name,
+                opened_window=contact is not None and not contact.window_open(now=received),
+                raw=raw,
+                received_at=received,
+            )
+    except IntegrityError:
+        return None
+    if contact is not None:
+        contact_inbound_record(contact=contact, at=received)
+    inbound_id = inbound.pk
+    transaction.on_commit(lambda: async_task("providers.tasks.inbound_process", inbound_id))
+    return inbound
+
+
+def _keywords(text: str) -> set[str]:
+    return {word.strip().upper() for word in text.split(",") if word.strip()}
+
+
+def inbound_process(*, inbound: InboundMessage) -> None:
+    """After an inbound is stored: consent keywords, the auto-reply (once per window), then tell higher apps."""
+    provider, contact = inbound.provider, inbound.contact
+    said = (inbound.text or inbound.button_payload).strip().upper()
+    keyword: str | None = None
+    if contact is not None and said:
+        if said in _keywords(provider.opt_out_keywords):
+            keyword = "opt_out"
+            contact_consent_set(contact=contact, consent=Consent.UNSUBSCRIBED, source="inbound keyword")
+        elif said in _keywords(provider.opt_in_keywords):
+            keyword = "opt_in"
+            contact_consent_set(contact=contact, consent=Consent.SUBSCRIBED, source="inbound keyword")
+    if (
+        keyword is None
+        and contact is not None
+        and provider.auto_reply_enabled
+        and provider.auto_reply_text.strip()
+        and inbound.opened_window
+        and contact.whatsapp_consent == Consent.UNTRACKED
+    ):
+        try:
+            # origin_ref names the window (the inbound that opened it): one auto-reply per window, even on retry.
+            message_send(
+                provider=provider,
+                to=contact.phone,
+                content=TextContent(text=provider.auto_reply_text.strip()),
+                origin=Origin.AUTO_REPLY,
+                origin_ref=f"window:{inbound.pk}",
+                contact=contact,
+            )
+        except SendRefused as exc:
+            logger.warning("Auto-reply to %s not sent: %s", contact.phone, exc)
+    signals.inbound_message_received.send(
+        sender=InboundMessage, inbound=inbound, contact=contact, provider=provider, keyword=keyword
+    )
+
+
+def callback_log(*, provider: ProviderConfig | None, kind: str, response_status: int, note: str, body: bytes) -> None:
+    """Keep a refused or ignored callback for inspection (first 4 KiB, never any header)."""
+    CallbackLog.objects.create(
+        provider=provider,
+        kind=kind if kind in CallbackKind.values else CallbackKind.STATUS,
+        response_status=response_status,
+        note=note[:255],
+        body=body[:4096].decode("utf-8", errors="replace"),
+    )

@@ -1,0 +1,323 @@
+"""Status-callback ingestion under gunicorn + PostgreSQL, load from another process over loopback.
+
+Three servers are measured in the same run, each with the same load generator (aiohttp, keep-alive, fixed
+concurrency) in its own process:
+- `callbacks`: the real endpoint `/callbacks/nexmo/<token>/status/` (verify, parse, one conditional UPDATE).
+- `naive`: the same work done the obvious way (get the row, check order in Python, save() the whole row, log every
+  callback in a table) — the baseline.
+- `bare`: a Django view answering `{"ok": true}` with no database at all: the ceiling of gunicorn + Django here.
+
+The database `bench_callbacks` is created, migrated, filled with messages and dropped by the run. This module is
+also the gunicorn entry point (`bench_callbacks:application`), serving the real URLs plus `/naive/` and `/bare/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+DB_NAME = "bench_callbacks"
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "60000"))
+DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+TOKEN = "bench-callback-token"
+
+
+# --- server side (imported by gunicorn workers) ----------------------------------------------------------------
+
+
+def _server_application() -> Any:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_project.settings")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    settings.ROOT_URLCONF = __name__
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+def _urlpatterns() -> list[Any]:
+    from django.contrib.auth.decorators import login_not_required
+    from django.http import HttpRequest, HttpResponse, JsonResponse
+    from django.urls import include, path
+    from django.utils import timezone
+    from django.views.decorators.csrf import csrf_exempt
+
+    from providers.models import CallbackLog, Message, ProviderConfig
+
+    order = ["queued", "sending", "unknown", "submitted", "delivered", "read"]
+
+    @csrf_exempt
+    @login_not_required
+    def naive(request: HttpRequest, callback_token: str) -> HttpResponse:
+        provider = ProviderConfig.objects.get(callback_token=callback_token)
+        payload = json.loads(request.body)
+        CallbackLog.objects.create(
+            provider=provider, kind="status", response_status=200, note="naive", body=request.body.decode()
+        )
+        message = Message.objects.filter(provider=provider, message_uuid=payload["message_uuid"]).first()
+        if message is not None and order.index(payload["status"]) > order.index(message.status):
+            message.status = payload["status"]
+            setattr(message, f"{payload['status']}_at", timezone.now())
+            message.save()
+        return JsonResponse({"status": "ok"})
+
+    @csrf_exempt
+    @login_not_required
+    def bare(request: HttpRequest) -> HttpResponse:
+        return JsonResponse({"status": "ok"})
+
+    return [
+        path("naive/<str:callback_token>/status/", naive),
+        path("bare/", bare),
+        path("", include("providers.urls")),
+    ]
+
+
+if os.environ.get("BENCH_CALLBACKS_SERVER") == "1":
+    application = _server_application()
+    urlpatterns = _urlpatterns()
+
+
+# --- load generator (run as `python bench_callbacks.py load URL COUNT`) ----------------------------------------
+
+
+def _load(url: str, start: int, count: int, status: str) -> None:
+    import asyncio
+
+    import aiohttp
+
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+
+    async def main() -> float:
+        deadline = time.perf_counter() + DURATION
+        counter = iter(range(start, start + count))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+
+            async def worker() -> None:
+                for i in counter:
+                    if time.perf_counter() > deadline:
+                        return
+                    body = json.dumps(
+                        {
+                            "message_uuid": f"bench-{i % MESSAGES:08d}",
+                            "to": {"type": "whatsapp", "number": "447700900001"},
+                            "from": {"type": "whatsapp", "number": "447700900000"},
+                            "timestamp": "2026-01-01T12:00:00.000Z",
+                            "status": status,
+                            "client_ref": f"bench-ref-{i % MESSAGES:08d}",
+                        }
+                    )
+                    sent = time.perf_counter()
+                    async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                        await r.read()
+                        codes[r.status] = codes.get(r.status, 0) + 1
+                    latencies.append(time.perf_counter() - sent)
+
+            began = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+            return time.perf_counter() - began
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    print(
+        json.dumps(
+            {
+                "requests": len(latencies),
+                "rate": len(latencies) / elapsed,
+                "p50": p(0.5),
+                "p99": p(0.99),
+                "codes": codes,
+            }
+        )
+    )
+
+
+# --- orchestration ---------------------------------------------------------------------------------------------
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(["psql", f"{PG_URL}/postgres", "-qc", sql], check=True, capture_output=True)
+
+
+def _env() -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    return os.environ | {
+        "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-" + "x" * 60,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "FIELD_ENCRYPTION_KEYS": os.environ.get("BENCH_FERNET_KEY") or Fernet.generate_key().decode(),
+        "LOG_LEVEL": "ERROR",
+        "TESTING": "false",
+        "CONN_MAX_AGE": "600",
+    }
+
+
+SEED = """
+from providers.models import Message, ProviderConfig
+p = ProviderConfig.objects.create(nickname="bench", phone_number="+447700900000", application_id="app",
+                                  callback_token="%s")
+Message.objects.bulk_create([Message(provider=p, to="+447700900001", status="submitted", origin="campaign",
+    origin_ref="bench", content_type="text", message_uuid=f"bench-{i:08d}", client_ref=f"bench-ref-{i:08d}")
+    for i in range(%d)], batch_size=5000)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _measure(env: dict[str, str], path: str, start: int, status: str) -> dict[str, Any]:
+    """Serve with gunicorn, warm up for a second, then load for BENCH_SECONDS over messages start, start+1, …"""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(PY).with_name("gunicorn")),
+            "bench_callbacks:application",
+            "--chdir",
+            str(HERE),
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ],
+        env=env | {"BENCH_CALLBACKS_SERVER": "1", "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}{path}"
+        subprocess.run(
+            [PY, __file__, "load", url, str(start), "300", status],
+            env=env | {"BENCH_SECONDS": "1"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        out = subprocess.run(
+            [PY, __file__, "load", url, str(start + 300), str(MESSAGES // 2 - 300), status],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _parse_cost() -> float:
+    """Microseconds to verify-free parse one status callback in-process (json + status_parse)."""
+    from providers.nexmo.webhooks import json_load, status_parse
+
+    raw = json.dumps(
+        {
+            "message_uuid": "bench-00000001",
+            "to": {"type": "whatsapp", "number": "447700900001"},
+            "timestamp": "2026-01-01T12:00:00.000Z",
+            "status": "delivered",
+            "client_ref": "r",
+        }
+    ).encode()
+    n = 20000
+    began = time.perf_counter()
+    for _ in range(n):
+        status_parse(json_load(raw))
+    return (time.perf_counter() - began) / n * 1e6
+
+
+def run() -> list[dict[str, Any]]:
+    env = _env()
+    load_before = os.getloadavg()[0]
+    _psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    _psql(f"CREATE DATABASE {DB_NAME}")
+    try:
+        subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([PY, "manage.py", "shell", "-c", SEED % (TOKEN, MESSAGES)], cwd=ROOT, env=env, check=True)
+        # Each run moves fresh messages forward: the naive one the first half, the real endpoint the second half
+        # (submitted → delivered, then delivered → read), so every request does a real update.
+        naive = _measure(env, f"/naive/{TOKEN}/status/", 0, "delivered")
+        real_delivered = _measure(env, f"/callbacks/nexmo/{TOKEN}/status/", MESSAGES // 2, "delivered")
+        real_read = _measure(env, f"/callbacks/nexmo/{TOKEN}/status/", MESSAGES // 2, "read")
+        bare = _measure(env, "/bare/", 0, "delivered")
+    finally:
+        _psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    parse_us = _parse_cost()
+    load_after = os.getloadavg()[0]
+    note = (
+        f"{WORKERS} gunicorn sync workers, {CONCURRENCY} connections, aiohttp load in its own process; "
+        f"machine load average {load_before:.1f} before / {load_after:.1f} after (other work shares the 2 cores)"
+    )
+    return [
+        {
+            "name": "status callbacks/s (delivered, each a real UPDATE)",
+            "value": round(real_delivered["rate"]),
+            "unit": "req/s",
+            "baseline": round(naive["rate"]),
+            "goal": ">= 3000",
+            "note": note,
+        },
+        {
+            "name": "p99 latency (delivered)",
+            "value": round(real_delivered["p99"], 1),
+            "unit": "ms",
+            "baseline": round(naive["p99"], 1),
+            "goal": "< 100",
+            "note": f"p50 {real_delivered['p50']:.1f} ms",
+        },
+        {
+            "name": "status callbacks/s (read)",
+            "value": round(real_read["rate"]),
+            "unit": "req/s",
+            "baseline": round(naive["rate"]),
+            "goal": ">= 3000",
+            "note": f"p99 {real_read['p99']:.1f} ms",
+        },
+        {
+            "name": "bare Django JSON view (ceiling, no DB)",
+            "value": round(bare["rate"]),
+            "unit": "req/s",
+            "note": f"p99 {bare['p99']:.1f} ms",
+        },
+        {"name": "parse cost per callback (json + status_parse)", "value": round(parse_us, 1), "unit": "us"},
+        {
+            "name": "answers",
+            "value": json.dumps(real_delivered["codes"]),
+            "unit": "codes",
+            "baseline": json.dumps(naive["codes"]),
+        },
+    ]
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "load":
+    _load(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])

@@ -1,0 +1,247 @@
+"""One locked-down HTTP client for Nexmo: sync for single sends, async (aiohttp transport) for bulk.
+
+Every call: explicit connect/read timeouts from settings, no redirects, `Authorization: Bearer <RS256 JWT>`.
+Tests (and browser tests against the live server, which runs in the same process) swap the network for an
+`httpx.MockTransport` with `transport_override()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+from django.conf import settings
+
+from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
+
+# Nexmo's default JWT lifetime is 15 minutes; we ask for that and mint a new one a minute before it runs out.
+JWT_LIFETIME_SECONDS = 15 * 60
+JWT_RENEW_BEFORE_SECONDS = 60
+USER_AGENT = "whatsapp-engage/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What the gateway needs from a provider config: never logged, never stored outside the encrypted field."""
+
+    application_id: str
+    private_key: str
+    base_url: str
+    api_version: str
+
+    @property
+    def messages_url(self) -> str:
+        version = "v1" if self.api_version == "v1" else "v0.1"
+        return f"{self.base_url.rstrip('/')}/{version}/messages"
+
+
+@dataclass(frozen=True, slots=True)
+class NexmoResponse:
+    """A 202 from Nexmo: the request was accepted and will be reported on by status callbacks."""
+
+    status_code: int
+    body: dict[str, Any]
+
+    @property
+    def message_uuid(self) -> str:
+        return str(self.body.get("message_uuid", ""))
+
+
+Outcome = NexmoResponse | NexmoError | NexmoAmbiguousError
+
+
+# --- JWT -------------------------------------------------------------------------------------------------------
+
+_jwt_cache: dict[tuple[str, str], tuple[str, float]] = {}
+_jwt_lock = threading.Lock()
+
+
+def jwt_for(credentials: Credentials, *, now: float | None = None) -> str:
+    """A signed RS256 JWT for this application, reused until shortly before it expires."""
+    key = (credentials.application_id, hashlib.sha256(credentials.private_key.encode()).hexdigest())
+    moment = time.time() if now is None else now
+    with _jwt_lock:
+        cached = _jwt_cache.get(key)
+        if cached is not None and cached[1] - JWT_RENEW_BEFORE_SECONDS > moment:
+            return cached[0]
+        issued = int(moment)
+        expires = issued + JWT_LIFETIME_SECONDS
+        claims = {"application_id": credentials.application_id, "iat": issued, "exp": expires, "jti": str(uuid.uuid4())}
+        token = jwt.encode(claims, credentials.private_key, algorithm="RS256")
+        _jwt_cache[key] = (token, float(expires))
+        return token
+
+
+def jwt_cache_clear() -> None:
+    with _jwt_lock:
+        _jwt_cache.clear()
+
+
+# --- transports ------------------------------------------------------------------------------------------------
+
+TransportFactory = Callable[[], httpx.BaseTransport | httpx.AsyncBaseTransport]
+_transport_factory: TransportFactory | None = None
+
+
+@contextmanager
+def transport_override(transport: httpx.MockTransport | TransportFactory) -> Iterator[None]:
+    """Route every Nexmo call (sync and async) through `transport` (an httpx.MockTransport or a factory of one)."""
+    global _transport_factory
+    previous = _transport_factory
+    if isinstance(transport, httpx.MockTransport):
+        mock = transport
+        _transport_factory = lambda: mock  # noqa: E731
+    else:
+        _transport_factory = transport
+    _sync_client_reset()
+    try:
+        yield
+    finally:
+        _transport_factory = previous
+        _sync_client_reset()
+
+
+def _timeout() -> httpx.Timeout:
+    connect = float(settings.NEXMO_CONNECT_TIMEOUT)
+    read = float(settings.NEXMO_READ_TIMEOUT)
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+def _headers(credentials: Credentials) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {jwt_for(credentials)}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
+
+# --- answers and failures -------------------------------------------------------------------------------------
+
+
+def _outcome(response: httpx.Response) -> NexmoResponse:
+    try:
+        body: Any = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = response.text
+    if response.status_code == 202 and isinstance(body, dict):
+        return NexmoResponse(status_code=202, body=body)
+    raise NexmoError.from_response(response.status_code, body)
+
+
+# Failures before the request could have reached Nexmo: safe to retry.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def _failure(exc: httpx.HTTPError) -> NexmoError | NexmoAmbiguousError:
+    if isinstance(exc, _NEVER_SENT):
+        return NexmoError(status=None, title="Could not reach Nexmo", detail=f"{type(exc).__name__}: {exc}")
+    # Read/write timeouts, dropped connections mid-answer: Nexmo may have accepted the message.
+    return NexmoAmbiguousError(f"No answer from Nexmo after sending ({type(exc).__name__}: {exc})")
+
+
+# --- sync ------------------------------------------------------------------------------------------------------
+
+_sync_client: httpx.Client | None = None
+_sync_lock = threading.Lock()
+
+
+def _sync_client_reset() -> None:
+    global _sync_client
+    with _sync_lock:
+        if _sync_client is not None:
+            _sync_client.close()
+        _sync_client = None
+
+
+def _client() -> httpx.Client:
+    global _sync_client
+    with _sync_lock:
+        if _sync_client is None:
+            transport = _transport_factory() if _transport_factory is not None else None
+            _sync_client = httpx.Client(
+                timeout=_timeout(),
+                follow_redirects=False,
+                transport=transport if isinstance(transport, httpx.BaseTransport) else None,
+            )
+        return _sync_client
+
+
+def send(*, credentials: Credentials, body: dict[str, Any]) -> NexmoResponse:
+    """POST one message; raises NexmoError (with `retryable`) or NexmoAmbiguousError (outcome unknown)."""
+    try:
+        response = _client().post(credentials.messages_url, json=body, headers=_headers(credentials))
+    except httpx.HTTPError as exc:
+        raise _failure(exc) from exc
+    return _outcome(response)
+
+
+# --- async (bulk) -----------------------------------------------------------------------------------------------
+
+
+def _async_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    if _transport_factory is not None:
+        transport = _transport_factory()
+        if isinstance(transport, httpx.AsyncBaseTransport):
+            return transport
+    # Stock httpx's async pool slows down as concurrency grows; aiohttp's keeps up (see DESIGN's measurements).
+    from httpx_aiohttp import AiohttpTransport
+
+    return AiohttpTransport(limits=limits)
+
+
+class AsyncNexmoClient:
+    """Bulk sends over one pooled connection set, at most `max_concurrency` requests in flight.
+
+    async with AsyncNexmoClient() as client:
+        outcomes = await client.send_many([(credentials, body), ...])
+    """
+
+    def __init__(self, *, max_concurrency: int | None = None) -> None:
+        self.max_concurrency = max_concurrency or int(settings.NEXMO_MAX_CONCURRENCY)
+        self._semaphore = asyncio.Semaphore(self.max_concurrency)
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> AsyncNexmoClient:
+        limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+        self._client = httpx.AsyncClient(
+            transport=_async_transport(limits), timeout=_timeout(), follow_redirects=False, limits=limits
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def send(self, *, credentials: Credentials, body: dict[str, Any]) -> NexmoResponse:
+        """Same contract as the sync `send`."""
+        if self._client is None:
+            raise RuntimeError("Use AsyncNexmoClient as `async with AsyncNexmoClient() as client:`")
+        async with self._semaphore:
+            try:
+                response = await self._client.post(credentials.messages_url, json=body, headers=_headers(credentials))
+            except httpx.HTTPError as exc:
+                raise _failure(exc) from exc
+        return _outcome(response)
+
+    async def send_many(self, requests: Sequence[tuple[Credentials, dict[str, Any]]]) -> list[Outcome]:
+        """Send all concurrently (bounded); one outcome per request, in order, never raising for a single failure."""
+
+        async def one(credentials: Credentials, body: dict[str, Any]) -> Outcome:
+            try:
+                return await self.send(credentials=credentials, body=body)
+            except (NexmoError, NexmoAmbiguousError) as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(c, b) for c, b in requests)))

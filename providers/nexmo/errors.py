@@ -1,0 +1,77 @@
+"""One error type for everything that can go wrong talking to Nexmo, with the retry decision attached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# 429 (throttled) and 5xx are worth retrying later; any other 4xx will fail the same way again.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class NexmoError(Exception):
+    """Nexmo refused the request (RFC 7807 problem+json), or we could not reach it at all.
+
+    `status` is None when no HTTP answer came back (connection refused, DNS, connect timeout): the request never
+    reached Nexmo, so it is safe to retry.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int | None,
+        title: str,
+        detail: str = "",
+        type: str = "",
+        instance: str = "",
+        invalid_parameters: list[dict[str, Any]] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type
+        self.instance = instance
+        self.invalid_parameters = invalid_parameters or []
+        self.body = body
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"HTTP {self.status}" if self.status is not None else "no answer"
+        text = f"{self.title}: {self.detail}" if self.detail else self.title
+        return f"Nexmo error ({where}): {text}"
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUSES or self.status >= 500
+
+    @property
+    def code(self) -> str:
+        """Nexmo's error code, the fragment of its `type` URL (`…/messages-olympus#1010` → `1010`)."""
+        if "#" in self.type:
+            return self.type.rsplit("#", 1)[1]
+        return str(self.status) if self.status is not None else "connection"
+
+    @classmethod
+    def from_response(cls, status: int, body: Any) -> NexmoError:
+        """Map an error answer to NexmoError; bodies that are not problem+json still give a useful message."""
+        if not isinstance(body, dict):
+            text = str(body)[:500] if body is not None else ""
+            return cls(status=status, title=f"Unexpected answer from Nexmo (HTTP {status})", detail=text, body=None)
+        invalid = body.get("invalid_parameters")
+        return cls(
+            status=status,
+            title=str(body.get("title") or f"HTTP {status}"),
+            detail=str(body.get("detail") or ""),
+            type=str(body.get("type") or ""),
+            instance=str(body.get("instance") or ""),
+            invalid_parameters=[p for p in invalid if isinstance(p, dict)] if isinstance(invalid, list) else [],
+            body=body,
+        )
+
+
+class NexmoAmbiguousError(Exception):
+    """The request was sent but no answer arrived in time: Nexmo may or may not have accepted it.
+
+    The message becomes `unknown` and must never be sent again blindly; a status callback carrying its
+    `client_ref` (or the reconciler) settles it.
+    """

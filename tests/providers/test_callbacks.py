@@ -1,0 +1,333 @@
+"""Nexmo's callbacks replayed from Vonage's published payloads: answers, dedupe, forward-only states, signatures."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.test import Client, TestCase
+from django.utils import timezone
+
+from contacts.models import Consent, Contact
+from providers.models import CallbackLog, InboundMessage, Message, PendingStatus, ProviderConfig
+from providers.signals import inbound_message_received, message_status_changed
+from tests.providers.factories import provider_make, sign
+from tests.vonage_fixtures import load
+
+pytestmark = pytest.mark.django_db
+
+V01_INBOUND = [
+    "v0.1-inbound-text.json",
+    "v0.1-inbound-button.json",
+    "v0.1-inbound-image.json",
+    "v0.1-inbound-location.json",
+]
+V1_INBOUND = [
+    "v1-inbound-text.json",
+    "v1-inbound-image.json",
+    "v1-inbound-location.json",
+    "v1-inbound-reply.json",
+    "v1-inbound-audio.json",
+    "v1-inbound-video.json",
+    "v1-inbound-file.json",
+    "v1-inbound-sticker.json",
+    "v1-inbound-order.json",
+    "v1-inbound-unsupported.json",
+    "v1-inbound-text-docs.json",
+    "v1-inbound-text-bsuid.json",
+    "v1-inbound-reply-button-docs.json",
+]
+V01_STATUS = [
+    "v0.1-status-submitted.json",
+    "v0.1-status-delivered.json",
+    "v0.1-status-read.json",
+    "v0.1-status-rejected-error.json",
+    "v0.1-status-undeliverable.json",
+]
+V1_STATUS = ["v1-status-submitted.json", "v1-status-read.json", "v1-status-read-bsuid.json"]
+SECRET = "signature-secret-0123456789-abcdefghij"
+
+
+def post(provider: ProviderConfig, kind: str, payload: Any, *, secret: str | None = None, **headers: Any) -> Any:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    if secret is not None:
+        headers.setdefault("HTTP_AUTHORIZATION", sign(body, secret))
+    # Run the on-commit work (the django-q2 task, sync in tests) as the real request would.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return Client().post(
+            f"/callbacks/nexmo/{provider.callback_token}/{kind}/", body, content_type="application/json", **headers
+        )
+
+
+def message_for(provider: ProviderConfig, *, uuid: str | None, client_ref: str, status: str = "submitted") -> Message:
+    return Message.objects.create(
+        provider=provider,
+        to="+447700900000",
+        status=status,
+        message_uuid=uuid,
+        client_ref=client_ref,
+        origin="test",
+        content_type="text",
+    )
+
+
+@pytest.fixture
+def provider() -> ProviderConfig:
+    return provider_make()
+
+
+@pytest.fixture
+def signed_provider() -> ProviderConfig:
+    return provider_make(signature_secret=SECRET)
+
+
+@pytest.mark.parametrize("name", V01_INBOUND + V1_INBOUND)
+@pytest.mark.parametrize("signed", [False, True])
+def test_every_inbound_fixture_is_accepted_once(name: str, signed: bool) -> None:
+    provider = provider_make(signature_secret=SECRET if signed else "")
+    payload = load(name)
+    first = post(provider, "inbound", payload, secret=SECRET if signed else None)
+    again = post(provider, "inbound", payload, secret=SECRET if signed else None)
+    assert (first.status_code, again.status_code) == (200, 200)
+    inbound = InboundMessage.objects.get()
+    expected_type = payload.get("message_type") or payload["message"]["content"]["type"]
+    assert inbound.content_type == expected_type
+    assert inbound.raw == payload
+
+
+def test_inbound_fields_are_extracted_for_v01_and_v1(provider: ProviderConfig) -> None:
+    for name in [
+        "v0.1-inbound-button.json",
+        "v0.1-inbound-image.json",
+        "v0.1-inbound-location.json",
+        "v1-inbound-reply.json",
+        "v1-inbound-text.json",
+    ]:
+        post(provider, "inbound", load(name) | {"message_uuid": name})
+    button = InboundMessage.objects.get(message_uuid="v0.1-inbound-button.json")
+    image = InboundMessage.objects.get(message_uuid="v0.1-inbound-image.json")
+    location = InboundMessage.objects.get(message_uuid="v0.1-inbound-location.json")
+    reply = InboundMessage.objects.get(message_uuid="v1-inbound-reply.json")
+    text = InboundMessage.objects.get(message_uuid="v1-inbound-text.json")
+    assert (button.button_payload, button.button_text) == ("Yes-Button-Payload", "Yes")
+    assert (image.media_url, image.text) == ("https://example.com/cat.jpg", "My Tabby cat, Oliver.")
+    assert location.location and location.location["name"] == "Facebook HQ"
+    assert (reply.button_payload, reply.button_text) == ("row1", "9am")
+    assert text.text.startswith("Nexmo Verification code") and text.profile_name == "Jane Smith"
+    assert button.contact is not None and button.contact.phone == "+447700000001"
+
+
+def test_unknown_sender_becomes_untracked_contact_and_window_opens(provider: ProviderConfig) -> None:
+    now = timezone.now()
+    payload = load("v0.1-inbound-text.json") | {"timestamp": now.isoformat().replace("+00:00", "Z")}
+    post(provider, "inbound", payload)
+    contact = Contact.objects.get(phone="+447700900001")
+    assert contact.whatsapp_consent == Consent.UNTRACKED
+    assert contact.window_open()
+    assert InboundMessage.objects.get().opened_window
+
+
+def test_stop_opts_out_and_start_opts_back_in(provider: ProviderConfig) -> None:
+    base = load("v0.1-inbound-text.json")
+    post(provider, "inbound", base | {"message_uuid": "u1", "message": {"content": {"type": "text", "text": " stop "}}})
+    contact = Contact.objects.get(phone="+447700900001")
+    assert contact.whatsapp_consent == Consent.UNSUBSCRIBED
+    post(provider, "inbound", base | {"message_uuid": "u2", "message": {"content": {"type": "text", "text": "START"}}})
+    contact.refresh_from_db()
+    assert contact.whatsapp_consent == Consent.SUBSCRIBED
+    assert [c.source for c in contact.consent_changes.all()] == ["inbound keyword", "inbound keyword"]
+
+
+def test_opt_out_keywords_come_from_the_provider() -> None:
+    provider = provider_make(opt_out_keywords="ARRET, HALT")
+    base = load("v1-inbound-text-bsuid.json")
+    post(provider, "inbound", base | {"text": "halt"})
+    assert Contact.objects.get(phone="+447700900001").whatsapp_consent == Consent.UNSUBSCRIBED
+
+
+def test_inbound_is_announced_to_higher_apps(provider: ProviderConfig) -> None:
+    heard: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        heard.append(kwargs)
+
+    inbound_message_received.connect(receiver)
+    try:
+        post(provider, "inbound", load("v0.1-inbound-button.json"))
+        post(provider, "inbound", load("v0.1-inbound-button.json"))
+    finally:
+        inbound_message_received.disconnect(receiver)
+    assert len(heard) == 1
+    assert heard[0]["inbound"].button_payload == "Yes-Button-Payload"
+    assert heard[0]["contact"].phone == "+447700000001"
+    assert heard[0]["provider"] == provider and heard[0]["keyword"] is None
+
+
+@pytest.mark.parametrize("name", V01_STATUS + V1_STATUS)
+@pytest.mark.parametrize("signed", [False, True])
+def test_every_status_fixture_is_accepted_and_applied(name: str, signed: bool) -> None:
+    provider = provider_make(signature_secret=SECRET if signed else "")
+    payload = load(name)
+    message = message_for(provider, uuid=payload["message_uuid"], client_ref="ref-1", status="sending")
+    response = post(provider, "status", payload, secret=SECRET if signed else None)
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.status == payload["status"]
+
+
+def test_status_error_and_price_are_kept(provider: ProviderConfig) -> None:
+    rejected = load("v0.1-status-rejected-error.json")
+    delivered = load("v0.1-status-delivered.json") | {"message_uuid": "other"}
+    m1 = message_for(provider, uuid=rejected["message_uuid"], client_ref="r1")
+    m2 = message_for(provider, uuid="other", client_ref="r2")
+    post(provider, "status", rejected)
+    post(provider, "status", delivered)
+    m1.refresh_from_db()
+    m2.refresh_from_db()
+    assert (m1.status, m1.error_code, m1.error_reason) == ("rejected", "1300", "Not part of the provider network")
+    assert m1.failed_at is not None
+    assert (str(m2.price), m2.currency) == ("0.03330", "EUR")
+
+
+def _status(status: str, at: datetime, uuid: str = "m-1", **extra: Any) -> dict[str, Any]:
+    return {
+        "message_uuid": uuid,
+        "to": {"type": "whatsapp", "number": "447700900000"},
+        "from": {"type": "whatsapp", "number": "447700900001"},
+        "timestamp": at.isoformat().replace("+00:00", "Z"),
+        "status": status,
+        **extra,
+    }
+
+
+def test_shuffled_and_duplicated_statuses_end_read_with_every_timestamp(provider: ProviderConfig) -> None:
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    events = [
+        _status("submitted", t0),
+        _status("delivered", t0 + timedelta(seconds=5)),
+        _status("read", t0 + timedelta(seconds=60)),
+    ] * 2
+    rng = random.Random(7)
+    for _ in range(5):
+        Message.objects.all().delete()
+        message = message_for(provider, uuid="m-1", client_ref="r", status="sending")
+        rng.shuffle(events)
+        for event in events:
+            assert post(provider, "status", event).status_code == 200
+        message.refresh_from_db()
+        assert message.status == "read"
+        assert message.submitted_at == t0
+        assert message.delivered_at == t0 + timedelta(seconds=5)
+        assert message.read_at == t0 + timedelta(seconds=60)
+
+
+def test_read_before_delivered_still_records_delivered(provider: ProviderConfig) -> None:
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    message = message_for(provider, uuid="m-1", client_ref="r")
+    post(provider, "status", _status("read", t0 + timedelta(seconds=60)))
+    message.refresh_from_db()
+    assert (message.status, message.delivered_at) == ("read", t0 + timedelta(seconds=60))
+    post(provider, "status", _status("delivered", t0 + timedelta(seconds=5)))
+    message.refresh_from_db()
+    assert (message.status, message.delivered_at) == ("read", t0 + timedelta(seconds=5))
+
+
+def test_status_never_moves_back_and_a_late_failure_does_not_undo_delivery(provider: ProviderConfig) -> None:
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    message = message_for(provider, uuid="m-1", client_ref="r")
+    post(provider, "status", _status("delivered", t0))
+    post(provider, "status", _status("submitted", t0 - timedelta(seconds=1)))
+    post(provider, "status", _status("rejected", t0 + timedelta(seconds=1), error={"code": 1300, "reason": "x"}))
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert message.failed_at is None
+
+
+def test_status_before_the_message_is_known_is_kept_and_applied_later(provider: ProviderConfig) -> None:
+    t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert post(provider, "status", _status("delivered", t0, uuid="early", client_ref="ref-early")).status_code == 200
+    assert post(provider, "status", _status("delivered", t0, uuid="early", client_ref="ref-early")).status_code == 200
+    assert PendingStatus.objects.count() == 1
+    from providers.services import _pending_apply
+
+    message = message_for(provider, uuid=None, client_ref="ref-early", status="sending")
+    _pending_apply(message)
+    message.refresh_from_db()
+    assert (message.status, message.message_uuid, message.delivered_at) == ("delivered", "early", t0)
+    assert not PendingStatus.objects.exists()
+
+
+def test_status_finds_message_by_client_ref_before_its_uuid_is_recorded(provider: ProviderConfig) -> None:
+    message = message_for(provider, uuid=None, client_ref="ref-9", status="sending")
+    post(provider, "status", _status("delivered", timezone.now(), uuid="u-9", client_ref="ref-9"))
+    message.refresh_from_db()
+    assert (message.status, message.message_uuid) == ("delivered", "u-9")
+
+
+def test_status_changes_are_announced_once(provider: ProviderConfig) -> None:
+    heard: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        heard.append(kwargs)
+
+    message_status_changed.connect(receiver)
+    try:
+        message_for(provider, uuid="m-1", client_ref="r")
+        post(provider, "status", _status("delivered", timezone.now()))
+        post(provider, "status", _status("delivered", timezone.now()))
+    finally:
+        message_status_changed.disconnect(receiver)
+    assert len(heard) == 1
+    assert heard[0]["message"].status == "delivered" and heard[0]["status"] == "delivered"
+
+
+def test_answers_for_bad_requests(provider: ProviderConfig) -> None:
+    client = Client()
+    url = f"/callbacks/nexmo/{provider.callback_token}/status/"
+    assert client.get(url).status_code == 405
+    assert client.post("/callbacks/nexmo/nope/status/", b"{}", content_type="application/json").status_code == 404
+    assert client.post(url, b"not json", content_type="application/json").status_code == 400
+    assert client.post(url, b'{"hello": 1}', content_type="application/json").status_code == 400
+    assert client.post(url, b"[1, 2]", content_type="application/json").status_code == 400
+    assert client.post(url, b'{"status": NaN}', content_type="application/json").status_code == 400
+    big = json.dumps({"pad": "x" * (256 * 1024)}).encode()
+    assert client.post(url, big, content_type="application/json").status_code == 413
+    assert CallbackLog.objects.filter(response_status=400).count() == 4
+
+
+def test_unknown_status_value_is_acknowledged_and_logged(provider: ProviderConfig) -> None:
+    assert post(provider, "status", _status("deleted", timezone.now())).status_code == 200
+    assert CallbackLog.objects.filter(response_status=200, note="status ignored").exists()
+
+
+def test_signature_rules(signed_provider: ProviderConfig) -> None:
+    payload = load("v0.1-status-delivered.json")
+    body = json.dumps(payload).encode()
+    assert post(signed_provider, "status", payload).status_code == 401
+    assert (
+        post(
+            signed_provider, "status", payload, HTTP_AUTHORIZATION=sign(body, "wrong-secret-0123456789-abcdefghijkl")
+        ).status_code
+        == 401
+    )
+    other = sign(b'{"other": 1}', SECRET)
+    assert post(signed_provider, "status", payload, HTTP_AUTHORIZATION=other).status_code == 401
+    stale = sign(body, SECRET, iat=time.time() - 3600)
+    assert post(signed_provider, "status", payload, HTTP_AUTHORIZATION=stale).status_code == 401
+    assert post(signed_provider, "status", payload, HTTP_AUTHORIZATION="Bearer x.y.z").status_code == 401
+    assert post(signed_provider, "status", payload, secret=SECRET).status_code == 200
+    assert CallbackLog.objects.filter(response_status=401).count() == 5
+
+
+def test_regenerated_token_retires_the_old_urls(provider: ProviderConfig) -> None:
+    from providers.services import provider_callback_token_regenerate
+
+    old = provider.callback_token
+    assert post(provider, "status", _status("delivered", timezone.now())).status_code == 200
+    provider_callback_token_regenerate(provider=provider)
+    response = Client().post(f"/callbacks/nexmo/{old}/status/", b"{}", content_type="application/json")
+    assert response.status_code == 404
