@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
@@ -23,7 +24,7 @@ class TemplateAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        candidate = Template(pk=self.instance.pk)
+        candidate = copy.copy(self.instance)
         for name in self.Meta.fields:
             setattr(candidate, name, cleaned.get(name, getattr(self.instance, name, None)))
         for name, messages in template_errors(candidate).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.db.models import QuerySet
@@ -44,7 +45,8 @@ class TemplateSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         namespace = attrs.get("whatsapp_namespace", "").strip()
-        candidate = Template(pk=self.instance.pk if self.instance else None)
+        # A copy, so the stored row is not changed by a request that turns out invalid.
+        candidate = copy.copy(self.instance) if self.instance is not None else Template()
         for name in ("provider", *EXPORT_FIELDS):
             if name in attrs:
                 setattr(candidate, name, attrs[name])

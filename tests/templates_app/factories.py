@@ -9,7 +9,7 @@ from providers.models import ProviderConfig
 from templates_app.models import Template
 
 
-class ProviderConfigFactory(factory.django.DjangoModelFactory):
+class ProviderConfigFactory(factory.django.DjangoModelFactory[ProviderConfig]):
     class Meta:
         model = ProviderConfig
 
@@ -21,7 +21,7 @@ class ProviderConfigFactory(factory.django.DjangoModelFactory):
     whatsapp_namespace = "ns_0001"
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -29,7 +29,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Contact {n}")
 
 
-class TemplateFactory(factory.django.DjangoModelFactory):
+class TemplateFactory(factory.django.DjangoModelFactory[Template]):
     class Meta:
         model = Template
 
@@ -58,3 +58,18 @@ def template_data(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+def provider_make(**fields: Any) -> ProviderConfig:
+    provider: ProviderConfig = ProviderConfigFactory.create(**fields)
+    return provider
+
+
+def contact_make(**fields: Any) -> Contact:
+    contact: Contact = ContactFactory.create(**fields)
+    return contact
+
+
+def template_make(**fields: Any) -> Template:
+    template: Template = TemplateFactory.create(**fields)
+    return template

@@ -1,4 +1,4 @@
-"""Rendering: every header × button combination into content objects with WhatsApp's component shapes, and the
+"""Rendering: every header and button combination into content objects with WhatsApp's component shapes, and the
 sources a value can come from."""
 
 from __future__ import annotations

@@ -9,13 +9,13 @@ from templates_app.models import Template
 from templates_app.selectors import templates_approved, templates_export
 
 from .conftest import RecordingSend
-from .factories import ContactFactory, ProviderConfigFactory, TemplateFactory, template_data
+from .factories import contact_make, provider_make, template_data, template_make
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_first_template_asks_for_the_namespace_and_stores_it_on_the_provider() -> None:
-    provider = ProviderConfigFactory(whatsapp_namespace="")
+    provider = provider_make(whatsapp_namespace="")
     with pytest.raises(ValidationError) as caught:
         services.template_create(provider=provider, data=template_data())
     assert "no WhatsApp namespace" in caught.value.message_dict["whatsapp_namespace"][0]
@@ -29,32 +29,32 @@ def test_the_first_template_asks_for_the_namespace_and_stores_it_on_the_provider
 
 
 def test_a_namespace_differing_from_the_providers_is_refused() -> None:
-    provider = ProviderConfigFactory(whatsapp_namespace="ns_a")
+    provider = provider_make(whatsapp_namespace="ns_a")
     with pytest.raises(ValidationError) as caught:
         services.template_create(provider=provider, data=template_data(), whatsapp_namespace="ns_b")
     assert "already ns_a" in caught.value.message_dict["whatsapp_namespace"][0]
 
 
 def test_name_and_language_are_unique_per_provider_with_the_error_on_name() -> None:
-    provider = ProviderConfigFactory()
+    provider = provider_make()
     services.template_create(provider=provider, data=template_data())
     with pytest.raises(ValidationError) as caught:
         services.template_create(provider=provider, data=template_data())
     assert "once per language in each provider config" in caught.value.message_dict["name"][0]
     services.template_create(provider=provider, data=template_data(language="pt_BR"))
-    services.template_create(provider=ProviderConfigFactory(), data=template_data())
+    services.template_create(provider=provider_make(), data=template_data())
     assert Template.objects.filter(name="spring_sale").count() == 3
 
 
 def test_invalid_templates_are_not_saved() -> None:
     with pytest.raises(ValidationError) as caught:
-        services.template_create(provider=ProviderConfigFactory(), data=template_data(body="x" * 1025, footer="y" * 61))
+        services.template_create(provider=provider_make(), data=template_data(body="x" * 1025, footer="y" * 61))
     assert set(caught.value.message_dict) == {"body", "footer"}
     assert not Template.objects.exists()
 
 
 def test_copy_to_another_language_starts_pending() -> None:
-    original = TemplateFactory(status="approved", footer="Bye")
+    original = template_make(status="approved", footer="Bye")
     copy = services.template_copy(template=original, language="pt_BR")
     assert (copy.name, copy.language, copy.status, copy.footer) == (original.name, "pt_BR", "pending", "Bye")
     with pytest.raises(ValidationError) as caught:
@@ -63,20 +63,20 @@ def test_copy_to_another_language_starts_pending() -> None:
 
 
 def test_templates_approved_lists_only_approved_ones_per_provider() -> None:
-    approved = TemplateFactory(status="approved")
-    TemplateFactory(status="pending", provider=approved.provider)
-    TemplateFactory(status="rejected", provider=approved.provider)
-    other = TemplateFactory(status="approved")
+    approved = template_make(status="approved")
+    template_make(status="pending", provider=approved.provider)
+    template_make(status="rejected", provider=approved.provider)
+    other = template_make(status="approved")
     assert set(templates_approved()) == {approved, other}
     assert list(templates_approved(provider=approved.provider)) == [approved]
 
 
 def test_export_then_import_round_trips_into_another_provider() -> None:
-    source = ProviderConfigFactory(whatsapp_namespace="ns_src")
-    TemplateFactory(provider=source, name="a", header_type="image", header_media_url="https://x.io/a.png")
-    TemplateFactory(provider=source, name="b", buttons=[{"type": "quick_reply", "text": "Yes"}])
+    source = provider_make(whatsapp_namespace="ns_src")
+    template_make(provider=source, name="a", header_type="image", header_media_url="https://x.io/a.png")
+    template_make(provider=source, name="b", buttons=[{"type": "quick_reply", "text": "Yes"}])
     document = templates_export(provider=source)
-    target = ProviderConfigFactory(whatsapp_namespace="")
+    target = provider_make(whatsapp_namespace="")
 
     result = services.templates_import(provider=target, document=document)
 
@@ -89,7 +89,7 @@ def test_export_then_import_round_trips_into_another_provider() -> None:
 
 
 def test_import_saves_nothing_if_any_row_is_invalid() -> None:
-    provider = ProviderConfigFactory()
+    provider = provider_make()
     rows = [template_data(name="good"), template_data(name="bad", body="{{2}}"), template_data(name="good")]
     with pytest.raises(ValidationError) as caught:
         services.templates_import(provider=provider, document={"templates": rows})
@@ -101,12 +101,12 @@ def test_import_saves_nothing_if_any_row_is_invalid() -> None:
 
 def test_import_refuses_a_document_of_the_wrong_shape() -> None:
     with pytest.raises(ValidationError):
-        services.templates_import(provider=ProviderConfigFactory(), document={"rows": []})
+        services.templates_import(provider=provider_make(), document={"rows": []})
 
 
 def test_test_send_calls_message_send_per_recipient(fake_send: RecordingSend) -> None:
-    template = TemplateFactory(status="pending")
-    profile = ContactFactory(is_test_profile=True)
+    template = template_make(status="pending")
+    profile = contact_make(is_test_profile=True)
 
     preview, outcomes = services.template_test_send(
         template=template, to=["+447700900999"], contacts=[profile], parameters={"1": "Ann", "2": "SPRING"}
@@ -123,7 +123,7 @@ def test_test_send_calls_message_send_per_recipient(fake_send: RecordingSend) ->
 
 
 def test_test_send_reports_refusals_and_nexmo_errors(fake_send: RecordingSend) -> None:
-    template = TemplateFactory(body="Hi", header_type="image", header_media_url="https://x.io/a.png")
+    template = template_make(body="Hi", header_type="image", header_media_url="https://x.io/a.png")
     fake_send.refuse["+447700900111"] = "Outside the 24-hour window."
     fake_send.status_code = 422
 
@@ -136,7 +136,7 @@ def test_test_send_reports_refusals_and_nexmo_errors(fake_send: RecordingSend) -
 
 
 def test_test_send_refuses_bad_numbers_and_missing_values_before_sending(fake_send: RecordingSend) -> None:
-    template = TemplateFactory()
+    template = template_make()
     with pytest.raises(ValidationError) as caught:
         services.template_test_send(template=template, to=["12"], parameters={"1": "a", "2": "b"})
     assert "to" in caught.value.message_dict
@@ -149,6 +149,6 @@ def test_test_send_refuses_bad_numbers_and_missing_values_before_sending(fake_se
 
 
 def test_a_typed_number_of_a_known_contact_is_sent_with_that_contact(fake_send: RecordingSend) -> None:
-    contact = ContactFactory(phone="+447700900333")
-    services.template_test_send(template=TemplateFactory(body="Hi"), to=["447700900333"])
+    contact = contact_make(phone="+447700900333")
+    services.template_test_send(template=template_make(body="Hi"), to=["447700900333"])
     assert fake_send.calls[0]["contact"] == contact and fake_send.calls[0]["to"] == "+447700900333"
