@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from contacts.models import Contact
 from contacts.phones import phone_normalize
@@ -69,7 +70,12 @@ def template_update(*, template: Template, data: Mapping[str, Any]) -> Template:
 
 
 def template_delete(*, template: Template) -> None:
-    template.delete()
+    """Delete a template; one still used by a campaign or journey is refused with a clear error."""
+    try:
+        template.delete()
+    except ProtectedError as error:
+        users = ", ".join(sorted({str(obj) for obj in error.protected_objects})[:5])
+        raise ValidationError(f"This template is still used ({users}); remove it from those first.") from None
 
 
 def template_copy(*, template: Template, language: str, name: str = "") -> Template:

@@ -107,7 +107,11 @@ def template_copy(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     template = get_object_or_404(Template, pk=pk)
-    services.template_delete(template=template)
+    try:
+        services.template_delete(template=template)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("template-edit", pk=pk)
     messages.success(request, f"Template {template.name} ({template.language}) deleted.")
     return redirect("template-list")
 

@@ -164,3 +164,9 @@ def test_admin_uses_the_same_rules(client: Client, staff_user: Any) -> None:
     response = client.post("/admin/templates_app/template/add/", {**data, "body": "Hi {{1}}"})
     assert response.status_code == 302
     assert Template.objects.filter(name="adm").exists()
+
+
+def test_delete_from_the_edit_page(marketer_client: Client) -> None:
+    template = template_make()
+    assert marketer_client.post(f"/templates/{template.pk}/delete/").status_code == 302
+    assert not Template.objects.exists()
