@@ -1,5 +1,178 @@
+"""`/api/v1/templates/`: CRUD with filters, test sends, and a provider's templates as JSON (export / import)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
+
+from contacts.models import Contact
+from providers.models import ProviderConfig
+from templates_app import services
+from templates_app.models import Template
+from templates_app.rendering import template_preview_text, template_slots
+from templates_app.rules import namespace_problem, template_errors
+from templates_app.selectors import EXPORT_FIELDS, templates_export, templates_list
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    whatsapp_namespace = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, help_text="Needed with a provider's first template."
+    )
+    variables = serializers.SerializerMethodField(help_text="The keys a send must fill: '1', 'header', 'button.0' …")
+    preview = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Template
+        fields = ["id", "provider", *EXPORT_FIELDS, "whatsapp_namespace", "variables", "preview"]
+        fields += ["created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        # Uniqueness is checked with the other rules so its message lands on `name`.
+        validators: list[Any] = []
+
+    def get_variables(self, template: Template) -> list[str]:
+        return [slot.key for slot in template_slots(template)]
+
+    def get_preview(self, template: Template) -> str:
+        return template_preview_text(template)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        namespace = attrs.get("whatsapp_namespace", "").strip()
+        # A copy, so the stored row is not changed by a request that turns out invalid.
+        candidate = copy.copy(self.instance) if self.instance is not None else Template()
+        for name in ("provider", *EXPORT_FIELDS):
+            if name in attrs:
+                setattr(candidate, name, attrs[name])
+            elif self.instance is not None:
+                setattr(candidate, name, getattr(self.instance, name))
+        errors = template_errors(candidate)
+        if self.instance is None and "provider" in attrs:
+            trouble = namespace_problem(provider=attrs["provider"], namespace=namespace)
+            if trouble:
+                errors["whatsapp_namespace"] = [trouble]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class TestSendSerializer(serializers.Serializer):
+    to = serializers.ListField(child=serializers.CharField(), required=False, help_text="E.164 numbers.")
+    contacts = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Contact ids.")
+    parameters = serializers.DictField(required=False, help_text='{"1": "Ann", "header": "https://…"}')
+
+    def to_internal_value(self, data: Any) -> Any:
+        # `"to": "+44…"` (one number) is accepted as well as a list.
+        if isinstance(data, dict) and isinstance(data.get("to"), str):
+            data = {**data, "to": [data["to"]]}
+        return super().to_internal_value(data)
+
+    def validate_contacts(self, ids: list[int]) -> list[Contact]:
+        found = {contact.pk: contact for contact in Contact.objects.filter(pk__in=ids)}
+        missing = [str(pk) for pk in ids if pk not in found]
+        if missing:
+            raise serializers.ValidationError(f"Unknown contact ids: {', '.join(missing)}.")
+        return [found[pk] for pk in dict.fromkeys(ids)]
+
+
+class TestSendResultSerializer(serializers.Serializer):
+    to = serializers.CharField()
+    contact = serializers.IntegerField(source="contact.pk", allow_null=True, default=None)
+    ok = serializers.BooleanField()
+    status_code = serializers.IntegerField(allow_null=True)
+    body = serializers.JSONField(allow_null=True)
+    error = serializers.CharField()
+    message = serializers.IntegerField(source="message_id", allow_null=True)
+
+
+class ImportSerializer(serializers.Serializer):
+    provider = serializers.PrimaryKeyRelatedField(queryset=ProviderConfig.objects.all())
+    templates = serializers.ListField(child=serializers.DictField())
+    whatsapp_namespace = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    provider = serializers.PrimaryKeyRelatedField(queryset=ProviderConfig.objects.all())
+
+
+class TemplateViewSet(viewsets.ModelViewSet):
+    serializer_class = TemplateSerializer
+    filterset_fields = ["provider", "status", "language", "category", "header_type"]
+    search_fields = ["name", "body"]
+    ordering_fields = ["name", "language", "created_at", "updated_at"]
+
+    def get_queryset(self) -> QuerySet[Template]:
+        return templates_list().order_by("provider_id", "name", "language", "id")
+
+    def _data(self, validated: dict[str, Any]) -> dict[str, Any]:
+        return {name: validated[name] for name in EXPORT_FIELDS if name in validated}
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        template = services.template_create(
+            provider=serializer.validated_data["provider"],
+            data=self._data(serializer.validated_data),
+            whatsapp_namespace=serializer.validated_data.get("whatsapp_namespace", "").strip(),
+        )
+        return Response(self.get_serializer(template).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        template = self.get_object()
+        serializer = self.get_serializer(template, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        if "provider" in serializer.validated_data:
+            template.provider = serializer.validated_data["provider"]
+        template = services.template_update(template=template, data=self._data(serializer.validated_data))
+        return Response(self.get_serializer(template).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.template_delete(template=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=TestSendSerializer, responses=TestSendResultSerializer(many=True))
+    @action(detail=True, methods=["post"], url_path="test-send")
+    def test_send(self, request: Request, pk: str | None = None) -> Response:
+        """Send the template now (any status) to numbers and/or contacts; one result per recipient."""
+        template = self.get_object()
+        serializer = TestSendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        preview, outcomes = services.template_test_send(
+            template=template,
+            to=serializer.validated_data.get("to", []),
+            contacts=serializer.validated_data.get("contacts", []),
+            parameters=serializer.validated_data.get("parameters") or {},
+        )
+        return Response({"preview": preview, "results": TestSendResultSerializer(outcomes, many=True).data})
+
+    @extend_schema(parameters=[ExportQuerySerializer])
+    @action(detail=False, methods=["get"], url_path="export")
+    def export(self, request: Request) -> Response:
+        """A provider's templates as JSON (`?provider=<id>`), in the shape `import` reads."""
+        query = ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(templates_export(provider=query.validated_data["provider"]))
+
+    @extend_schema(request=ImportSerializer)
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_(self, request: Request) -> Response:
+        """Create or update a provider's templates from an export; if any row is invalid nothing is saved."""
+        serializer = ImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.templates_import(
+            provider=serializer.validated_data["provider"],
+            document={"templates": serializer.validated_data["templates"]},
+            whatsapp_namespace=serializer.validated_data["whatsapp_namespace"],
+        )
+        return Response({"created": result.created, "updated": result.updated}, status=status.HTTP_201_CREATED)
 
 
 def register(router: BaseRouter) -> None:
     """Add this app's endpoints to the `/api/v1/` router."""
+    router.register("templates", TemplateViewSet, basename="api-template")

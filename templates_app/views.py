@@ -1,9 +1,171 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.roles import marketer_required
+from providers.models import ProviderConfig
+from templates_app import services
+from templates_app.forms import TemplateCopyForm, TemplateFilterForm, TemplateForm, TemplateImportForm, TestSendForm
+from templates_app.models import Template
+from templates_app.rendering import template_preview_text
+from templates_app.selectors import templates_export, templates_list
+
+PAGE_SIZE = 50
 
 
 @marketer_required
 def template_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "templates_app/template_list.html")
+    filters = TemplateFilterForm(request.GET or None)
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    provider = chosen.get("provider")
+    queryset = templates_list(
+        provider=provider.pk if provider else None,
+        status=chosen.get("status", ""),
+        language=chosen.get("language", ""),
+        category=chosen.get("category", ""),
+    )
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "templates_app/template_list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "provider": provider,
+            "has_providers": ProviderConfig.objects.exists(),
+        },
+    )
+
+
+def _template_form_page(request: HttpRequest, template: Template | None) -> HttpResponse:
+    form = TemplateForm(request.POST or None, instance=template)
+    if request.method == "POST" and form.is_valid():
+        data = form.template_data()
+        provider = form.cleaned_data["provider"]
+        try:
+            if template is None:
+                saved = services.template_create(
+                    provider=provider,
+                    data=data,
+                    whatsapp_namespace=form.cleaned_data.get("whatsapp_namespace", ""),
+                )
+            else:
+                template.provider = provider
+                saved = services.template_update(template=template, data=data)
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, f"Template {saved.name} ({saved.language}) saved.")
+            return redirect("template-list")
+    without_namespace = list(ProviderConfig.objects.filter(whatsapp_namespace="").values_list("pk", flat=True))
+    return render(
+        request,
+        "templates_app/template_form.html",
+        {"form": form, "template": template, "providers_without_namespace": json.dumps(without_namespace)},
+    )
+
+
+@marketer_required
+def template_create(request: HttpRequest) -> HttpResponse:
+    return _template_form_page(request, None)
+
+
+@marketer_required
+def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _template_form_page(request, get_object_or_404(Template.objects.select_related("provider"), pk=pk))
+
+
+@marketer_required
+def template_copy(request: HttpRequest, pk: int) -> HttpResponse:
+    template = get_object_or_404(Template, pk=pk)
+    form = TemplateCopyForm(request.POST or None, initial={"name": template.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            copy = services.template_copy(
+                template=template, language=form.cleaned_data["language"], name=form.cleaned_data["name"]
+            )
+        except ValidationError as error:
+            for name, problems in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, problems)
+        else:
+            messages.success(request, f"Copied to {copy.language}; edit the text in the new language.")
+            return redirect("template-edit", pk=copy.pk)
+    return render(request, "templates_app/template_copy.html", {"form": form, "template": template})
+
+
+@marketer_required
+@require_POST
+def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    template = get_object_or_404(Template, pk=pk)
+    try:
+        services.template_delete(template=template)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("template-edit", pk=pk)
+    messages.success(request, f"Template {template.name} ({template.language}) deleted.")
+    return redirect("template-list")
+
+
+@marketer_required
+def template_test_send(request: HttpRequest, pk: int) -> HttpResponse:
+    template = get_object_or_404(Template.objects.select_related("provider"), pk=pk)
+    form = TestSendForm(request.POST or None, template=template)
+    outcomes = None
+    preview = template_preview_text(template)
+    if request.method == "POST" and form.is_valid():
+        try:
+            preview, outcomes = services.template_test_send(
+                template=template,
+                to=form.numbers(),
+                contacts=list(form.cleaned_data["contacts"]),
+                parameters=form.parameters(),
+            )
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+    results = [
+        {"outcome": outcome, "payload": json.dumps(outcome.body, indent=2) if outcome.body is not None else ""}
+        for outcome in outcomes or []
+    ]
+    return render(
+        request,
+        "templates_app/template_test_send.html",
+        {"form": form, "template": template, "preview": preview, "results": results, "sent": outcomes is not None},
+    )
+
+
+@marketer_required
+def template_export(request: HttpRequest) -> HttpResponse:
+    provider = get_object_or_404(ProviderConfig, pk=request.GET.get("provider") or 0)
+    response = JsonResponse(templates_export(provider=provider), json_dumps_params={"indent": 2})
+    filename = f"templates-{provider.pk}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@marketer_required
+def template_import(request: HttpRequest) -> HttpResponse:
+    form = TemplateImportForm(request.POST or None, request.FILES or None, initial=request.GET.dict())
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.templates_import(
+                provider=form.cleaned_data["provider"],
+                document=form.cleaned_data["file"],
+                whatsapp_namespace=form.cleaned_data["whatsapp_namespace"],
+            )
+        except ValidationError as error:
+            for name, problems in error.message_dict.items():
+                form.add_error("file" if name == "templates" else None, problems)
+        else:
+            messages.success(request, f"Imported: {result.created} created, {result.updated} updated.")
+            return redirect("template-list")
+    return render(request, "templates_app/template_import.html", {"form": form})
