@@ -29,8 +29,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    # Function-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this thread while it is
+    # open, which would break later tests in the same worker that call asyncio.run().
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's Chromium is not installed (apt-get install chromium); browser tests need it.")
     from playwright.sync_api import sync_playwright
