@@ -152,8 +152,9 @@ class Simulator:
 
         base = self.config.callback_base
         channels = await asyncio.get_running_loop().run_in_executor(None, lambda: channels_from_db(callback_base=base))
-        self.db_channels = tuple(channels)
-        self.index_channels()
+        if channels is not None:
+            self.db_channels = tuple(channels)
+            self.index_channels()
 
     def channel_for(self, application_id: str | None, number: str) -> Channel | None:
         channel = self.by_number.get(number)

@@ -6,7 +6,7 @@ import logging
 
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from providers.simulator.config import Channel, digits
@@ -24,8 +24,11 @@ def public_key_pem(private_key_pem: str) -> str:
     )
 
 
-def channels_from_db(*, callback_base: str | None) -> list[Channel]:
-    """One channel per active Nexmo provider config; a config whose key cannot be read is skipped with a warning."""
+def channels_from_db(*, callback_base: str | None) -> list[Channel] | None:
+    """One channel per active Nexmo provider config; a config whose key cannot be read is skipped with a warning.
+
+    None when the database cannot be read (not migrated, down): the simulator keeps what it knew and says so.
+    """
     from providers.models import ProviderConfig
 
     base = (callback_base or settings.PUBLIC_BASE_URL).rstrip("/")
@@ -48,6 +51,9 @@ def channels_from_db(*, callback_base: str | None) -> list[Channel]:
                     signature_secret=provider.signature_secret or "",
                 )
             )
+    except DatabaseError as error:
+        log.warning("Cannot read provider configs (%s); run `manage.py migrate`, or pass --no-db", error)
+        return None
     finally:
         close_old_connections()
     return channels
@@ -60,5 +66,8 @@ def window_open_in_db(*, customer: str) -> bool:
     try:
         contact = Contact.objects.filter(phone=f"+{digits(customer)}").only("last_inbound_at").first()
         return contact is not None and contact.window_open(timezone.now())
+    except DatabaseError as error:
+        log.warning("Cannot read contacts (%s): the 24 h window counts as closed", error)
+        return False
     finally:
         close_old_connections()
