@@ -19,7 +19,7 @@ ERRORS = {
 
 def timestamp() -> str:
     """Nexmo's ISO 8601 form with milliseconds: 2020-01-01T14:00:00.000Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def status_payload(

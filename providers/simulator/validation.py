@@ -9,7 +9,7 @@ v1: https://developer.vonage.com/en/api/messages (WhatsApp: text, image, audio, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 Problems = list[tuple[str, str]]
 
@@ -57,10 +57,10 @@ def _string(value: Any, name: str, problems: Problems, *, required: bool = True,
     return value
 
 
-def _object(value: Any, name: str, problems: Problems) -> dict[str, Any]:
+def _object(value: Any, name: str, problems: Problems) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         problems.append((name, "is required and must be an object"))
-        return {}
+        return None
     return value
 
 
@@ -73,7 +73,7 @@ def _parameters(value: Any, name: str, problems: Problems) -> None:
 
 def _template_settings(value: Any, name: str, problems: Problems) -> None:
     settings = _object(value, name, problems)
-    if settings:
+    if settings is not None:
         _string(settings.get("locale"), f"{name}.locale", problems)
         # WhatsApp deprecated the `fallback` policy in 2020: Nexmo answers 400 to anything but deterministic.
         policy = settings.get("policy")
@@ -103,24 +103,31 @@ def _custom_name(custom: dict[str, Any]) -> str:
     return str(template.get("name", "")) if isinstance(template, dict) else ""
 
 
-def _content(kind: str, source: dict[str, Any], prefix: str, problems: Problems) -> tuple[str, str, tuple]:
+Buttons = tuple[tuple[str, str], ...]
+
+
+def _content(kind: str, source: dict[str, Any], prefix: str, problems: Problems) -> tuple[str, str, Buttons]:
     """Checks the type-specific part; returns (text, template name, quick-reply buttons)."""
     if kind == "text":
         text = _string(source.get("text"), f"{prefix}text", problems, maximum=TEXT_MAX)
         return text, "", ()
     if kind in MEDIA_TYPES or kind == "sticker":
-        media = _object(source.get(kind), f"{prefix}{kind}", problems)
+        media = _object(source.get(kind), f"{prefix}{kind}", problems) or {}
         if media and kind != "sticker":
             _string(media.get("url"), f"{prefix}{kind}.url", problems)
-        caption = media.get("caption", "") if media else ""
+        caption = media.get("caption", "")
         return caption if isinstance(caption, str) else "", "", ()
     if kind == "template":
         template = _object(source.get("template"), f"{prefix}template", problems)
-        name = _string(template.get("name"), f"{prefix}template.name", problems) if template else ""
+        if template is None:
+            return "", "", ()
+        name = _string(template.get("name"), f"{prefix}template.name", problems)
         _parameters(template.get("parameters"), f"{prefix}template.parameters", problems)
         return "", name, ()
     custom = _object(source.get("custom"), f"{prefix}custom", problems)
-    if custom == {} and isinstance(source.get("custom"), dict):
+    if custom is None:
+        return "", "", ()
+    if not custom:
         problems.append((f"{prefix}custom", "must not be empty"))
     return "", _custom_name(custom), quick_replies(custom)
 
@@ -133,15 +140,15 @@ def validate_v01(body: Any) -> tuple[Send | None, Problems]:
     ends: dict[str, str] = {}
     for end in ("to", "from"):
         party = _object(body.get(end), end, problems)
-        if party:
+        if party is not None:
             if party.get("type") != "whatsapp":
                 problems.append((f"{end}.type", "must be `whatsapp`"))
             ends[end] = _number(party.get("number"), f"{end}.number", problems)
     message = _object(body.get("message"), "message", problems)
-    content = _object(message.get("content"), "message.content", problems) if message else {}
-    kind = content.get("type")
-    text, name, buttons = "", "", ()
-    if content:
+    content = _object(message.get("content"), "message.content", problems) if message is not None else None
+    kind = content.get("type") if content is not None else None
+    text, name, buttons = "", "", cast(Buttons, ())
+    if content is not None and message is not None:
         if kind not in V01_TYPES:
             problems.append(("message.content.type", f"must be one of {', '.join(V01_TYPES)}"))
         else:
@@ -174,7 +181,7 @@ def validate_v1(body: Any) -> tuple[Send | None, Problems]:
     to = _number(body.get("to"), "to", problems)
     from_ = _string(body.get("from"), "from", problems)
     kind = body.get("message_type")
-    text, name, buttons = "", "", ()
+    text, name, buttons = "", "", cast(Buttons, ())
     if kind not in V1_TYPES:
         problems.append(("message_type", f"must be one of {', '.join(V1_TYPES)}"))
     else:
