@@ -422,7 +422,8 @@ class Simulator:
             wait = step.delay - (time.monotonic() - started)
             if wait > 0:
                 await asyncio.sleep(wait)
-            self.spawn(self.post_status(message, step))
+            # One at a time per message: unless a fault says otherwise, statuses arrive in the order they happen.
+            await self.post_status(message, step)
 
     async def _answer_after_first_callback(self, message: SentMessage, answer: Delayed) -> Outcome:
         steps = await self.plan(message)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
-from tests.simulator.conftest import APPLICATION_ID, BUSINESS, CUSTOMER, Keys, keys_new, send, text_v01
+from tests.simulator.conftest import APPLICATION_ID, BUSINESS, CUSTOMER, HTTP, Keys, keys_new, send, text_v01
 from tests.vonage_fixtures import load
 
 
@@ -27,7 +25,7 @@ def test_v1_send_is_accepted(simulator: Any, keys: Keys) -> None:
 
 
 def test_missing_token_gets_401_problem_json(simulator: Any) -> None:
-    answer = httpx.post(f"{simulator.base_url}/v0.1/messages", json=text_v01())
+    answer = HTTP.post(f"{simulator.base_url}/v0.1/messages", json=text_v01())
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
     assert set(answer.json()) == set(load("error-401.json"))
@@ -35,7 +33,7 @@ def test_missing_token_gets_401_problem_json(simulator: Any) -> None:
 
 def test_token_signed_with_another_key_gets_401(simulator: Any) -> None:
     stranger = keys_new()
-    answer = httpx.post(
+    answer = HTTP.post(
         f"{simulator.base_url}/v0.1/messages", json=text_v01(), headers={"Authorization": stranger.bearer()}
     )
     assert answer.status_code == 401
@@ -43,14 +41,14 @@ def test_token_signed_with_another_key_gets_401(simulator: Any) -> None:
 
 
 def test_token_of_an_unknown_application_gets_401(simulator: Any, keys: Keys) -> None:
-    answer = httpx.post(
+    answer = HTTP.post(
         f"{simulator.base_url}/v0.1/messages", json=text_v01(), headers={"Authorization": keys.bearer("other-app")}
     )
     assert answer.status_code == 401
 
 
 def test_expired_token_gets_401(simulator: Any, keys: Keys) -> None:
-    answer = httpx.post(
+    answer = HTTP.post(
         f"{simulator.base_url}/v0.1/messages",
         json=text_v01(),
         headers={"Authorization": keys.bearer(exp=1_000_000_000)},
@@ -93,35 +91,35 @@ def test_invalid_json_gets_400(simulator: Any, keys: Keys) -> None:
 
 
 def test_wrong_method_and_unknown_path_are_problems(simulator: Any) -> None:
-    assert httpx.get(f"{simulator.base_url}/v1/messages").status_code == 405
-    assert httpx.get(f"{simulator.base_url}/v2/nothing").status_code == 404
+    assert HTTP.get(f"{simulator.base_url}/v1/messages").status_code == 405
+    assert HTTP.get(f"{simulator.base_url}/v2/nothing").status_code == 404
 
 
 def test_patch_marks_an_inbound_message_read_and_refuses_unknown_ones(simulator: Any, keys: Keys) -> None:
     inbound = simulator.customer(from_number=CUSTOMER, to_number=BUSINESS, text="hi")
     headers = {"Authorization": keys.bearer()}
-    ok = httpx.patch(f"{simulator.base_url}/v1/messages/{inbound['message_uuid']}", json={"status": "read"}, headers=headers)
-    unknown = httpx.patch(f"{simulator.base_url}/v1/messages/nope", json={"status": "read"}, headers=headers)
-    bad = httpx.patch(f"{simulator.base_url}/v1/messages/nope", json={"status": "gone"}, headers=headers)
+    ok = HTTP.patch(f"{simulator.base_url}/v1/messages/{inbound['message_uuid']}", json={"status": "read"}, headers=headers)
+    unknown = HTTP.patch(f"{simulator.base_url}/v1/messages/nope", json={"status": "read"}, headers=headers)
+    bad = HTTP.patch(f"{simulator.base_url}/v1/messages/nope", json={"status": "gone"}, headers=headers)
     assert (ok.status_code, unknown.status_code, bad.status_code) == (200, 404, 422)
 
 
 def test_counters_messages_and_reset_endpoints(simulator: Any, keys: Keys) -> None:
     send(simulator, keys, text_v01(client_ref="find-me"))
     send(simulator, keys, {"bad": True})
-    counters = httpx.get(f"{simulator.base_url}/_sim/counters").json()
+    counters = HTTP.get(f"{simulator.base_url}/_sim/counters").json()
     assert (counters["received"], counters["accepted"], counters["refused"]["invalid"]) == (2, 1, 1)
-    listed = httpx.get(f"{simulator.base_url}/_sim/messages", params={"client_ref": "find-me"}).json()
+    listed = HTTP.get(f"{simulator.base_url}/_sim/messages", params={"client_ref": "find-me"}).json()
     assert listed["count"] == 1
     assert listed["results"][0]["to"] == CUSTOMER
-    httpx.post(f"{simulator.base_url}/_sim/reset")
+    HTTP.post(f"{simulator.base_url}/_sim/reset")
     assert simulator.counters()["received"] == 0
     assert simulator.messages() == []
 
 
 def test_config_endpoint_changes_settings_and_refuses_unknown_ones(simulator: Any) -> None:
-    changed = httpx.post(f"{simulator.base_url}/_sim/config", json={"latency_ms": 5})
-    refused = httpx.post(f"{simulator.base_url}/_sim/config", json={"latency": 5})
+    changed = HTTP.post(f"{simulator.base_url}/_sim/config", json={"latency_ms": 5})
+    refused = HTTP.post(f"{simulator.base_url}/_sim/config", json={"latency": 5})
     assert changed.json()["latency_ms"] == 5
     assert refused.status_code == 400
     assert "latency" in refused.json()["detail"]
