@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def fixtures_dir() -> Path:
-    candidates = [
+    candidates: list[str | Path] = [
         os.environ.get("VONAGE_FIXTURES_DIR", ""),
         ROOT.parent / "shared" / "fixtures" / "vonage",
         "/work/shared/fixtures/vonage",

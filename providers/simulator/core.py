@@ -26,7 +26,7 @@ log = logging.getLogger("providers.simulator")
 
 WINDOW_SECONDS = 24 * 3600
 DEFAULT_TOKEN_LIFETIME = 15 * 60  # Nexmo's default when a JWT has no exp
-DB_REFRESH_MIN_INTERVAL = 1.0  # an unknown application id re-reads the database at most this often
+DB_REFRESH_MIN_INTERVAL = 1.0  # each unknown application id re-reads the database at most this often
 REFUSALS = ("unauthorized", "invalid", "unknown_sender", "rate_limited", "fault_429", "fault_5xx", "reset")
 
 
@@ -34,11 +34,11 @@ class CustomerError(ValueError):
     """The customer action cannot be played (unknown number, message or button); the message says why."""
 
 
-class _UnknownApplication:
+@dataclass(frozen=True, slots=True)
+class UnknownApplication:
     """The JWT names an application the simulator has no key for (yet)."""
 
-
-UNKNOWN_APPLICATION = _UnknownApplication()
+    application_id: str
 
 
 def counters_new() -> dict[str, Any]:
@@ -111,7 +111,7 @@ class Simulator:
         self.buckets: dict[str, tuple[float, float]] = {}  # sender -> (tokens, at)
         self.tokens: dict[str, tuple[str, float]] = {}  # verified JWT -> (application id, valid until)
         self.db_channels: tuple[Channel, ...] = ()
-        self.db_checked_at = 0.0
+        self.unknown_checked: dict[str, float] = {}  # application id -> when the database was last read for it
         self.by_app: dict[str, list[Channel]] = {}
         self.by_number: dict[str, Channel] = {}
         self.keys: dict[str, Any] = {}
@@ -140,14 +140,17 @@ class Simulator:
         self.by_app, self.keys = by_app, keys
         self.by_number = {c.number: c for c in (*self.db_channels, *self.config.channels) if c.number}
 
-    async def refresh_channels(self, *, force: bool = False) -> None:
-        """Re-read the provider configs (in a worker thread), at most once a second unless forced."""
+    async def refresh_channels(self, *, unknown: str = "") -> None:
+        """Re-read the provider configs in a worker thread; for an `unknown` application id at most once a second."""
         if not self.config.load_channels_from_db:
             return
-        now = time.monotonic()
-        if not force and now - self.db_checked_at < DB_REFRESH_MIN_INTERVAL:
-            return
-        self.db_checked_at = now
+        if unknown:
+            now = time.monotonic()
+            if now - self.unknown_checked.get(unknown, -DB_REFRESH_MIN_INTERVAL) < DB_REFRESH_MIN_INTERVAL:
+                return
+            if len(self.unknown_checked) > 10_000:  # a flood of made-up ids must not grow memory without bound
+                self.unknown_checked.clear()
+            self.unknown_checked[unknown] = now
         from providers.simulator.directory import channels_from_db
 
         base = self.config.callback_base
@@ -229,16 +232,18 @@ class Simulator:
         application_id: str | None = None
         if cfg.verify_jwt:
             found = self.authorize(request.headers.get("authorization", ""))
-            if found is UNKNOWN_APPLICATION and cfg.load_channels_from_db:
-                return self._send_after_refresh(request, api, delay, hold)
+            if isinstance(found, UnknownApplication) and cfg.load_channels_from_db:
+                return self._send_after_refresh(request, api, delay, hold, found.application_id)
             if not isinstance(found, str):
                 counters["refused"]["unauthorized"] += 1
                 return Delayed(problems.unauthorized(), delay)
             application_id = found
         return self._send_checked(request, api, delay, hold, application_id)
 
-    async def _send_after_refresh(self, request: Request, api: str, delay: float, hold: bool) -> Outcome:
-        await self.refresh_channels()
+    async def _send_after_refresh(
+        self, request: Request, api: str, delay: float, hold: bool, application_id: str
+    ) -> Outcome:
+        await self.refresh_channels(unknown=application_id)
         found = self.authorize(request.headers.get("authorization", ""))
         if not isinstance(found, str):
             self.counters["refused"]["unauthorized"] += 1
@@ -246,7 +251,7 @@ class Simulator:
         outcome = self._send_checked(request, api, delay, hold, found)
         return outcome if isinstance(outcome, Response | Delayed | Hold | Reset) else await outcome
 
-    def authorize(self, header: str) -> str | _UnknownApplication | None:
+    def authorize(self, header: str) -> str | UnknownApplication | None:
         """The application id of a valid RS256 bearer token; verified tokens are remembered until they expire."""
         if not header.startswith("Bearer "):
             return None
@@ -264,9 +269,12 @@ class Simulator:
             return None
         key = self.keys.get(application_id)
         if key is None:
-            return UNKNOWN_APPLICATION
+            return UnknownApplication(application_id)
         try:
             claims = jwt.decode(token, key, algorithms=["RS256"], options={"require": ["iat", "jti"]}, leeway=30)
+        except jwt.InvalidSignatureError:
+            # The key may have been rotated in the database since it was loaded: worth one more look there.
+            return UnknownApplication(application_id) if self.config.load_channels_from_db else None
         except jwt.PyJWTError:
             return None
         expires = float(claims.get("exp") or claims["iat"] + DEFAULT_TOKEN_LIFETIME)
@@ -532,7 +540,9 @@ class Simulator:
                 if not sent.buttons:
                     raise CustomerError("That message has no quick-reply buttons; give a button payload and text.")
                 if not 0 <= index < len(sent.buttons):
-                    raise CustomerError(f"That message has {len(sent.buttons)} button(s); index {index} is out of range.")
+                    raise CustomerError(
+                        f"That message has {len(sent.buttons)} button(s); index {index} is out of range."
+                    )
                 button = sent.buttons[index]
             from_number, to_number, context = sent.to, sent.from_, sent.message_uuid
         customer, business = digits(from_number), digits(to_number)
@@ -544,7 +554,7 @@ class Simulator:
             raise CustomerError("Give a text, STOP or a button to tap.")
         channel = self.by_number.get(business)
         if channel is None:
-            await self.refresh_channels(force=True)
+            await self.refresh_channels()
             channel = self.by_number.get(business)
         if channel is None or not channel.inbound_url:
             raise CustomerError(f"No provider number {business} with an inbound URL is known to the simulator.")
@@ -584,7 +594,9 @@ class Simulator:
                     return page.redirect(f"Not sent: {error}")
                 return json_response(400, {"detail": str(error)})
             if from_form:
-                return page.redirect(f"Sent {result['payload'].get('message_uuid')}: webhook answered {result['status']}")
+                return page.redirect(
+                    f"Sent {result['payload'].get('message_uuid')}: webhook answered {result['status']}"
+                )
             return json_response(200, result)
 
         return play()
@@ -643,12 +655,10 @@ class Simulator:
 
 def lenient(body: Any, api: str) -> Send:
     """Without validation (a benchmark baseline): take what is there, never fail."""
-    data = body if isinstance(body, dict) else {}
+    data = _dict(body)
     if api == "v0.1":
-        to = data.get("to") if isinstance(data.get("to"), dict) else {}
-        from_ = data.get("from") if isinstance(data.get("from"), dict) else {}
-        message = data.get("message") if isinstance(data.get("message"), dict) else {}
-        content = message.get("content") if isinstance(message.get("content"), dict) else {}
+        to, from_ = _dict(data.get("to")), _dict(data.get("from"))
+        content = _dict(_dict(data.get("message")).get("content"))
         to_number, from_number, kind = str(to.get("number", "")), str(from_.get("number", "")), content.get("type")
     else:
         to_number, from_number, kind = str(data.get("to", "")), str(data.get("from", "")), data.get("message_type")
@@ -668,9 +678,9 @@ def lenient(body: Any, api: str) -> Send:
 def customer_arguments(data: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of Simulator.customer from a JSON body or the page's form."""
     action = str(data.get("action", ""))
-    button = data.get("button")
-    payload = data.get("button_payload") or (button.get("payload") if isinstance(button, dict) else None)
-    text = data.get("button_text") or (button.get("text") if isinstance(button, dict) else None)
+    button = _dict(data.get("button"))
+    payload = data.get("button_payload") or button.get("payload")
+    text = data.get("button_text") or button.get("text")
     return {
         "from_number": str(data.get("from", "")),
         "to_number": str(data.get("to", "")),
@@ -689,6 +699,10 @@ def config_public(config: SimulatorConfig) -> dict[str, Any]:
     data["undeliverable_numbers"] = sorted(config.undeliverable_numbers)
     data["channels"] = [{"application_id": c.application_id, "number": c.number} for c in config.channels]
     return data
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _int(value: str, default: int) -> int:

@@ -179,7 +179,9 @@ class HttpProtocol(asyncio.Protocol):
         error = task.exception()
         if error is not None:
             # A bug in a handler must still answer (and be visible), never leave the client hanging.
-            asyncio.get_running_loop().call_exception_handler({"message": "simulator handler failed", "exception": error})
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "simulator handler failed", "exception": error}
+            )
             self._settle(json_response(500, {"title": "Internal error", "detail": str(error)}))
             return
         self._settle(task.result())

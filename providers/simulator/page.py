@@ -59,6 +59,7 @@ def render(simulator: Simulator, *, notice: str = "") -> Response:
             "</tr>"
         )
     numbers = sorted(simulator.by_number)
+    first_number = "+" + numbers[0] if numbers else ""
     counters = simulator.counters
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>Nexmo simulator</title>
 <style>{STYLE}</style></head><body>
@@ -66,14 +67,14 @@ def render(simulator: Simulator, *, notice: str = "") -> Response:
 <p class=muted>Provider numbers: {escape(", ".join("+" + n for n in numbers) or "none yet")} ·
 received {counters["received"]} · accepted {counters["accepted"]} · callbacks sent {counters["callbacks"]["sent"]},
 failed {counters["callbacks"]["failed"]} · <a href="/">refresh</a> · <a href="/_sim/counters">counters</a></p>
-{f'<p class=notice>{escape(notice)}</p>' if notice else ""}
+{f"<p class=notice>{escape(notice)}</p>" if notice else ""}
 <h2>Write as a customer</h2>
 <form method="post" action="/_sim/customer">
 <input type="text" name="from" placeholder="Customer, e.g. +447700900001" required>
-<input type="text" name="to" placeholder="Provider number" value="{escape("+" + numbers[0] if numbers else "")}" required>
+<input type="text" name="to" placeholder="Provider number" value="{escape(first_number)}" required>
 <input type="text" name="text" placeholder="Message" required><button>send</button></form>
 <h2>Recent messages</h2>
 <table><tr><th>time</th><th>from → to</th><th>content</th><th>statuses</th><th>client_ref</th><th>customer</th></tr>
-{"".join(rows) or '<tr><td colspan=6 class=muted>Nothing sent yet.</td></tr>'}</table>
+{"".join(rows) or "<tr><td colspan=6 class=muted>Nothing sent yet.</td></tr>"}</table>
 </body></html>"""
     return Response(200, body.encode(), "text/html; charset=utf-8")

@@ -9,7 +9,9 @@ from providers.simulator.http import Response, json_response
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, type_: str, title: str, detail: str, *, invalid: list[tuple[str, str]] | None = None) -> Response:
+def problem(
+    status: int, type_: str, title: str, detail: str, *, invalid: list[tuple[str, str]] | None = None
+) -> Response:
     body: dict[str, object] = {"type": type_, "title": title, "detail": detail, "instance": uuid.uuid4().hex}
     if invalid:
         body["invalid_parameters"] = [{"name": name, "reason": reason} for name, reason in invalid]
@@ -47,7 +49,9 @@ def invalid_params(version: str, invalid: list[tuple[str, str]]) -> Response:
 def invalid_json(version: str, error: str) -> Response:
     if version == "v0.1":
         return invalid_params(version, [("body", f"is not valid JSON: {error}")])
-    return problem(400, "https://developer.nexmo.com/api-errors#invalid-json", "The request body did not contain valid JSON", error)
+    return problem(
+        400, "https://developer.nexmo.com/api-errors#invalid-json", "The request body did not contain valid JSON", error
+    )
 
 
 def invalid_sender() -> Response:

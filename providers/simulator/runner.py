@@ -25,7 +25,7 @@ async def start(simulator: Simulator) -> asyncio.Server:
     if cfg.tls_cert_file:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cfg.tls_cert_file, cfg.tls_key_file)
-    await simulator.refresh_channels(force=True)
+    await simulator.refresh_channels()
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: HttpProtocol(simulator.handle), cfg.host, cfg.port, backlog=4096, ssl=context
@@ -55,7 +55,7 @@ class SimulatorHandle:
     def __init__(self, config: SimulatorConfig) -> None:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._error: Exception | None = None
         self._server: asyncio.Server | None = None
         self.simulator = Simulator(config)
         self._thread = threading.Thread(target=self._run, name="nexmo-simulator", daemon=True)
@@ -65,16 +65,16 @@ class SimulatorHandle:
             raise self._error
         if self._server is None:
             raise RuntimeError("The Nexmo simulator did not start within 30 seconds.")
-        self.port = bound_port(self._server)
+        self.port: int = bound_port(self._server)
         scheme = "https" if config.tls_cert_file else "http"
         host = "127.0.0.1" if config.host in ("", "0.0.0.0") else config.host  # noqa: S104 - only compared
-        self.base_url = f"{scheme}://{host}:{self.port}"
+        self.base_url: str = f"{scheme}://{host}:{self.port}"
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
             self._server = self._loop.run_until_complete(start(self.simulator))
-        except BaseException as error:  # handed to the starting thread, which raises it
+        except (OSError, ValueError) as error:  # handed to the starting thread, which raises it
             self._error = error
             self._ready.set()
             return

@@ -44,9 +44,11 @@ def keys_new() -> Keys:
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return Keys(private, public, key)
 
 
@@ -164,9 +166,7 @@ def text_v01(text: str = "Hello", *, to: str = CUSTOMER, client_ref: str = "ref-
     }
 
 
-def send(
-    handle: SimulatorHandle, keys: Keys, body: Any, *, api: str = "v0.1", timeout: float = 5.0
-) -> httpx.Response:
+def send(handle: SimulatorHandle, keys: Keys, body: Any, *, api: str = "v0.1", timeout: float = 5.0) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return HTTP.post(
         f"{handle.base_url}/{api}/messages",

@@ -81,7 +81,9 @@ def test_v1_invalid_body_gets_422_like_vonage(simulator: Any, keys: Keys) -> Non
     answer = send(simulator, keys, v1_text(message_type="image", image={"caption": "no url"}), api="v1")
     assert answer.status_code == 422
     assert set(answer.json()) == set(load("error-422.json"))
-    assert answer.json()["invalid_parameters"] == [{"name": "image.url", "reason": "is required and must be a non-empty string"}]
+    assert answer.json()["invalid_parameters"] == [
+        {"name": "image.url", "reason": "is required and must be a non-empty string"}
+    ]
 
 
 def test_invalid_json_gets_400(simulator: Any, keys: Keys) -> None:
@@ -98,7 +100,9 @@ def test_wrong_method_and_unknown_path_are_problems(simulator: Any) -> None:
 def test_patch_marks_an_inbound_message_read_and_refuses_unknown_ones(simulator: Any, keys: Keys) -> None:
     inbound = simulator.customer(from_number=CUSTOMER, to_number=BUSINESS, text="hi")
     headers = {"Authorization": keys.bearer()}
-    ok = HTTP.patch(f"{simulator.base_url}/v1/messages/{inbound['message_uuid']}", json={"status": "read"}, headers=headers)
+    ok = HTTP.patch(
+        f"{simulator.base_url}/v1/messages/{inbound['message_uuid']}", json={"status": "read"}, headers=headers
+    )
     unknown = HTTP.patch(f"{simulator.base_url}/v1/messages/nope", json={"status": "read"}, headers=headers)
     bad = HTTP.patch(f"{simulator.base_url}/v1/messages/nope", json={"status": "gone"}, headers=headers)
     assert (ok.status_code, unknown.status_code, bad.status_code) == (200, 404, 422)

@@ -23,7 +23,9 @@ def template_v01() -> dict[str, Any]:
     }
 
 
-def test_statuses_go_submitted_delivered_read_with_the_client_ref(simulator: Any, keys: Keys, receiver: Receiver) -> None:
+def test_statuses_go_submitted_delivered_read_with_the_client_ref(
+    simulator: Any, keys: Keys, receiver: Receiver
+) -> None:
     message_uuid = send(simulator, keys, text_v01(client_ref="ref-42")).json()["message_uuid"]
     posts = receiver.wait(3)
     assert receiver.statuses() == ["submitted", "delivered", "read"]
@@ -70,7 +72,9 @@ def test_signature_does_not_verify_with_another_secret(simulator: Any, keys: Key
     raise AssertionError("a callback verified with the wrong secret")
 
 
-def test_provider_without_secret_gets_unsigned_callbacks(simulator_factory: Any, keys: Keys, receiver: Receiver) -> None:
+def test_provider_without_secret_gets_unsigned_callbacks(
+    simulator_factory: Any, keys: Keys, receiver: Receiver
+) -> None:
     handle = simulator_factory(channel={"signature_secret": ""})
     send(handle, keys, text_v01())
     assert all("Authorization" not in p.headers for p in receiver.wait(3))
@@ -84,7 +88,9 @@ def test_number_not_on_whatsapp_is_undeliverable_1300(simulator_factory: Any, ke
     assert posts[1].json["error"] == {"code": 1300, "reason": "Not part of the provider network"}
 
 
-def test_free_form_text_outside_the_window_is_rejected_1340(simulator_factory: Any, keys: Keys, receiver: Receiver) -> None:
+def test_free_form_text_outside_the_window_is_rejected_1340(
+    simulator_factory: Any, keys: Keys, receiver: Receiver
+) -> None:
     handle = simulator_factory(enforce_window=True)
     assert send(handle, keys, text_v01()).status_code == 202  # Nexmo accepts, WhatsApp refuses later
     posts = receiver.wait(1)
@@ -99,7 +105,9 @@ def test_template_outside_the_window_is_delivered(simulator_factory: Any, keys: 
     assert receiver.statuses() == ["submitted", "delivered", "read"]
 
 
-def test_free_form_text_after_the_customer_wrote_is_delivered(simulator_factory: Any, keys: Keys, receiver: Receiver) -> None:
+def test_free_form_text_after_the_customer_wrote_is_delivered(
+    simulator_factory: Any, keys: Keys, receiver: Receiver
+) -> None:
     handle = simulator_factory(enforce_window=True)
     handle.customer(from_number=CUSTOMER, to_number=BUSINESS, text="hello?")
     send(handle, keys, text_v01())

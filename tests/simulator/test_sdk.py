@@ -111,7 +111,9 @@ def test_a_body_the_v01_spec_forbids_gets_the_spec_error(simulator: Any, keys: K
     assert answer.headers["content-type"] == "application/problem+json"
     jsonschema.validate(answer.json(), error_schema)
     assert answer.json()["type"] == "https://www.nexmo.com/messages/Errors#InvalidParams"
-    assert answer.json()["invalid_parameters"] == [{"name": "message.whatsapp.policy", "reason": "must be `deterministic`"}]
+    assert answer.json()["invalid_parameters"] == [
+        {"name": "message.whatsapp.policy", "reason": "must be `deterministic`"}
+    ]
 
 
 def test_text_over_the_spec_limit_is_refused(simulator: Any, keys: Keys) -> None:
