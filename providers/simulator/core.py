@@ -75,7 +75,7 @@ class SentMessage:
     template_name: str
     buttons: tuple[tuple[str, str], ...]
     client_ref: str
-    accepted_at: str
+    accepted_at: float  # epoch seconds; formatted only when listed (strftime costs more than the whole check)
     callback_version: str
     status_url: str
     channel: Channel | None
@@ -86,6 +86,7 @@ class SentMessage:
         data["from"] = data.pop("from_")
         data["buttons"] = [{"payload": p, "text": t} for p, t in self.buttons]
         data["status"] = self.statuses[-1] if self.statuses else "accepted"
+        data["accepted_at"] = payloads.timestamp(self.accepted_at)
         data.pop("channel")
         return data
 
@@ -308,7 +309,7 @@ class Simulator:
             return Delayed(problems.throttled(), delay)
         message = self.accept(send, api, channel)
         counters["accepted"] += 1
-        response = json_response(202, {"message_uuid": message.message_uuid})
+        response = Response(202, b'{"message_uuid": "%s"}' % message.message_uuid.encode())
         plan = self.callbacks_wanted(message)
         if hold:
             counters["timeouts"] += 1
@@ -345,7 +346,7 @@ class Simulator:
             template_name=send.template_name,
             buttons=send.buttons,
             client_ref=send.client_ref,
-            accepted_at=payloads.timestamp(),
+            accepted_at=time.time(),
             callback_version=version,
             status_url=send.webhook_url or (channel.status_url if channel else ""),
             channel=channel,

@@ -58,14 +58,14 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     def encode(self, *, keep_alive: bool) -> bytes:
-        head = [f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Unknown')}"]
-        if self.body or self.status != 204:
-            head.append(f"Content-Type: {self.content_type}")
-        head.append(f"Content-Length: {len(self.body)}")
-        head.extend(f"{name}: {value}" for name, value in self.headers.items())
+        extra = "".join(f"{name}: {value}\r\n" for name, value in self.headers.items()) if self.headers else ""
         if not keep_alive:
-            head.append("Connection: close")
-        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + self.body
+            extra += "Connection: close\r\n"
+        head = (
+            f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Unknown')}\r\n"
+            f"Content-Type: {self.content_type}\r\nContent-Length: {len(self.body)}\r\n{extra}\r\n"
+        )
+        return head.encode("latin-1") + self.body
 
 
 def json_response(status: int, data: Any, *, content_type: str = "application/json") -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -50,7 +51,7 @@ def render(simulator: Simulator, *, notice: str = "") -> Response:
         what = message.text or message.template_name or message.message_type
         rows.append(
             "<tr>"
-            f"<td>{escape(message.accepted_at[11:19])}</td>"
+            f"<td>{time.strftime('%H:%M:%S', time.localtime(message.accepted_at))}</td>"
             f"<td>+{escape(message.from_)} → +{escape(message.to)}</td>"
             f"<td>{escape(message.message_type)}: {escape(what[:120])}</td>"
             f"<td>{escape(' → '.join(message.statuses) or 'accepted')}</td>"

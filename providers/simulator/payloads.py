@@ -17,9 +17,10 @@ ERRORS = {
 }
 
 
-def timestamp() -> str:
-    """Nexmo's ISO 8601 form with milliseconds: 2020-01-01T14:00:00.000Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def timestamp(at: float | None = None) -> str:
+    """Nexmo's ISO 8601 form with milliseconds: 2020-01-01T14:00:00.000Z (now, or at an epoch time)."""
+    moment = datetime.now(UTC) if at is None else datetime.fromtimestamp(at, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def status_payload(
