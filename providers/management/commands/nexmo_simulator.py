@@ -205,3 +205,5 @@ class Command(BaseCommand):
         if status != 200:
             raise CommandError(answer.get("detail") or f"The simulator answered {status}.")
         self.stdout.write(json.dumps(answer, indent=2))
+        if answer.get("status") is None:
+            self.stderr.write(f"The inbound webhook {answer.get('url')} did not take the message (no 2xx answer).")
