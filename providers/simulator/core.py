@@ -9,9 +9,10 @@ import random
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import jwt
@@ -23,6 +24,7 @@ from providers.simulator.http import Delayed, Hold, Outcome, Request, Reset, Res
 from providers.simulator.validation import TEMPLATE_TYPES, Send, validate_v01, validate_v1
 
 log = logging.getLogger("providers.simulator")
+T = TypeVar("T")
 
 WINDOW_SECONDS = 24 * 3600
 DEFAULT_TOKEN_LIFETIME = 15 * 60  # Nexmo's default when a JWT has no exp
@@ -118,6 +120,8 @@ class Simulator:
         self.keys: dict[str, Any] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.session: aiohttp.ClientSession | None = None
+        # One thread for the database: one connection, closed on close(), and never the event loop blocked.
+        self.db: ThreadPoolExecutor | None = None
         self.index_channels()
 
     # ---- configuration and channels
@@ -155,7 +159,7 @@ class Simulator:
         from providers.simulator.directory import channels_from_db
 
         base = self.config.callback_base
-        channels = await asyncio.get_running_loop().run_in_executor(None, lambda: channels_from_db(callback_base=base))
+        channels = await self.in_db_thread(lambda: channels_from_db(callback_base=base))
         if channels is not None:
             self.db_channels = tuple(channels)
             self.index_channels()
@@ -509,10 +513,14 @@ class Simulator:
             return cached[0]
         from providers.simulator.directory import window_open_in_db
 
-        loop = asyncio.get_running_loop()
-        is_open = await loop.run_in_executor(None, lambda: window_open_in_db(customer=customer))
+        is_open = await self.in_db_thread(lambda: window_open_in_db(customer=customer))
         self.db_windows[customer] = (is_open, now)
         return is_open
+
+    async def in_db_thread(self, function: Callable[[], T]) -> T:
+        if self.db is None:
+            self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexmo-simulator-db")
+        return await asyncio.get_running_loop().run_in_executor(self.db, function)
 
     # ---- the customer
 
@@ -652,6 +660,12 @@ class Simulator:
         if self.session is not None:
             await self.session.close()
             self.session = None
+        if self.db is not None:
+            from django.db import connections
+
+            await self.in_db_thread(connections.close_all)
+            self.db.shutdown(wait=True)
+            self.db = None
 
 
 def lenient(body: Any, api: str) -> Send:

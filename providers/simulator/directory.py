@@ -1,4 +1,4 @@
-"""The simulator's reads of the project database; called in a worker thread, never on the event loop."""
+"""The simulator's reads of the project database; called in its database thread, never on the event loop."""
 
 from __future__ import annotations
 
