@@ -309,8 +309,13 @@ def contact_import_create(*, upload: UploadedFile, user: Any | None) -> ContactI
     )
 
 
-def contact_import_start(*, contact_import: ContactImport, mapping: dict[str, str] | None = None) -> ContactImport:
-    """Fix the mapping and queue the import task (after commit); only a job still waiting for its mapping starts."""
+def contact_import_start(
+    *, contact_import: ContactImport, mapping: dict[str, str] | None = None, enqueue: bool = True
+) -> ContactImport:
+    """Fix the mapping and queue the import task (after commit); only a job still waiting for its mapping starts.
+
+    With `enqueue=False` the caller runs it itself (`contact_import_run`), as the management command does.
+    """
     clean = importing.mapping_clean(mapping if mapping is not None else contact_import.mapping, contact_import.columns)
     claimed = ContactImport.objects.filter(pk=contact_import.pk, status=ImportStatus.MAPPING).update(
         mapping=clean, status=ImportStatus.QUEUED
@@ -318,6 +323,8 @@ def contact_import_start(*, contact_import: ContactImport, mapping: dict[str, st
     if not claimed:
         raise ValidationError({"status": ["This import has already been started."]})
     contact_import.refresh_from_db()
+    if not enqueue:
+        return contact_import
     job_id = contact_import.pk
     transaction.on_commit(
         lambda: async_task("contacts.tasks.contact_import_task", job_id, task_name=f"import-{job_id}")
