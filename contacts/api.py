@@ -352,7 +352,7 @@ class SegmentViewSet(viewsets.ModelViewSet[Segment]):
 def register(router: BaseRouter) -> None:
     """Add this app's endpoints to the `/api/v1/` router."""
     # contacts/import/ is registered first so that it is never read as a contact id.
-    router.register("contacts/import", ContactImportViewSet, basename="contact-import")
-    router.register("contacts", ContactViewSet, basename="contact")
-    router.register("segments", SegmentViewSet, basename="segment")
-    router.register("events", EventBatchViewSet, basename="event")
+    router.register("contacts/import", ContactImportViewSet, basename="api-contact-import")
+    router.register("contacts", ContactViewSet, basename="api-contact")
+    router.register("segments", SegmentViewSet, basename="api-segment")
+    router.register("events", EventBatchViewSet, basename="api-event")

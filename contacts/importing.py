@@ -90,7 +90,7 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _slug(column: str) -> str:
+def column_slug(column: str) -> str:
     return "_".join(column.strip().lower().replace("-", " ").split())
 
 
@@ -99,7 +99,7 @@ def mapping_guess(columns: list[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     taken: set[str] = set()
     for column in columns:
-        slug = _slug(column)
+        slug = column_slug(column)
         target = next((f for f, names in ALIASES.items() if slug in names and f not in taken), None)
         if target:
             taken.add(target)
