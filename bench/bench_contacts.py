@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -186,7 +187,12 @@ def _phase_segment() -> dict[str, Any]:
     }
 
 
-PHASES = {"import": _phase_import, "naive": _phase_naive, "events": _phase_events, "segment": _phase_segment}
+PHASES: dict[str, Callable[..., dict[str, Any]]] = {
+    "import": _phase_import,
+    "naive": _phase_naive,
+    "events": _phase_events,
+    "segment": _phase_segment,
+}
 
 
 def _child(phase: str, arg: str) -> None:
@@ -196,7 +202,7 @@ def _child(phase: str, arg: str) -> None:
 
     django.setup()
     func = PHASES[phase]
-    result = func(int(arg)) if phase == "events" else (func(arg) if arg else func())  # type: ignore[operator]
+    result = func(int(arg)) if phase == "events" else (func(arg) if arg else func())
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -211,7 +217,7 @@ def _run_phase(phase: str, arg: object = "") -> dict[str, Any]:
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode or not lines:
         raise RuntimeError(f"bench phase {phase} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-    return json.loads(lines[-1].removeprefix("RESULT "))  # type: ignore[no-any-return]
+    return json.loads(lines[-1].removeprefix("RESULT "))
 
 
 def run() -> list[dict[str, Any]]:

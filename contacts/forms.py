@@ -185,11 +185,11 @@ def condition_initial(group: int, condition: dict[str, Any]) -> dict[str, Any]:
     return initial
 
 
-class EveryFormCounts(BaseFormSet):  # type: ignore[type-arg]
+class EveryFormCounts(BaseFormSet):
     """Each shown form is part of the definition, even when left at its initial values (editing a segment)."""
 
     def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
-        return super()._construct_form(i, **{**kwargs, "empty_permitted": False})  # type: ignore[no-any-return]
+        return super()._construct_form(i, **{**kwargs, "empty_permitted": False})  # type: ignore[misc]
 
 
 GroupFormSet = formset_factory(GroupForm, formset=EveryFormCounts, extra=0, min_num=1)
@@ -237,7 +237,7 @@ class SegmentBuilder:
             if group > group_count:
                 form.add_error("group", f"There are only {group_count} groups.")
                 return False
-            grouped[group - 1].append((form, form.condition()))  # type: ignore[attr-defined]
+            grouped[group - 1].append((form, form.condition()))
         match = self.segment.cleaned_data.get("match", "all") if hasattr(self.segment, "cleaned_data") else "all"
         definition = {
             "match": match,

@@ -380,7 +380,7 @@ def _write_portable(job: ContactImport, new: list[Row], updates: list[Row], now:
         if row.consent_changed
     ] + [
         ConsentChange(
-            contact_id=row.contact_id, consent=row.fields["whatsapp_consent"], source="import", changed_at=now
+            contact_id=int(row.contact_id or 0), consent=row.fields["whatsapp_consent"], source="import", changed_at=now
         )
         for row in updates
         if row.consent_changed

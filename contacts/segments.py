@@ -278,7 +278,7 @@ def property_q(*, field: str, cond: dict[str, Any]) -> Q:
         # "Not equal" includes contacts that have no such property, as marketers expect.
         return Q(IsNull(text, True)) | ~_equals(field, key, value)
     if op == "in":
-        return _combine([_equals(field, key, v) for v in value], "any")
+        return _combine([_equals(field, key, v) for v in value or []], "any")
     if op == "contains":
         return Q(IContains(text, Value(str(value))))
     number = _number(value)
@@ -319,7 +319,7 @@ def _event_q(cond: dict[str, Any], now: datetime) -> Q:
     events = Event.objects.filter(name=cond["name"])
     if cond.get("days"):
         events = events.filter(occurred_at__gte=now - timedelta(days=cond["days"]))
-    for flt in cond.get("filters", []):
+    for flt in cond.get("filters") or []:
         events = events.filter(property_q(field="properties", cond=flt))
     if cond["min_count"] <= 1:
         # EXISTS becomes a semi-join (or anti-join for "did not"): one pass over the matching events.

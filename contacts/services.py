@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -272,7 +272,7 @@ def segment_delete(*, segment: Segment) -> None:
 # --- imports -----------------------------------------------------------------------------------------------------
 
 
-def contact_import_create(*, upload: UploadedFile, user: Any | None) -> ContactImport:
+def contact_import_create(*, upload: File, user: Any | None) -> ContactImport:
     """Keep an uploaded CSV on disk and read its header; ValidationError when the file as a whole is refused."""
     limit = importing.max_bytes()
     if upload.size and upload.size > limit:

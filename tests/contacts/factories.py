@@ -6,7 +6,7 @@ from django.utils import timezone
 from contacts.models import Contact, Event, Segment
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -15,7 +15,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     properties = factory.LazyFunction(dict)
 
 
-class EventFactory(factory.django.DjangoModelFactory):
+class EventFactory(factory.django.DjangoModelFactory[Event]):
     class Meta:
         model = Event
 
@@ -25,7 +25,7 @@ class EventFactory(factory.django.DjangoModelFactory):
     occurred_at = factory.LazyFunction(timezone.now)
 
 
-class SegmentFactory(factory.django.DjangoModelFactory):
+class SegmentFactory(factory.django.DjangoModelFactory[Segment]):
     class Meta:
         model = Segment
 

@@ -36,8 +36,10 @@ def errors(job: ContactImport) -> dict[int, str]:
 
 
 def test_import_creates_and_updates_by_external_id_or_phone_and_merges_properties() -> None:
-    known = ContactFactory(external_id="c-1", phone="+447700900001", properties={"plan": "free", "city": "Leeds"})
-    by_phone = ContactFactory(phone="+447700900002", name="Old name")
+    known = ContactFactory.create(
+        external_id="c-1", phone="+447700900001", properties={"plan": "free", "city": "Leeds"}
+    )
+    by_phone = ContactFactory.create(phone="+447700900002", name="Old name")
     job = run(
         b"Customer ID,Mobile,Name,Plan,consent\n"
         b"c-1,+447700900001,Ann,gold,yes\n"

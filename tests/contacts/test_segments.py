@@ -80,11 +80,11 @@ def test_date_conditions_on_columns_and_on_date_properties() -> None:
 
 def test_event_conditions_count_times_window_and_property_filters() -> None:
     now = timezone.now()
-    twice = ContactFactory(name="twice")
+    twice = ContactFactory.create(name="twice")
     EventFactory.create_batch(2, contact=twice, properties={"sku": "A1", "total": 30})
-    once = ContactFactory(name="once")
+    once = ContactFactory.create(name="once")
     EventFactory(contact=once, properties={"sku": "B2", "total": 5})
-    stale = ContactFactory(name="stale")
+    stale = ContactFactory.create(name="stale")
     EventFactory(contact=stale, occurred_at=now - timedelta(days=90))
     ContactFactory(name="nothing")
     did = {"type": "event", "op": "did", "name": "purchase", "min_count": 1, "days": 30}
@@ -116,7 +116,7 @@ def test_groups_combine_with_and_or() -> None:
 def test_segment_is_one_query_and_preview_gives_count_and_sample() -> None:
     for _ in range(3):
         EventFactory(contact=ContactFactory(is_test_profile=True))
-    segment = SegmentFactory(
+    segment = SegmentFactory.create(
         definition=one(
             {"type": "test_profile", "value": True},
             {"type": "event", "op": "did", "name": "purchase", "min_count": 2, "days": 7},

@@ -29,7 +29,7 @@ def test_contact_list_searches_filters_and_paginates(client_in: Client) -> None:
 
 
 def test_profile_shows_properties_consent_history_events_and_message_timeline_slot(client_in: Client) -> None:
-    contact = ContactFactory(properties={"plan": "gold"})
+    contact = ContactFactory.create(properties={"plan": "gold"})
     EventFactory(contact=contact, name="signup")
     from contacts.services import contact_consent_set
 
@@ -59,7 +59,7 @@ def test_upload_map_and_import_through_the_pages(
     status = client_in.get(f"/contacts/imports/{job.pk}/status/").json()
     assert status["finished"] and status["progress_percent"] == 100
     assert (status["created"], status["invalid"]) == (1, 1)
-    errors = b"".join(client_in.get(f"/contacts/imports/{job.pk}/errors.csv").streaming_content).decode()
+    errors = client_in.get(f"/contacts/imports/{job.pk}/errors.csv").getvalue().decode()
     assert errors.splitlines()[1].startswith("3,invalid,")
 
 
