@@ -1,0 +1,292 @@
+"""Forms: CSV upload and column mapping, and the segment builder (groups and conditions, never raw JSON)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms import BaseFormSet, formset_factory
+
+from contacts.importing import CONTACT_FIELDS, IGNORE, PROPERTY_PREFIX, column_slug
+from contacts.models import Consent
+from contacts.segments import segment_definition_clean
+
+MATCH_CHOICES = [("all", "all"), ("any", "any")]
+
+
+class ContactFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"}))
+    consent = forms.ChoiceField(required=False, choices=[("", "Any consent"), *Consent.choices])
+    test_profile = forms.ChoiceField(
+        required=False, label="Test profile", choices=[("", "All"), ("yes", "Test profiles"), ("no", "Real")]
+    )
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, first line names the columns. Contacts are matched by external id or phone.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
+FIELD_LABELS = {
+    "external_id": "External id",
+    "phone": "Phone",
+    "name": "Name",
+    "email": "Email",
+    "timezone": "Time zone",
+    "language": "Language",
+    "whatsapp_consent": "WhatsApp consent",
+    "is_test_profile": "Test profile",
+}
+
+
+class ImportMappingForm(forms.Form):
+    """One select per CSV column: a contact field, a property, or ignore."""
+
+    def __init__(self, *args: Any, columns: list[str], mapping: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.columns = columns
+        for index, column in enumerate(columns):
+            prop = PROPERTY_PREFIX + (column_slug(column) or f"column_{index + 1}")
+            choices = [(IGNORE, "Ignore this column"), *((f, FIELD_LABELS[f]) for f in CONTACT_FIELDS)]
+            choices.append((prop, f"Property “{prop.removeprefix(PROPERTY_PREFIX)}”"))
+            current = mapping.get(column, IGNORE)
+            if current not in dict(choices):
+                choices.append((current, f"Property “{current.removeprefix(PROPERTY_PREFIX)}”"))
+            self.fields[f"col_{index}"] = forms.ChoiceField(label=column, choices=choices, initial=current)
+
+    def mapping(self) -> dict[str, str]:
+        return {column: self.cleaned_data[f"col_{i}"] for i, column in enumerate(self.columns)}
+
+
+# --- segment builder ---------------------------------------------------------------------------------------------
+
+CONDITION_TYPES = [
+    ("property", "Property"),
+    ("consent", "WhatsApp consent"),
+    ("date", "Date"),
+    ("event", "Event"),
+    ("test_profile", "Test profile"),
+]
+PROPERTY_OPS = [
+    ("eq", "equals"),
+    ("ne", "does not equal"),
+    ("contains", "contains"),
+    ("gt", "greater than"),
+    ("lt", "less than"),
+    ("in", "is one of (comma-separated)"),
+    ("is_set", "is set"),
+    ("not_set", "is not set"),
+]
+DATE_OPS = [
+    ("within_last_days", "within the last N days"),
+    ("not_within_last_days", "not within the last N days"),
+    ("before", "before (date)"),
+    ("after", "after (date)"),
+]
+DATE_FIELD_CHOICES = [("created_at", "Created"), ("last_inbound_at", "Last inbound message"), ("property", "Property")]
+
+
+class SegmentForm(forms.Form):
+    name = forms.CharField(max_length=255)
+    match = forms.ChoiceField(choices=MATCH_CHOICES, label="Contacts must match", help_text="of the groups below.")
+
+
+class GroupForm(forms.Form):
+    match = forms.ChoiceField(choices=MATCH_CHOICES, label="Match", help_text="of this group's conditions.")
+
+
+class ConditionForm(forms.Form):
+    group = forms.IntegerField(min_value=1, initial=1, widget=forms.NumberInput(attrs={"class": "narrow"}))
+    type = forms.ChoiceField(choices=CONDITION_TYPES, initial="property")
+    key = forms.CharField(required=False, label="Property", max_length=100)
+    property_op = forms.ChoiceField(choices=PROPERTY_OPS, required=False, label="Operator")
+    value = forms.CharField(required=False, max_length=500)
+    consent = forms.ChoiceField(choices=[("eq", "is"), ("ne", "is not")], required=False, label="Consent")
+    consent_value = forms.ChoiceField(choices=Consent.choices, required=False, label="Consent value")
+    test_profile = forms.ChoiceField(
+        choices=[("true", "is a test profile"), ("false", "is not a test profile")], required=False
+    )
+    date_field = forms.ChoiceField(choices=DATE_FIELD_CHOICES, required=False, label="Date of")
+    date_op = forms.ChoiceField(choices=DATE_OPS, required=False, label="Date is")
+    event_op = forms.ChoiceField(choices=[("did", "did"), ("did_not", "did not do")], required=False, label="Contact")
+    event_name = forms.CharField(required=False, max_length=128, label="Event")
+    min_count = forms.IntegerField(required=False, min_value=1, initial=1, label="At least (times)")
+    days = forms.IntegerField(required=False, min_value=1, label="In the last (days)", help_text="Empty: ever.")
+    filter_key = forms.CharField(required=False, max_length=100, label="Where event property")
+    filter_op = forms.ChoiceField(choices=PROPERTY_OPS, required=False, label="Filter operator")
+    filter_value = forms.CharField(required=False, max_length=500, label="Filter value")
+
+    def condition(self) -> dict[str, Any]:
+        """This row as a definition condition (validated later, with the whole definition)."""
+        data = self.cleaned_data
+        kind = data.get("type")
+        if kind == "property":
+            return {"type": kind, "key": data["key"], "op": data["property_op"] or "eq", "value": data["value"]}
+        if kind == "consent":
+            return {"type": kind, "op": data["consent"] or "eq", "value": data["consent_value"]}
+        if kind == "test_profile":
+            return {"type": kind, "value": data["test_profile"] != "false"}
+        if kind == "date":
+            out = {"type": kind, "field": data["date_field"], "op": data["date_op"], "value": data["value"]}
+            if data["date_field"] == "property":
+                out["key"] = data["key"]
+            return out
+        filters = []
+        if data.get("filter_key"):
+            filters.append({"key": data["filter_key"], "op": data["filter_op"] or "eq", "value": data["filter_value"]})
+        return {
+            "type": "event",
+            "op": data["event_op"] or "did",
+            "name": data["event_name"],
+            "min_count": data["min_count"] or 1,
+            "days": data["days"],
+            "filters": filters,
+        }
+
+
+def condition_initial(group: int, condition: dict[str, Any]) -> dict[str, Any]:
+    """A stored condition as the builder's initial form data."""
+    kind = condition["type"]
+    initial: dict[str, Any] = {"group": group, "type": kind}
+    if kind == "property":
+        value = condition.get("value")
+        initial |= {
+            "key": condition["key"],
+            "property_op": condition["op"],
+            "value": ", ".join(map(str, value)) if isinstance(value, list) else ("" if value is None else value),
+        }
+    elif kind == "consent":
+        initial |= {"consent": condition.get("op", "eq"), "consent_value": condition["value"]}
+    elif kind == "test_profile":
+        initial["test_profile"] = "true" if condition.get("value", True) else "false"
+    elif kind == "date":
+        initial |= {
+            "date_field": condition["field"],
+            "date_op": condition["op"],
+            "value": condition["value"],
+            "key": condition.get("key", ""),
+        }
+    else:
+        flt = (condition.get("filters") or [{}])[0]
+        initial |= {
+            "event_op": condition["op"],
+            "event_name": condition["name"],
+            "min_count": condition.get("min_count", 1),
+            "days": condition.get("days"),
+            "filter_key": flt.get("key", ""),
+            "filter_op": flt.get("op", "eq"),
+            "filter_value": flt.get("value", ""),
+        }
+    return initial
+
+
+class EveryFormCounts(BaseFormSet):
+    """Each shown form is part of the definition, even when left at its initial values (editing a segment)."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        return super()._construct_form(i, **{**kwargs, "empty_permitted": False})  # type: ignore[misc]
+
+
+GroupFormSet = formset_factory(GroupForm, formset=EveryFormCounts, extra=0, min_num=1)
+ConditionFormSet = formset_factory(ConditionForm, formset=EveryFormCounts, extra=0, min_num=1, can_delete=True)
+
+# Where a definition error lands in the builder: condition keys → form fields.
+ERROR_FIELDS = {
+    "key": "key",
+    "op": None,
+    "value": "value",
+    "field": "date_field",
+    "name": "event_name",
+    "min_count": "min_count",
+    "days": "days",
+    "type": "type",
+}
+PATH_RE = re.compile(r"^groups\[(\d+)\]\.conditions\[(\d+)\]\.(?:filters\[\d+\]\.)?(\w+)$")
+
+
+class SegmentBuilder:
+    """The three parts of the builder page, bound together, producing one definition."""
+
+    def __init__(self, data: Any | None = None, *, name: str = "", definition: dict[str, Any] | None = None) -> None:
+        definition = definition or {"match": "all", "groups": [{"match": "all", "conditions": []}]}
+        groups = definition.get("groups") or [{"match": "all", "conditions": []}]
+        conditions = [condition_initial(i + 1, c) for i, g in enumerate(groups) for c in g.get("conditions", [])] or [
+            {"group": 1, "type": "property", "property_op": "eq"}
+        ]
+        self.segment = SegmentForm(data, initial={"name": name, "match": definition.get("match", "all")})
+        self.groups = GroupFormSet(data, prefix="groups", initial=[{"match": g.get("match", "all")} for g in groups])
+        self.conditions = ConditionFormSet(data, prefix="conditions", initial=conditions)
+        self.definition: dict[str, Any] | None = None
+
+    def is_valid(self, *, need_name: bool = True) -> bool:
+        ok = self.groups.is_valid() & self.conditions.is_valid()
+        name_ok = self.segment.is_valid() if need_name else ("match" not in self.segment.errors)
+        if not (ok and (name_ok or not need_name)):
+            return False
+        group_count = len(self.groups.forms)
+        grouped: list[list[tuple[ConditionForm, dict[str, Any]]]] = [[] for _ in range(group_count)]
+        for form in self.conditions.forms:
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            group = form.cleaned_data["group"]
+            if group > group_count:
+                form.add_error("group", f"There are only {group_count} groups.")
+                return False
+            grouped[group - 1].append((form, form.condition()))
+        match = self.segment.cleaned_data.get("match", "all") if hasattr(self.segment, "cleaned_data") else "all"
+        definition = {
+            "match": match,
+            "groups": [
+                {"match": self.groups.forms[i].cleaned_data["match"], "conditions": [c for _, c in grouped[i]]}
+                for i in range(group_count)
+            ],
+        }
+        try:
+            self.definition = segment_definition_clean(definition)
+        except ValidationError as exc:
+            self._place_errors(exc.message_dict, grouped)
+            return False
+        return True
+
+    def _place_errors(self, errors: dict[str, list[str]], grouped: list[list[tuple[Any, dict[str, Any]]]]) -> None:
+        for path, messages in errors.items():
+            match = PATH_RE.match(path)
+            if match:
+                g, c, key = int(match[1]), int(match[2]), match[3]
+                form = grouped[g][c][0]
+                field = "filter_value" if ".filters[" in path else ERROR_FIELDS.get(key)
+                if key == "op":
+                    field = {"property": "property_op", "date": "date_op", "event": "event_op", "consent": "consent"}[
+                        form.cleaned_data["type"]
+                    ]
+                form.add_error(field, messages)
+            elif path.startswith("groups[") and path.endswith(".conditions"):
+                g = int(path[7 : path.index("]")])
+                self.groups.forms[g].add_error(None, f"Group {g + 1}: {' '.join(messages)}")
+            else:
+                self.segment.add_error(None, " ".join(messages))
+
+    @property
+    def name(self) -> str:
+        return str(self.segment.cleaned_data["name"])
+
+
+def builder_add(data: Any, part: str) -> Any:
+    """The posted data with one more empty group or condition form (the builder's "Add" buttons)."""
+    data = data.copy()
+    key = f"{part}-TOTAL_FORMS"
+    total = int(data.get(key, "0") or 0)
+    data[key] = str(total + 1)
+    if part == "conditions":
+        groups = int(data.get("groups-TOTAL_FORMS", "1") or 1)
+        data[f"conditions-{total}-group"] = str(groups)
+        data[f"conditions-{total}-type"] = "property"
+        data[f"conditions-{total}-min_count"] = "1"
+    else:
+        data[f"groups-{total}-match"] = "all"
+    return data

@@ -1,0 +1,131 @@
+"""Reads of contacts, events and segments. Campaigns and journeys call these; they never filter contacts themselves."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from contacts import importing
+from contacts.models import Consent, Contact, ContactImport, Event, Segment
+from contacts.phones import phone_normalize
+from contacts.segments import segment_q
+
+PREVIEW_SAMPLE_SIZE = 10
+EXPORT_COLUMNS = (
+    "id",
+    "external_id",
+    "phone",
+    "name",
+    "email",
+    "timezone",
+    "language",
+    "whatsapp_consent",
+    "is_test_profile",
+    "last_inbound_at",
+    "created_at",
+    "properties",
+)
+
+
+def segment_contacts(segment: Segment) -> QuerySet[Contact]:
+    """Every contact in the segment, as one query (compose it further: `.filter(whatsapp_consent=...)`)."""
+    return segment_definition_contacts(definition=segment.definition)
+
+
+def segment_definition_contacts(*, definition: dict[str, Any]) -> QuerySet[Contact]:
+    """The contacts an (unsaved) definition selects; raises ValidationError when the definition is wrong."""
+    return Contact.objects.filter(segment_q(definition))
+
+
+def segment_preview(segment: Segment) -> dict[str, Any]:
+    """`{"count": N, "sample": [Contact, ...]}` for a saved segment."""
+    return segment_definition_preview(definition=segment.definition)
+
+
+def segment_definition_preview(*, definition: dict[str, Any]) -> dict[str, Any]:
+    contacts = segment_definition_contacts(definition=definition)
+    return {"count": contacts.count(), "sample": list(contacts.order_by("-created_at", "-id")[:PREVIEW_SAMPLE_SIZE])}
+
+
+def contact_test_profiles() -> QuerySet[Contact]:
+    """The contacts marked as test profiles (the "send to test profiles" pickers)."""
+    return Contact.objects.filter(is_test_profile=True).order_by("name", "phone")
+
+
+def contacts_subscribed() -> QuerySet[Contact]:
+    """Contacts who have opted in to WhatsApp messages."""
+    return Contact.objects.filter(whatsapp_consent=Consent.SUBSCRIBED)
+
+
+def contact_get_by_phone(*, phone: str) -> Contact | None:
+    """The contact with this phone (any format phonenumbers accepts), or None; raises ValidationError if invalid."""
+    return Contact.objects.filter(phone=phone_normalize(phone)).first()
+
+
+def contact_get_by_external_id(*, external_id: str) -> Contact | None:
+    return Contact.objects.filter(external_id=external_id).first()
+
+
+def contact_search(*, query: str = "", consent: str = "", test_profile: str = "") -> QuerySet[Contact]:
+    """The contact list's search (name, phone, email, external id) and filters."""
+    contacts = Contact.objects.all()
+    query = query.strip()
+    if query:
+        digits = "".join(ch for ch in query if ch.isdigit())
+        match = Q(name__icontains=query) | Q(email__icontains=query) | Q(external_id=query)
+        if digits:
+            match |= Q(phone__contains=digits)
+        contacts = contacts.filter(match)
+    if consent in Consent.values:
+        contacts = contacts.filter(whatsapp_consent=consent)
+    if test_profile in ("yes", "no"):
+        contacts = contacts.filter(is_test_profile=test_profile == "yes")
+    return contacts
+
+
+def contact_events(*, contact: Contact, limit: int = 100) -> list[Event]:
+    """The profile's events timeline, newest first."""
+    return list(contact.events.order_by("-occurred_at", "-id")[:limit])
+
+
+def segment_list() -> QuerySet[Segment]:
+    return Segment.objects.all()
+
+
+def contact_import_get(*, pk: int) -> ContactImport | None:
+    return ContactImport.objects.filter(pk=pk).first()
+
+
+class _Echo:
+    """A write-only file for csv.writer that hands back each line instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def contacts_csv_lines(contacts: QuerySet[Contact]) -> Iterator[str]:
+    """The contacts as CSV text, one line at a time (for a streaming response: memory stays flat)."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    rows: Iterable[tuple[Any, ...]] = contacts.order_by("id").values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
+    for row in rows:
+        *plain, properties = row
+        yield writer.writerow(
+            ["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in plain]
+            + [json.dumps(properties or {}, ensure_ascii=False)]
+        )
+
+
+def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def import_errors_rows(job: ContactImport) -> Iterable[list[str]]:
+    """An import's refused and skipped rows as CSV rows (line, kind, reason, original cells)."""
+    return importing.import_errors_rows(job)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from contacts import importing
+from contacts.models import Consent, ConsentChange, Contact, ContactImport, ImportStatus
+from contacts.services import contact_import_create, contact_import_run, contact_import_start
+from tests.contacts.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _import_dir(settings: Any, tmp_path: Path) -> None:
+    settings.CONTACT_IMPORT_DIR = tmp_path / "imports"
+
+
+def upload(content: bytes, name: str = "contacts.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+def run(content: bytes, mapping: dict[str, str] | None = None) -> ContactImport:
+    job = contact_import_create(upload=upload(content), user=None)
+    job = contact_import_start(contact_import=job, mapping=mapping)
+    return contact_import_run(contact_import=job)
+
+
+def errors(job: ContactImport) -> dict[int, str]:
+    return {e.row_number: e.message for e in job.row_errors.all()}
+
+
+def test_import_creates_and_updates_by_external_id_or_phone_and_merges_properties() -> None:
+    known = ContactFactory.create(
+        external_id="c-1", phone="+447700900001", properties={"plan": "free", "city": "Leeds"}
+    )
+    by_phone = ContactFactory.create(phone="+447700900002", name="Old name")
+    job = run(
+        b"Customer ID,Mobile,Name,Plan,consent\n"
+        b"c-1,+447700900001,Ann,gold,yes\n"
+        b",447700900002,Bob,,\n"
+        b"c-3,+44 7700 900003,Cy,silver,no\n"
+    )
+    assert job.status == ImportStatus.COMPLETED
+    assert (job.created_count, job.updated_count, job.skipped_count, job.invalid_count) == (1, 2, 0, 0)
+    known.refresh_from_db()
+    assert known.name == "Ann" and known.properties == {"plan": "gold", "city": "Leeds"}
+    assert known.whatsapp_consent == Consent.SUBSCRIBED
+    by_phone.refresh_from_db()
+    assert by_phone.name == "Bob" and by_phone.properties == {}
+    new = Contact.objects.get(external_id="c-3")
+    assert new.phone == "+447700900003" and new.whatsapp_consent == Consent.UNSUBSCRIBED
+    assert ConsentChange.objects.filter(source="import").count() == 2
+    assert job.progress_percent == 100
+
+
+def test_bad_rows_are_reported_one_by_one_and_the_good_rows_are_kept() -> None:
+    job = run(
+        b"external_id,phone,email\n"
+        b"a,+447700900001,a@example.com\n"
+        b"b,12,b@example.com\n"  # invalid phone
+        b"a,+447700900009,\n"  # duplicate id within the file
+        b"c,+447700900001,\n"  # phone already used on row 2
+        b"d,+447700900004,not-an-email\n"
+        b"e,+447700900005,e@example.com,extra\n"  # more cells than columns
+        b",,\n"  # blank row: ignored
+        b"f,\xe9\xe9,\n"  # not UTF-8
+        b"g,+447700900007,\n"
+    )
+    assert (job.created_count, job.skipped_count, job.invalid_count) == (2, 1, 5)
+    assert set(Contact.objects.values_list("external_id", flat=True)) == {"a", "g"}
+    found = errors(job)
+    assert "wrong number of digits" in found[3] or "not a phone number" in found[3]
+    assert found[4] == "Duplicate: external id a already appears on row 2."
+    assert found[5] == "Phone +447700900001 is already used on row 2."
+    assert "not an email address" in found[6]
+    assert "4 cells" in found[7]
+    assert "not valid UTF-8" in found[9]
+    lines = list(importing.import_errors_rows(job))
+    assert lines[0] == ["row", "kind", "error", "external_id", "phone", "email"]
+    assert lines[2][:3] == ["4", "skipped", "Duplicate: external id a already appears on row 2."]
+
+
+def test_duplicates_across_batches_are_skipped(settings: Any) -> None:
+    settings.CONTACT_IMPORT_BATCH_SIZE = 2
+    job = run(b"phone\n+447700900001\n+447700900002\n+447700900003\n+447700900001\n")
+    assert (job.created_count, job.skipped_count) == (3, 1)
+    assert "already appears on an earlier row" in errors(job)[5]
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(Exception) as caught:
+        contact_import_create(upload=upload("téléphone\n+447700900001\n".encode("latin-1")), user=None)
+    assert "not UTF-8" in str(caught.value)
+
+
+def test_missing_columns_and_oversized_files_are_refused(settings: Any) -> None:
+    job = contact_import_create(upload=upload(b"name,plan\nAnn,gold\n"), user=None)
+    with pytest.raises(Exception) as caught:
+        contact_import_start(contact_import=job, mapping={"name": "name", "plan": "properties.plan"})
+    assert "Map a column to phone or external_id" in str(caught.value)
+    with pytest.raises(Exception) as caught:
+        contact_import_start(contact_import=job, mapping={"mobile": "phone"})
+    assert "no column 'mobile'" in str(caught.value)
+    settings.CONTACT_IMPORT_MAX_BYTES = 10
+    with pytest.raises(Exception) as caught:
+        contact_import_create(upload=upload(b"phone\n+447700900001\n"), user=None)
+    assert "limit" in str(caught.value)
+
+
+def test_a_retried_task_resumes_after_the_last_committed_batch(settings: Any) -> None:
+    settings.CONTACT_IMPORT_BATCH_SIZE = 1
+    job = contact_import_create(upload=upload(b"phone\n+447700900001\n+447700900002\n"), user=None)
+    job = contact_import_start(contact_import=job)
+    # As if a worker had committed the first row and then died.
+    Contact.objects.create(phone="+447700900001", last_import=job)
+    ContactImport.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, rows_processed=1, created_count=1)
+    job = contact_import_run(contact_import=job)
+    assert (job.created_count, job.skipped_count, job.invalid_count) == (2, 0, 0)
+    assert Contact.objects.count() == 2
+
+
+def test_management_command_imports_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"Mobile,Tier\n+447700900001,gold\n+447700900002,\n")
+    call_command("import_contacts", str(path), "--mapping", '{"Tier": "properties.tier"}')
+    out = capsys.readouterr().out
+    assert "2 created, 0 updated, 0 skipped, 0 invalid" in out
+    assert Contact.objects.get(phone="+447700900001").properties == {"tier": "gold"}
+    with pytest.raises(CommandError, match="not UTF-8"):
+        bad = tmp_path / "bad.csv"
+        bad.write_bytes("Mobile,Stadt\n+447700900003,München\n".encode("cp1252").replace(b"Mobile", b"M\xf6bile"))
+        call_command("import_contacts", str(bad))

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from contacts.models import Consent, ContactImport, Segment
+from tests.contacts.factories import ContactFactory, EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_in(client: Client, marketer_user: Any) -> Client:
+    client.force_login(marketer_user)
+    return client
+
+
+def test_contact_list_searches_filters_and_paginates(client_in: Client) -> None:
+    ContactFactory(name="Zed Findme", whatsapp_consent=Consent.SUBSCRIBED)
+    ContactFactory.create_batch(55)
+    page = client_in.get("/contacts/?q=findme").content.decode()
+    assert "Zed Findme" in page and "1 contact" in page
+    assert "Page 1 of 2" in client_in.get("/contacts/").content.decode()
+    assert "Zed Findme" not in client_in.get("/contacts/?consent=unsubscribed").content.decode()
+
+
+def test_profile_shows_properties_consent_history_events_and_message_timeline_slot(client_in: Client) -> None:
+    contact = ContactFactory.create(properties={"plan": "gold"})
+    EventFactory(contact=contact, name="signup")
+    from contacts.services import contact_consent_set
+
+    contact_consent_set(contact=contact, consent=Consent.SUBSCRIBED, source="ui")
+    page = client_in.get(f"/contacts/{contact.pk}/").content.decode()
+    assert "gold" in page and "signup" in page and "via ui" in page and 'id="message-timeline"' in page
+
+
+def test_outsider_cannot_see_contacts(client: Client, outsider_user: Any) -> None:
+    client.force_login(outsider_user)
+    assert client.get("/contacts/").status_code == 403
+    assert client.get("/segments/").status_code == 403
+
+
+def test_upload_map_and_import_through_the_pages(
+    client_in: Client, settings: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.CONTACT_IMPORT_DIR = tmp_path
+    csv_file = SimpleUploadedFile("people.csv", b"Mobile,Tier\n+447700900001,gold\nnope,silver\n")
+    response = client_in.post("/contacts/imports/new/", {"file": csv_file})
+    job = ContactImport.objects.get()
+    assert response["Location"] == f"/contacts/imports/{job.pk}/"
+    mapping = client_in.get(response["Location"]).content.decode()
+    assert "Start import" in mapping
+    with django_capture_on_commit_callbacks(execute=True):
+        client_in.post(f"/contacts/imports/{job.pk}/", {"col_0": "phone", "col_1": "properties.tier"})
+    status = client_in.get(f"/contacts/imports/{job.pk}/status/").json()
+    assert status["finished"] and status["progress_percent"] == 100
+    assert (status["created"], status["invalid"]) == (1, 1)
+    errors = client_in.get(f"/contacts/imports/{job.pk}/errors.csv").getvalue().decode()
+    assert errors.splitlines()[1].startswith("3,invalid,")
+
+
+def test_upload_form_shows_file_level_errors(client_in: Client, settings: Any, tmp_path: Path) -> None:
+    settings.CONTACT_IMPORT_DIR = tmp_path
+    latin = SimpleUploadedFile("l.csv", "Téléphone\n+447700900001\n".encode("latin-1"))
+    page = client_in.post("/contacts/imports/new/", {"file": latin}).content.decode()
+    assert "not UTF-8" in page and ContactImport.objects.count() == 0
+
+
+def builder_data(**extra: str) -> dict[str, str]:
+    data = {
+        "name": "Gold",
+        "match": "all",
+        "groups-TOTAL_FORMS": "1",
+        "groups-INITIAL_FORMS": "0",
+        "groups-0-match": "all",
+        "conditions-TOTAL_FORMS": "1",
+        "conditions-INITIAL_FORMS": "0",
+        "conditions-0-group": "1",
+        "conditions-0-type": "property",
+        "conditions-0-key": "plan",
+        "conditions-0-property_op": "eq",
+        "conditions-0-value": "gold",
+        "conditions-0-min_count": "1",
+    }
+    return data | extra
+
+
+def test_segment_builder_saves_a_definition_and_previews_live(client_in: Client) -> None:
+    ContactFactory(properties={"plan": "gold"})
+    ContactFactory(properties={"plan": "free"})
+    preview = client_in.post("/segments/preview/", builder_data()).json()
+    assert preview["valid"] and preview["count"] == 1
+    response = client_in.post("/segments/new/", builder_data(action="save"))
+    segment = Segment.objects.get()
+    assert response["Location"] == f"/segments/{segment.pk}/"
+    assert segment.definition["groups"][0]["conditions"][0] == {
+        "type": "property",
+        "key": "plan",
+        "op": "eq",
+        "value": "gold",
+    }
+    edit = client_in.get(f"/segments/{segment.pk}/edit/").content.decode()
+    assert 'value="gold"' in edit
+
+
+def test_segment_builder_adds_forms_and_shows_field_errors(client_in: Client) -> None:
+    page = client_in.post("/segments/new/", builder_data(action="add_condition")).content.decode()
+    assert "Condition 2" in page
+    page = client_in.post("/segments/new/", builder_data(action="save", **{"conditions-0-key": ""})).content.decode()
+    assert "Name the property" in page and Segment.objects.count() == 0
+    bad = client_in.post("/segments/preview/", builder_data(**{"conditions-0-type": "event"})).json()
+    assert not bad["valid"] and any("Name the event" in e for e in bad["errors"])
