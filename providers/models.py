@@ -123,6 +123,8 @@ class Message(models.Model):
             models.Index(fields=["status", "-created_at"], name="message_status_recent_idx"),
             # Campaign and journey stats count their own messages.
             models.Index(fields=["origin", "origin_ref"], name="message_origin_idx"),
+            # Frequency caps and the contact's message timeline: one contact's recent messages.
+            models.Index(fields=["contact", "-created_at"], name="message_contact_recent_idx"),
         ]
 
     def __str__(self) -> str:
