@@ -5,21 +5,22 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from providers.models import Message
+from contacts.models import Contact
+from providers.models import Message, ProviderConfig
 from providers.selectors import contacts_over_frequency_cap
 from tests.providers.factories import contact_make, provider_make
 
 pytestmark = pytest.mark.django_db
 
 
-def _messages(contact: object, provider: object, statuses: list[str], *, days_ago: float = 0) -> None:
+def _messages(contact: Contact, provider: ProviderConfig, statuses: list[str], *, days_ago: float = 0) -> None:
     for index, status in enumerate(statuses):
         Message.objects.create(
             provider=provider,
             contact=contact,
-            to=contact.phone,  # type: ignore[attr-defined]
+            to=contact.phone,
             status=status,
-            client_ref=f"cap-{contact.pk}-{status}-{index}-{days_ago}",  # type: ignore[attr-defined]
+            client_ref=f"cap-{contact.pk}-{status}-{index}-{days_ago}",
             origin="campaign" if index % 2 else "journey",
             content_type="template",
             created_at=timezone.now() - timedelta(days=days_ago),
