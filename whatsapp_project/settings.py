@@ -104,6 +104,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(  # type: ignore[attr-defined]
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
+    if TESTING:
+        # A file, not shared-cache memory: the live server's thread and the test's thread write at once (callbacks
+        # racing a send), which in-memory SQLite answers with "table is locked" instead of waiting.
+        (BASE_DIR / "var").mkdir(exist_ok=True)
+        DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.integer("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
