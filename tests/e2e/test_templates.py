@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from providers.models import Message, ProviderConfig
+from providers.simulator import SimulatorHandle
 from templates_app.models import Template
-from tests.templates_app.conftest import RecordingSend
-from tests.templates_app.factories import contact_make, provider_make
+from tests.simulated import simulated_provider
+from tests.templates_app.factories import contact_make
+
+
+@pytest.fixture
+def simulated(live_server: Any, settings: Any) -> Iterator[tuple[ProviderConfig, SimulatorHandle]]:
+    settings.PUBLIC_BASE_URL = live_server.url
+    with simulated_provider(nickname="Demo WhatsApp") as wired:
+        yield wired
 
 
 @pytest.mark.django_db(transaction=True)
 def test_create_image_template_with_quick_replies_preview_and_send_test(
-    page: Any, login: Any, marketer_user: Any, monkeypatch: pytest.MonkeyPatch
+    page: Any, login: Any, marketer_user: Any, simulated: tuple[ProviderConfig, SimulatorHandle]
 ) -> None:
-    # The live server runs in this process, so the recording send replaces message_send for its requests too.
-    fake = RecordingSend()
-    monkeypatch.setattr("templates_app.services.message_send", fake)
-    provider = provider_make(nickname="Demo WhatsApp")
+    provider, simulator = simulated
     profile = contact_make(name="Tess Tester", is_test_profile=True)
     login(marketer_user, "pw-teammate-123")
 
@@ -57,12 +64,27 @@ def test_create_image_template_with_quick_replies_preview_and_send_test(
 
     result = page.locator("[data-testid=test-result]")
     assert "Accepted" in result.inner_text() and "HTTP 202" in result.inner_text()
-    assert '"message_uuid": "uuid-1"' in page.locator("#payload-1").inner_text()
+    message = Message.objects.get(to=profile.phone)
+    assert f'"message_uuid": "{message.message_uuid}"' in page.locator("#payload-1").inner_text()
     assert result.get_by_role("button", name="Copy").is_visible()
-    assert [call["to"] for call in fake.calls] == [profile.phone]
-    sent = fake.calls[0]["content"]
-    assert sent.components[0] == {
+    # The simulator checked the body against Nexmo's shapes and accepted it as a custom template.
+    [sent] = simulator.messages(to=profile.phone.lstrip("+"))
+    assert sent["message_type"] == "custom"
+    assert message.request_body is not None
+    components = message.request_body["message"]["content"]["custom"]["template"]["components"]
+    assert components[0] == {
         "type": "header",
         "parameters": [{"type": "image", "image": {"link": "https://cdn.example.com/spring.jpg"}}],
     }
-    assert sent.components[1] == {"type": "body", "parameters": [{"type": "text", "text": "Ann"}]}
+    assert components[1] == {"type": "body", "parameters": [{"type": "text", "text": "Ann"}]}
+
+    # Nexmo's status callbacks reach the site: the message log shows it delivered, then read.
+    page.goto("/messages/")
+    row = page.locator("table.list tbody tr").first
+    for _ in range(50):
+        if row.locator(".badge").inner_text().strip() in {"delivered", "read"}:
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    assert row.locator(".badge").inner_text().strip() in {"delivered", "read"}
+    assert "spring_sale" in row.inner_text() and "Tess Tester" in row.inner_text()

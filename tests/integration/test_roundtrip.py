@@ -14,13 +14,11 @@ from providers.models import CallbackLog, InboundMessage, Message, ProviderConfi
 from providers.nexmo import client as nexmo_client
 from providers.nexmo.payloads import body_build
 from providers.services import message_send, provider_credentials
-from providers.simulator import Channel, SimulatorConfig, SimulatorHandle, run_in_thread
 from templates_app.rendering import template_render
 from templates_app.services import template_create
-from tests.providers.factories import provider_make, public_pem, rsa_pem
+from tests.simulated import simulated_provider
 from tests.templates_app.test_rendering import BUTTONS, HEADERS, make
 
-SECRET = "integration-signature-secret-0123456789"
 CUSTOMER = "+447700900777"
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,28 +34,9 @@ def _wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def wired(live_server: Any, settings: Any, request: pytest.FixtureRequest) -> Iterator[tuple[ProviderConfig, Any]]:
-    """A provider whose Nexmo is the simulator, and whose callbacks reach the live server, signed."""
     settings.PUBLIC_BASE_URL = live_server.url
-    api_version = getattr(request, "param", "v0.1")
-    pem = rsa_pem()
-    provider = provider_make(private_key=pem, signature_secret=SECRET, api_version=api_version)
-    channel = Channel(
-        provider.application_id,
-        public_pem(pem).decode(),
-        provider.phone_number.lstrip("+"),
-        api_version="v1" if api_version == "v1" else "v0.1",
-        status_url=provider.status_callback_url,
-        inbound_url=provider.inbound_callback_url,
-        signature_secret=SECRET,
-    )
-    simulator: SimulatorHandle = run_in_thread(SimulatorConfig(channels=(channel,), seed=7))
-    provider.api_base_url = simulator.base_url
-    provider.save()
-    nexmo_client.jwt_cache_clear()
-    try:
-        yield provider, simulator
-    finally:
-        simulator.stop()
+    with simulated_provider(api_version=getattr(request, "param", "v0.1")) as wired:
+        yield wired
 
 
 @pytest.mark.parametrize("wired", ["v0.1", "v1"], indirect=True)
