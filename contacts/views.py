@@ -16,6 +16,7 @@ from accounts.roles import is_marketer, marketer_required
 from contacts import selectors, services
 from contacts.forms import ContactFilterForm, ImportMappingForm, ImportUploadForm, SegmentBuilder, builder_add
 from contacts.models import Contact, ContactImport, ImportStatus, Segment
+from contacts.profile import profile_sections
 
 PAGE_SIZE = 50
 
@@ -54,6 +55,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "properties": sorted(contact.properties.items()) if isinstance(contact.properties, dict) else [],
             "consent_history": contact.consent_changes.all()[:50],
             "events": selectors.contact_events(contact=contact),
+            "sections": profile_sections(contact),
         },
     )
 

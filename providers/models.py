@@ -156,7 +156,11 @@ class InboundMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["provider", "-received_at"], name="inbound_provider_recent_idx")]
+        indexes = [
+            models.Index(fields=["provider", "-received_at"], name="inbound_provider_recent_idx"),
+            # The contact profile's message timeline.
+            models.Index(fields=["contact", "-received_at"], name="inbound_contact_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.content_type} from {self.from_number}"

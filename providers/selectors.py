@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from contacts.models import Contact
 from providers.models import InboundMessage, Message, ProviderConfig
 
 
@@ -63,3 +64,28 @@ def contacts_over_frequency_cap(*, contact_ids: Iterable[int], limit: int, days:
         )
         over.update(rows)
     return over
+
+
+def contact_timeline(contact: Contact, *, limit: int = 50) -> dict[str, Any]:
+    """The contact's latest messages both ways, newest first (the profile page's Messages section)."""
+    sent = [
+        {
+            "at": m.created_at,
+            "inbound": False,
+            "origin": m.get_origin_display(),
+            "summary": m.content_summary,
+            "status": m.status,
+        }
+        for m in Message.objects.filter(contact=contact).order_by("-created_at")[:limit]
+    ]
+    received = [
+        {
+            "at": m.received_at,
+            "inbound": True,
+            "origin": "Customer",
+            "summary": m.text or m.button_text or m.content_type,
+            "status": "",
+        }
+        for m in InboundMessage.objects.filter(contact=contact).order_by("-received_at")[:limit]
+    ]
+    return {"messages": sorted(sent + received, key=lambda item: item["at"], reverse=True)[:limit]}

@@ -28,14 +28,14 @@ def test_contact_list_searches_filters_and_paginates(client_in: Client) -> None:
     assert "Zed Findme" not in client_in.get("/contacts/?consent=unsubscribed").content.decode()
 
 
-def test_profile_shows_properties_consent_history_events_and_message_timeline_slot(client_in: Client) -> None:
+def test_profile_shows_properties_consent_history_events_and_registered_sections(client_in: Client) -> None:
     contact = ContactFactory.create(properties={"plan": "gold"})
     EventFactory(contact=contact, name="signup")
     from contacts.services import contact_consent_set
 
     contact_consent_set(contact=contact, consent=Consent.SUBSCRIBED, source="ui")
     page = client_in.get(f"/contacts/{contact.pk}/").content.decode()
-    assert "gold" in page and "signup" in page and "via ui" in page and 'id="message-timeline"' in page
+    assert "gold" in page and "signup" in page and "via ui" in page and 'id="profile-messages"' in page
 
 
 def test_outsider_cannot_see_contacts(client: Client, outsider_user: Any) -> None:
