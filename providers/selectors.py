@@ -68,7 +68,7 @@ def contacts_over_frequency_cap(*, contact_ids: Iterable[int], limit: int, days:
 
 def contact_timeline(contact: Contact, *, limit: int = 50) -> dict[str, Any]:
     """The contact's latest messages both ways, newest first (the profile page's Messages section)."""
-    sent = [
+    sent: list[dict[str, Any]] = [
         {
             "at": m.created_at,
             "inbound": False,
@@ -78,7 +78,7 @@ def contact_timeline(contact: Contact, *, limit: int = 50) -> dict[str, Any]:
         }
         for m in Message.objects.filter(contact=contact).order_by("-created_at")[:limit]
     ]
-    received = [
+    received: list[dict[str, Any]] = [
         {
             "at": m.received_at,
             "inbound": True,
