@@ -51,3 +51,17 @@ def test_navigation_is_usable_on_a_phone(browser: Any, live_server: Any, markete
     # Nothing wider than the screen: no sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_account_menu_leads_to_the_api_token_page_and_logs_out(page: Any, login: Any, staff_user: Any) -> None:
+    login(staff_user, "pw-owner-123")
+    page.locator(".account-menu summary").click()
+    assert page.get_by_role("link", name="Admin").is_visible()
+    page.get_by_role("link", name="API token").click()
+    page.wait_for_url("**/account/api-token/")
+    page.get_by_role("button", name="Create token").click()
+    assert len(page.locator("#api-token-key").inner_text().strip()) == 40
+    page.locator(".account-menu summary").click()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/accounts/login/")
