@@ -7,7 +7,7 @@ PYTHON_BOOT ?= $(shell for p in python3.12 python3.13 python3.14 $(wildcard $(HO
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run test bench lint typecheck browser check
+.PHONY: install run test bench bench-tools lint typecheck browser check
 
 install: $(VENV)/.installed
 
@@ -43,5 +43,12 @@ typecheck: install
 
 check: lint typecheck test
 
-bench: install
+# wrk drives the HTTP benchmarks: a C load generator leaves the 2 cores to the server under test.
+bench-tools:
+	@if ! command -v wrk >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing wrk for the HTTP benchmarks"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	fi
+
+bench: install bench-tools
 	$(PY) bench/run.py
