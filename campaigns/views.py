@@ -80,7 +80,7 @@ def campaign_new_details(request: HttpRequest) -> HttpResponse:
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.success(request, "Draft saved. Review it, send a test, then launch.")
-                return redirect("campaign-detail", pk=campaign.pk)
+                return redirect("campaign-show", pk=campaign.pk)
     context = {"form": form, "first": first.cleaned_data, "template": template, "preview": preview, "step": 2}
     return render(request, "campaigns/campaign_details.html", context)
 
@@ -127,7 +127,7 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     act = ACTIONS.get(action)
     if act is None:
         messages.error(request, "Unknown action.")
-        return redirect("campaign-detail", pk=pk)
+        return redirect("campaign-show", pk=pk)
     try:
         result = act(campaign)
     except services.CampaignActionRefused as exc:
@@ -142,7 +142,7 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 messages.error(request, problem)
         else:
             messages.success(request, f"Campaign {action} done.")
-    return redirect("campaign-detail", pk=pk)
+    return redirect("campaign-show", pk=pk)
 
 
 @marketer_required
