@@ -23,8 +23,10 @@ class AudienceForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["template"].queryset = templates_approved()
-        self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language}) — {t.provider.nickname}"
+        field = self.fields["template"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = templates_approved()
+        field.label_from_instance = lambda t: f"{t.name} ({t.language}) — {t.provider.nickname}"  # type: ignore[method-assign,assignment]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -41,7 +43,9 @@ class DetailsForm(forms.Form):
         help_text="Empty: send when you launch.",
     )
     local_time = forms.BooleanField(required=False, label="At this time in each contact's own timezone")
-    throttle_per_second = forms.IntegerField(min_value=1, max_value=1000, initial=80, help_text="Messages per second (80 by default, up to 1,000).")
+    throttle_per_second = forms.IntegerField(
+        min_value=1, max_value=1000, initial=80, help_text="Messages per second (80 by default, up to 1,000)."
+    )
     quiet_start_hour = forms.IntegerField(required=False, min_value=0, max_value=23)
     quiet_end_hour = forms.IntegerField(required=False, min_value=0, max_value=23)
     quiet_action = forms.ChoiceField(choices=QuietHoursAction.choices)

@@ -23,7 +23,9 @@ def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("provider", "template", "segment")
 
 
-def campaign_recipients(*, campaign: Campaign, state: str = "", status: str = "", q: str = "") -> QuerySet[CampaignRecipient]:
+def campaign_recipients(
+    *, campaign: Campaign, state: str = "", status: str = "", q: str = ""
+) -> QuerySet[CampaignRecipient]:
     """The per-recipient table: filter by recipient state or skip reason, by message status, by phone."""
     rows = CampaignRecipient.objects.filter(campaign=campaign).select_related("contact", "message")
     if state in SkipReason.values:
@@ -53,9 +55,7 @@ def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
             skipped_by[reason] = skipped_by.get(reason, 0) + count
     messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
     by_status = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
-    failed_by = dict(
-        messages.filter(status__in=FAILED).values_list("error_code").annotate(n=Count("id")).order_by()
-    )
+    failed_by = dict(messages.filter(status__in=FAILED).values_list("error_code").annotate(n=Count("id")).order_by())
     audience = sum(by_state.values())
     skipped = by_state.get(RecipientState.SKIPPED, 0)
     targeted = audience - skipped
@@ -160,7 +160,18 @@ class _Echo:
         return value
 
 
-RECIPIENT_COLUMNS = ("phone", "name", "state", "skip_reason", "status", "error_code", "error_reason", "submitted_at", "delivered_at", "read_at")
+RECIPIENT_COLUMNS = (
+    "phone",
+    "name",
+    "state",
+    "skip_reason",
+    "status",
+    "error_code",
+    "error_reason",
+    "submitted_at",
+    "delivered_at",
+    "read_at",
+)
 
 
 def campaign_recipients_csv(*, campaign: Campaign) -> Iterator[str]:
@@ -186,5 +197,3 @@ def campaign_recipients_csv(*, campaign: Campaign) -> Iterator[str]:
     )
     for row in rows:
         yield writer.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in row])
-
-

@@ -222,7 +222,9 @@ def campaign_plan(*, campaign: Campaign) -> int:
     cap = campaign.frequency_cap_count and campaign.frequency_cap_days
     needs_opt_in = campaign.audience != Audience.TEST_PROFILES
     # Constant-only personalisation renders the same content for everyone: render it once.
-    uses_contact = any(isinstance(spec, dict) and ("property" in spec or "field" in spec) for spec in campaign.variables.values())
+    uses_contact = any(
+        isinstance(spec, dict) and ("property" in spec or "field" in spec) for spec in campaign.variables.values()
+    )
     shared: Any = None
     added = 0
     for chunk in _contact_chunks(_audience(campaign)):
@@ -329,7 +331,7 @@ def _materialize(campaign: Campaign, limit: int) -> list[int]:
             contact_id=contact_id,
             to=phone,
             status=MessageStatus.QUEUED,
-            client_ref=body["client_ref"],
+            client_ref=(body or {})["client_ref"],
             origin=Origin.CAMPAIGN,
             origin_ref=str(campaign.pk),
             content_type="template",
@@ -344,7 +346,7 @@ def _materialize(campaign: Campaign, limit: int) -> list[int]:
         refs = {m.client_ref: m for m in messages}
         found = dict(Message.objects.filter(client_ref__in=list(refs)).values_list("client_ref", "id"))
         status = dict(Message.objects.filter(id__in=list(found.values())).values_list("id", "status"))
-        links = [CampaignRecipient(id=row[0], message_id=found[row[3]["client_ref"]]) for row in live]
+        links = [CampaignRecipient(id=row[0], message_id=found[(row[3] or {})["client_ref"]]) for row in live]
         CampaignRecipient.objects.bulk_update(links, ["message_id"], batch_size=1000)
         CampaignRecipient.objects.filter(id__in=[row[0] for row in live]).update(state=RecipientState.QUEUED)
     return [pk for pk in found.values() if status.get(pk) == MessageStatus.QUEUED]
@@ -367,7 +369,9 @@ def _lease_release(campaign: Campaign) -> None:
     Campaign.objects.filter(pk=campaign.pk).update(lease_until=None)
 
 
-def campaign_run(*, campaign: Campaign, batch_size: int = 500, max_concurrency: int | None = None) -> DispatchReport | None:
+def campaign_run(
+    *, campaign: Campaign, batch_size: int = 500, max_concurrency: int | None = None
+) -> DispatchReport | None:
     """Plan (once), then send every due recipient; None when another worker holds the campaign or it is not due.
 
     Safe to call again at any time: a resumed run settles what a dead worker left mid-request as `unknown`, sends
@@ -416,7 +420,9 @@ def campaign_run(*, campaign: Campaign, batch_size: int = 500, max_concurrency: 
             after_batch=after_batch,
         )
         if report.stopped == "surge":
-            Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(status=S.PAUSED, pause_reason=report.reason)
+            Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(
+                status=S.PAUSED, pause_reason=report.reason
+            )
         elif report.stopped is None:
             _campaign_finish_or_wait(campaign)
     finally:
@@ -436,8 +442,13 @@ def _campaign_finish_or_wait(campaign: Campaign) -> None:
         .values_list("send_after", flat=True)
         .first()
     )
-    if waiting is None and not CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED).exists():
-        Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(status=S.COMPLETED, completed_at=timezone.now())
+    if (
+        waiting is None
+        and not CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED).exists()
+    ):
+        Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(
+            status=S.COMPLETED, completed_at=timezone.now()
+        )
         Schedule.objects.filter(name=campaign.schedule_name).delete()
         return
     _schedule_run(campaign, at=waiting or timezone.now())
@@ -494,7 +505,9 @@ def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:
         status=S.PAUSED, pause_reason=reason or "Paused by a user."
     )
     if not changed:
-        raise CampaignActionRefused(f"Only a scheduled or running campaign can be paused; this one is {campaign.status}.")
+        raise CampaignActionRefused(
+            f"Only a scheduled or running campaign can be paused; this one is {campaign.status}."
+        )
     Schedule.objects.filter(name=campaign.schedule_name).delete()
     campaign.refresh_from_db()
     return campaign

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.roles import marketer_required
+from accounts.roles import is_marketer, marketer_required
 from campaigns import services
 from campaigns.forms import AudienceForm, DetailsForm
 from campaigns.models import Campaign, RecipientState, SkipReason
@@ -50,7 +50,7 @@ def _preview(template: Any, variables: dict[str, Any], media: str) -> str:
 
 @marketer_required
 def campaign_new_details(request: HttpRequest) -> HttpResponse:
-    """Wizard steps 2–4: personalisation per variable with a preview, schedule, throttle, caps; saves a draft."""
+    """Wizard steps 2 to 4: personalisation per variable with a preview, schedule, throttle, caps; saves a draft."""
     first = AudienceForm(request.GET)
     if not first.is_valid():
         return redirect("campaign-new")
@@ -145,8 +145,10 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("campaign-show", pk=pk)
 
 
-@marketer_required
 def campaign_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    # Streaming views check the role inline: the decorator's type only covers HttpResponse views.
+    if not is_marketer(request.user):
+        raise PermissionDenied
     campaign = get_object_or_404(Campaign, pk=pk)
     response = StreamingHttpResponse(campaign_recipients_csv(campaign=campaign), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-recipients.csv"'

@@ -86,7 +86,8 @@ def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
     table = Message._meta.db_table
     placeholders = ", ".join(["%s"] * len(ids))
     sql = (
-        f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ({placeholders}) AND status = %s "
+        # The table name is the model's own and every value is a bound parameter.
+        f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ({placeholders}) AND status = %s "  # noqa: S608
         "RETURNING id, request_body"
     )
     with connection.cursor() as cursor:
@@ -112,7 +113,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
     """Write a batch of outcomes: a handful of UPDATEs whatever the batch size; statuses only move forward."""
     now = timezone.now()
     accepted: list[tuple[int, nexmo.NexmoResponse]] = []
-    failures: dict[tuple[str, str, str, int | None], list[int]] = {}
+    failures: dict[tuple[str, str, str, int | None], list[int]] = {}  # (status, code, reason, HTTP)
     unknown: dict[str, list[int]] = {}
     for job, outcome in outcomes:
         if isinstance(outcome, nexmo.NexmoResponse):
@@ -120,8 +121,9 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
         elif isinstance(outcome, NexmoError):
             rejected = outcome.status is not None and not outcome.retryable
             reason = f"{outcome.title}: {outcome.detail}".strip(": ")[:2000]
-            status = S.REJECTED if rejected else S.FAILED
-            failures.setdefault((status.value, outcome.code[:64], reason, outcome.status), []).append(job.message_id)
+            failures.setdefault(
+                ((S.REJECTED if rejected else S.FAILED).value, outcome.code[:64], reason, outcome.status), []
+            ).append(job.message_id)
         else:
             unknown.setdefault(str(outcome)[:2000], []).append(job.message_id)
     with transaction.atomic():
@@ -144,7 +146,9 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                                 Q(message_uuid__isnull=True) | Q(message_uuid=row.message_uuid)
                             ).update(message_uuid=row.message_uuid, response_body=row.response_body)
                     except IntegrityError:
-                        logger.error("Nexmo returned message_uuid %s twice; kept on the first message", row.message_uuid)
+                        logger.error(
+                            "Nexmo returned message_uuid %s twice; kept on the first message", row.message_uuid
+                        )
         for (status, code, reason, http_status), ids in failures.items():
             Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.QUEUED]).update(
                 status=status,

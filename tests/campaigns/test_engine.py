@@ -14,11 +14,11 @@ from campaigns.models import CampaignRecipient, CampaignStatus, RecipientState, 
 from campaigns.selectors import campaign_stats_refresh
 from campaigns.services import campaign_plan, campaign_run
 from contacts.models import Consent
+from providers.content import TextContent
 from providers.models import Message, MessageStatus, Origin
 from providers.nexmo.client import transport_override
 from providers.nexmo.webhooks import StatusEvent
 from providers.services import message_send, message_status_apply
-from providers.content import TextContent
 from tests.campaigns.factories import campaign_make, setup_provider, subscribed
 from tests.providers.factories import FakeNexmo, contact_make
 
@@ -54,10 +54,15 @@ def test_opted_out_and_over_cap_contacts_receive_nothing() -> None:
     with transport_override(fake.transport):
         capped.last_inbound_at = timezone.now()
         capped.save()
-        message_send(provider=provider, to=capped.phone, content=TextContent(text="hi"), origin=Origin.TEST, origin_ref="x", contact=capped)
-        campaign = campaign_make(
-            provider=provider, template=template, frequency_cap_count=1, frequency_cap_days=7
+        message_send(
+            provider=provider,
+            to=capped.phone,
+            content=TextContent(text="hi"),
+            origin=Origin.TEST,
+            origin_ref="x",
+            contact=capped,
         )
+        campaign = campaign_make(provider=provider, template=template, frequency_cap_count=1, frequency_cap_days=7)
         campaign.status = CampaignStatus.SCHEDULED
         campaign.save()
         fake.requests.clear()
@@ -115,9 +120,16 @@ def test_worker_killed_repeatedly_mid_dispatch_sends_each_contact_exactly_once(m
     # Nexmo's callbacks carry the client_ref: they settle the unknown ones.
     for body in fake.bodies():
         event = StatusEvent(
-            message_uuid=f"cb-{body['client_ref']}", status="delivered", timestamp=timezone.now(),
-            to=body["to"]["number"], client_ref=body["client_ref"], error_code="", error_reason="",
-            price=None, currency="", version="v0.1",
+            message_uuid=f"cb-{body['client_ref']}",
+            status="delivered",
+            timestamp=timezone.now(),
+            to=body["to"]["number"],
+            client_ref=body["client_ref"],
+            error_code="",
+            error_reason="",
+            price=None,
+            currency="",
+            version="v0.1",
         )
         message_status_apply(provider=provider, event=event)
     stats = campaign_stats_refresh(campaign=campaign)
@@ -134,9 +146,17 @@ def test_throttled_sends_back_off_and_go_through_and_rejections_are_kept() -> No
         to = json.loads(request.content)["to"]["number"]
         calls[to] += 1
         if calls[to] == 1 and to.endswith(("1", "3")):
-            return httpx.Response(429, json={"type": "https://developer.nexmo.com/api-errors#throttled", "title": "Too many"})
+            return httpx.Response(
+                429, json={"type": "https://developer.nexmo.com/api-errors#throttled", "title": "Too many"}
+            )
         if to.endswith("5"):
-            return httpx.Response(422, json={"type": "https://developer.nexmo.com/api-errors/messages-olympus#1022", "title": "Invalid template"})
+            return httpx.Response(
+                422,
+                json={
+                    "type": "https://developer.nexmo.com/api-errors/messages-olympus#1022",
+                    "title": "Invalid template",
+                },
+            )
         return httpx.Response(202, json={"message_uuid": f"uuid-{to}"})
 
     campaign = campaign_make(provider=provider, template=template)
@@ -155,7 +175,10 @@ def test_a_failure_surge_pauses_the_campaign_with_the_reason() -> None:
     subscribed(70)
 
     def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(422, json={"type": "https://developer.nexmo.com/api-errors/messages-olympus#1022", "title": "Invalid template"})
+        return httpx.Response(
+            422,
+            json={"type": "https://developer.nexmo.com/api-errors/messages-olympus#1022", "title": "Invalid template"},
+        )
 
     campaign = campaign_make(provider=provider, template=template)
     campaign.status = CampaignStatus.SCHEDULED
