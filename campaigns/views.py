@@ -1,9 +1,155 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Campaign pages: list, the wizard, the detail page with live progress, recipients and CSV export."""
 
-from accounts.roles import marketer_required
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.roles import is_marketer, marketer_required
+from campaigns import services
+from campaigns.forms import AudienceForm, DetailsForm
+from campaigns.models import Campaign, RecipientState, SkipReason
+from campaigns.selectors import campaign_list as campaigns_all
+from campaigns.selectors import campaign_recipients, campaign_recipients_csv, campaign_stats
+from contacts.selectors import contact_test_profiles
+from providers.models import MessageStatus
+from templates_app.rendering import TemplateRenderError, template_preview_text, template_slots, template_values
+from templates_app.selectors import templates_approved
 
 
 @marketer_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "campaigns/campaign_list.html")
+    page = Paginator(campaigns_all(), 50).get_page(request.GET.get("page"))
+    return render(request, "campaigns/campaign_list.html", {"page": page})
+
+
+@marketer_required
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    """Wizard step 1: name, template (and so the number), audience."""
+    form = AudienceForm(request.GET or None)
+    if request.GET and form.is_valid():
+        query = request.GET.urlencode()
+        return redirect(f"/campaigns/new/details/?{query}")
+    return render(request, "campaigns/campaign_new.html", {"form": form, "step": 1})
+
+
+def _preview(template: Any, variables: dict[str, Any], media: str) -> str:
+    sample = contact_test_profiles().first()
+    try:
+        values = template_values(template, contact=sample, variables=variables, header_media_url=media or None)
+    except TemplateRenderError as exc:
+        return f"({exc})"
+    return template_preview_text(template, values)
+
+
+@marketer_required
+def campaign_new_details(request: HttpRequest) -> HttpResponse:
+    """Wizard steps 2 to 4: personalisation per variable with a preview, schedule, throttle, caps; saves a draft."""
+    first = AudienceForm(request.GET)
+    if not first.is_valid():
+        return redirect("campaign-new")
+    template = first.cleaned_data["template"]
+    slots = template_slots(template)
+    form = DetailsForm(request.POST or None, slots=slots)
+    preview = template_preview_text(template)
+    if request.method == "POST" and form.is_valid():
+        variables = form.variables()
+        data = {
+            "name": first.cleaned_data["name"],
+            "provider": template.provider,
+            "template": template,
+            "audience": first.cleaned_data["audience"],
+            "segment": first.cleaned_data.get("segment"),
+            "variables": variables,
+            **{k: v for k, v in form.cleaned_data.items() if not k.startswith("var_")},
+        }
+        data["header_media_url"] = data.get("header_media_url") or ""
+        data["conversion_event"] = data.get("conversion_event") or ""
+        preview = _preview(template, variables, data["header_media_url"])
+        if "preview" not in request.POST:
+            try:
+                campaign = services.campaign_create(data=data, user=request.user)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, "Draft saved. Review it, send a test, then launch.")
+                return redirect("campaign-show", pk=campaign.pk)
+    context = {"form": form, "first": first.cleaned_data, "template": template, "preview": preview, "step": 2}
+    return render(request, "campaigns/campaign_details.html", context)
+
+
+@marketer_required
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(campaigns_all(), pk=pk)
+    state, status, q = request.GET.get("state", ""), request.GET.get("status", ""), request.GET.get("q", "")
+    rows = Paginator(campaign_recipients(campaign=campaign, state=state, status=status, q=q), 50)
+    context = {
+        "campaign": campaign,
+        "stats": campaign_stats(campaign=campaign),
+        "page": rows.get_page(request.GET.get("page")),
+        "states": [*RecipientState.choices, *SkipReason.choices],
+        "statuses": MessageStatus.choices,
+        "filters": {"state": state, "status": status, "q": q},
+        "approved": templates_approved().filter(pk=campaign.template_id).exists(),
+    }
+    return render(request, "campaigns/campaign_detail.html", context)
+
+
+@marketer_required
+def campaign_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """The small JSON the detail page polls: status, progress and the funnel (from the rollup)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    stats = campaign_stats(campaign=campaign, max_age_seconds=2.0)
+    return JsonResponse({"status": campaign.status, "pause_reason": campaign.pause_reason, "stats": stats})
+
+
+ACTIONS = {
+    "launch": lambda c: services.campaign_schedule(campaign=c, scheduled_at=c.scheduled_at),
+    "pause": lambda c: services.campaign_pause(campaign=c),
+    "resume": lambda c: services.campaign_resume(campaign=c),
+    "cancel": lambda c: services.campaign_cancel(campaign=c),
+    "retry": lambda c: services.campaign_retry_failed(campaign=c),
+    "test": lambda c: services.campaign_test_send(campaign=c),
+}
+
+
+@marketer_required
+@require_POST
+def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    act = ACTIONS.get(action)
+    if act is None:
+        messages.error(request, "Unknown action.")
+        return redirect("campaign-show", pk=pk)
+    try:
+        result = act(campaign)
+    except services.CampaignActionRefused as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        if action == "test" and isinstance(result, list):
+            problems = [r for r in result if isinstance(r, str)]
+            messages.success(request, f"Test sent to {len(result) - len(problems)} test profile(s).")
+            for problem in problems:
+                messages.error(request, problem)
+        else:
+            messages.success(request, f"Campaign {action} done.")
+    return redirect("campaign-show", pk=pk)
+
+
+def campaign_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    # Streaming views check the role inline: the decorator's type only covers HttpResponse views.
+    if not is_marketer(request.user):
+        raise PermissionDenied
+    campaign = get_object_or_404(Campaign, pk=pk)
+    response = StreamingHttpResponse(campaign_recipients_csv(campaign=campaign), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-recipients.csv"'
+    return response

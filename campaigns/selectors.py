@@ -1,0 +1,199 @@
+"""Reads for campaigns: lists, recipients, and the stats rollup the pages read."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, QuerySet
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState, SkipReason
+from contacts.models import Event
+from providers.models import InboundMessage, Message, MessageStatus, Origin
+
+REPLY_WINDOW = timedelta(hours=72)
+ACCEPTED = ("submitted", "delivered", "read", "undeliverable")
+FAILED = ("failed", "rejected", "undeliverable")
+
+
+def campaign_list() -> QuerySet[Campaign]:
+    return Campaign.objects.select_related("provider", "template", "segment")
+
+
+def campaign_recipients(
+    *, campaign: Campaign, state: str = "", status: str = "", q: str = ""
+) -> QuerySet[CampaignRecipient]:
+    """The per-recipient table: filter by recipient state or skip reason, by message status, by phone."""
+    rows = CampaignRecipient.objects.filter(campaign=campaign).select_related("contact", "message")
+    if state in SkipReason.values:
+        rows = rows.filter(skip_reason=state)
+    elif state in RecipientState.values:
+        rows = rows.filter(state=state)
+    if status in MessageStatus.values:
+        rows = rows.filter(message__status=status)
+    if q.strip():
+        rows = rows.filter(phone__contains=q.strip())
+    return rows.order_by("id")
+
+
+def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
+    """Every count, from a few grouped queries (recipients by state, messages by status via the origin index).
+
+    audience = targeted + skipped; targeted = pending + submitted + delivered + read + failed + unknown where
+    `by_status` holds those exclusive buckets. The funnel counts are cumulative: sent = accepted by Nexmo (submitted,
+    delivered, read, undeliverable), delivered includes read; failed = failed + rejected + undeliverable.
+    """
+    recipients = CampaignRecipient.objects.filter(campaign=campaign)
+    by_state: dict[str, int] = {}
+    skipped_by: dict[str, int] = {}
+    for state, reason, count in recipients.values_list("state", "skip_reason").annotate(n=Count("id")).order_by():
+        by_state[state] = by_state.get(state, 0) + count
+        if state == RecipientState.SKIPPED:
+            skipped_by[reason] = skipped_by.get(reason, 0) + count
+    messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
+    by_status = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
+    failed_by = dict(messages.filter(status__in=FAILED).values_list("error_code").annotate(n=Count("id")).order_by())
+    audience = sum(by_state.values())
+    skipped = by_state.get(RecipientState.SKIPPED, 0)
+    targeted = audience - skipped
+    cancelled = by_state.get(RecipientState.CANCELLED, 0)
+    queued = by_status.get("queued", 0) + by_status.get("sending", 0)
+    pending = by_state.get(RecipientState.PLANNED, 0) + queued
+    failed = sum(by_status.get(s, 0) for s in FAILED)
+    stats: dict[str, Any] = {
+        "audience": audience,
+        "targeted": targeted,
+        "skipped": skipped,
+        "skipped_by_reason": skipped_by,
+        "cancelled": cancelled,
+        "pending": pending,
+        "sent": sum(by_status.get(s, 0) for s in ACCEPTED),
+        "delivered": by_status.get("delivered", 0) + by_status.get("read", 0),
+        "read": by_status.get("read", 0),
+        "replied": 0,
+        "failed": failed,
+        "failed_by_code": {code or "unknown": n for code, n in failed_by.items()},
+        "unknown": by_status.get("unknown", 0),
+        "by_status": {
+            "pending": pending,
+            "submitted": by_status.get("submitted", 0),
+            "delivered": by_status.get("delivered", 0),
+            "read": by_status.get("read", 0),
+            "failed": failed,
+            "unknown": by_status.get("unknown", 0),
+            "cancelled": cancelled,
+        },
+    }
+    processed = audience - pending
+    stats["progress_percent"] = 100 if audience == 0 else int(processed * 100 / audience)
+    accepted = messages.filter(submitted_at__isnull=False, contact__isnull=False)
+    window_end = ExpressionWrapper(OuterRef("submitted_at") + REPLY_WINDOW, output_field=DateTimeField())
+    replies = InboundMessage.objects.filter(
+        contact_id=OuterRef("contact_id"), received_at__gte=OuterRef("submitted_at"), received_at__lte=window_end
+    )
+    stats["replied"] = accepted.filter(Exists(replies)).count()
+    if campaign.conversion_event:
+        stats["conversions"] = _conversions(campaign, accepted)
+    return stats
+
+
+def _conversions(campaign: Campaign, accepted: QuerySet[Message]) -> dict[str, Any]:
+    window = timedelta(hours=campaign.conversion_window_hours)
+    end = ExpressionWrapper(OuterRef("submitted_at") + window, output_field=DateTimeField())
+    events = Event.objects.filter(
+        contact_id=OuterRef("contact_id"),
+        name=campaign.conversion_event,
+        occurred_at__gte=OuterRef("submitted_at"),
+        occurred_at__lte=end,
+    )
+    treated = accepted.count()
+    converted = accepted.filter(Exists(events)).count()
+    control = CampaignRecipient.objects.filter(campaign=campaign, skip_reason=SkipReason.CONTROL_GROUP)
+    start = campaign.started_at or timezone.now()
+    control_events = Event.objects.filter(
+        contact_id=OuterRef("contact_id"),
+        name=campaign.conversion_event,
+        occurred_at__gte=start,
+        occurred_at__lte=start + window,
+    )
+    control_size = control.count()
+    control_converted = control.filter(Exists(control_events)).count()
+    rate = converted / treated if treated else 0.0
+    control_rate = control_converted / control_size if control_size else 0.0
+    return {
+        "event": campaign.conversion_event,
+        "window_hours": campaign.conversion_window_hours,
+        "sent": treated,
+        "converted": converted,
+        "rate": round(rate, 4),
+        "control": control_size,
+        "control_converted": control_converted,
+        "control_rate": round(control_rate, 4),
+        "uplift": round(rate - control_rate, 4),
+    }
+
+
+def campaign_stats_refresh(*, campaign: Campaign) -> dict[str, Any]:
+    """Recompute and store the rollup."""
+    stats = campaign_stats_compute(campaign=campaign)
+    now = timezone.now()
+    Campaign.objects.filter(pk=campaign.pk).update(stats=stats, stats_at=now)
+    campaign.stats, campaign.stats_at = stats, now
+    return stats
+
+
+def campaign_stats(*, campaign: Campaign, max_age_seconds: float = 5.0) -> dict[str, Any]:
+    """The rollup, recomputed when older than `max_age_seconds` (so a page costs at most one grouped count per
+    campaign every few seconds however often it is polled, and none while the figures are fresh)."""
+    fresh = campaign.stats_at is not None and (timezone.now() - campaign.stats_at).total_seconds() < max_age_seconds
+    settled = campaign.status in (CampaignStatus.DRAFT,) and campaign.stats_at is not None
+    if (fresh or settled) and campaign.stats:
+        return dict(campaign.stats)
+    return campaign_stats_refresh(campaign=campaign)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+RECIPIENT_COLUMNS = (
+    "phone",
+    "name",
+    "state",
+    "skip_reason",
+    "status",
+    "error_code",
+    "error_reason",
+    "submitted_at",
+    "delivered_at",
+    "read_at",
+)
+
+
+def campaign_recipients_csv(*, campaign: Campaign) -> Iterator[str]:
+    """The recipients with their message outcome, as CSV lines (streamed: memory stays flat)."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(RECIPIENT_COLUMNS)
+    rows = (
+        CampaignRecipient.objects.filter(campaign=campaign)
+        .order_by("id")
+        .values_list(
+            "phone",
+            "contact__name",
+            "state",
+            "skip_reason",
+            "message__status",
+            "message__error_code",
+            "message__error_reason",
+            "message__submitted_at",
+            "message__delivered_at",
+            "message__read_at",
+        )
+        .iterator(chunk_size=2000)
+    )
+    for row in rows:
+        yield writer.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in row])

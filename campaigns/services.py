@@ -1,0 +1,585 @@
+"""Writes for campaigns: create/update with validation, planning, the dispatch run, and the lifecycle actions."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from campaigns.models import (
+    Audience,
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    QuietHoursAction,
+    RecipientState,
+    SkipReason,
+)
+from contacts.models import Consent, Contact
+from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
+from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle
+from providers.models import Message, MessageStatus, Origin
+from providers.nexmo.payloads import body_build, client_ref_for, content_describe
+from providers.selectors import contacts_over_frequency_cap
+from providers.services import SendRefused, SendResult, message_send
+from templates_app.models import Status as TemplateStatus
+from templates_app.rendering import TemplateRenderError, template_rendering, template_slots, template_variables_problems
+
+logger = logging.getLogger(__name__)
+
+S = CampaignStatus
+PLAN_CHUNK = 5000
+LEASE_SECONDS = 120
+# The earliest any timezone reaches a wall-clock time is UTC+14: a local-time campaign starts planning then.
+EARLIEST_OFFSET = timedelta(hours=14)
+STATS_REFRESH_SECONDS = 5.0
+
+EDITABLE_FIELDS = (
+    "name",
+    "provider",
+    "template",
+    "audience",
+    "segment",
+    "variables",
+    "header_media_url",
+    "scheduled_at",
+    "local_time",
+    "quiet_start_hour",
+    "quiet_end_hour",
+    "quiet_action",
+    "frequency_cap_count",
+    "frequency_cap_days",
+    "control_group_percent",
+    "conversion_event",
+    "conversion_window_hours",
+    "throttle_per_second",
+)
+
+
+class CampaignActionRefused(Exception):
+    """The action does not fit the campaign's state; the message says why."""
+
+
+# --- create / update ------------------------------------------------------------------------------------------
+
+
+def _validate(campaign: Campaign) -> None:
+    errors: dict[str, list[str]] = {}
+    template = campaign.template if campaign.template_id else None
+    if template is not None:
+        if campaign.provider_id and template.provider_id != campaign.provider_id:
+            errors["template"] = ["Pick a template of the same WhatsApp number as the campaign."]
+        elif template.status != TemplateStatus.APPROVED:
+            errors["template"] = ["Only approved templates can be sent in a campaign."]
+        else:
+            variables = campaign.variables if isinstance(campaign.variables, dict) else None
+            if variables is None:
+                errors["variables"] = ['Give the variables as an object, e.g. {"1": {"property": "name"}}.']
+            else:
+                problems = template_variables_problems(template, variables)
+                for slot in template_slots(template):
+                    covered = slot.key in variables or slot.default not in (None, "")
+                    if slot.kind == "header_media" and campaign.header_media_url:
+                        covered = True
+                    if slot.required and not covered:
+                        problems[slot.key] = f"Say where {slot.label} comes from: a property, a value or a fallback."
+                if problems:
+                    errors["variables"] = [f"{key}: {message}" for key, message in sorted(problems.items())]
+    if campaign.audience == Audience.SEGMENT and not campaign.segment_id:
+        errors["segment"] = ["Pick a segment, or choose the test profiles or everyone subscribed."]
+    if (campaign.quiet_start_hour is None) != (campaign.quiet_end_hour is None):
+        errors["quiet_end_hour"] = ["Give both the start and the end of the quiet hours, or neither."]
+    if (campaign.frequency_cap_count is None) != (campaign.frequency_cap_days is None):
+        errors["frequency_cap_days"] = ["Give both the number of messages and the days, or neither."]
+    if campaign.frequency_cap_days is not None and campaign.frequency_cap_days < 1:
+        errors["frequency_cap_days"] = ["The cap's period is at least one day."]
+    if campaign.frequency_cap_count is not None and campaign.frequency_cap_count < 1:
+        errors["frequency_cap_count"] = ["The cap allows at least one message."]
+    if campaign.control_group_percent and not campaign.conversion_event:
+        errors["conversion_event"] = ["A control group only means something with a conversion goal: name the event."]
+    try:
+        campaign.full_clean(exclude=["stats", "created_by", "pause_reason"])
+    except ValidationError as exc:
+        for key, messages in exc.message_dict.items():
+            errors.setdefault(key, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _apply(campaign: Campaign, data: dict[str, Any]) -> None:
+    for name in EDITABLE_FIELDS:
+        if name in data:
+            setattr(campaign, name, data[name])
+    if campaign.audience != Audience.SEGMENT:
+        campaign.segment = None
+
+
+def campaign_create(*, data: dict[str, Any], user: Any = None) -> Campaign:
+    """A draft campaign; raises ValidationError with per-field messages."""
+    campaign = Campaign(created_by=user if getattr(user, "pk", None) else None)
+    _apply(campaign, data)
+    _validate(campaign)
+    campaign.save()
+    return campaign
+
+
+def campaign_update(*, campaign: Campaign, data: dict[str, Any]) -> Campaign:
+    """Change a campaign that has not started (draft or scheduled)."""
+    if campaign.status not in (S.DRAFT, S.SCHEDULED):
+        raise CampaignActionRefused(f"A {campaign.status} campaign cannot be edited; duplicate it instead.")
+    _apply(campaign, data)
+    _validate(campaign)
+    campaign.save()
+    return campaign
+
+
+# --- planning --------------------------------------------------------------------------------------------------
+
+
+def _audience(campaign: Campaign) -> QuerySet[Contact]:
+    if campaign.audience == Audience.TEST_PROFILES:
+        return contact_test_profiles()
+    if campaign.audience == Audience.ALL_SUBSCRIBED:
+        return contacts_subscribed()
+    if campaign.segment is None:
+        return Contact.objects.none()
+    return segment_contacts(campaign.segment)
+
+
+def _in_control_group(campaign: Campaign, contact_id: int) -> bool:
+    # Stable per (campaign, contact): re-planning after a crash puts the same people in the control group.
+    digest = hashlib.blake2b(f"{campaign.pk}:{contact_id}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest) % 100 < campaign.control_group_percent
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _quiet(campaign: Campaign, hour: int) -> bool:
+    start, end = campaign.quiet_start_hour, campaign.quiet_end_hour
+    if start is None or end is None or start == end:
+        return False
+    return start <= hour < end if start < end else (hour >= start or hour < end)
+
+
+def _send_time(campaign: Campaign, zone: ZoneInfo | None, start: datetime) -> tuple[datetime | None, bool]:
+    """(when this contact's message may go, skipped for quiet hours)."""
+    tz = zone or timezone.get_current_timezone()
+    when = start
+    if campaign.local_time and campaign.scheduled_at is not None:
+        wall = campaign.scheduled_at.astimezone(timezone.get_current_timezone())
+        when = datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute, tzinfo=tz)
+        when = max(when, start)
+    local = when.astimezone(tz)
+    if _quiet(campaign, local.hour):
+        if campaign.quiet_action == QuietHoursAction.SKIP:
+            return None, True
+        end_hour = campaign.quiet_end_hour or 0
+        nxt = local.replace(hour=end_hour, minute=0, second=0, microsecond=0)
+        if nxt <= local:
+            nxt += timedelta(days=1)
+        when = nxt
+    return (when if when > start else None), False
+
+
+def _contact_chunks(contacts: QuerySet[Contact]) -> Iterator[list[Contact]]:
+    """The audience in id order, PLAN_CHUNK at a time, by keyset (no OFFSET, memory flat)."""
+    last = 0
+    fields = ("id", "phone", "name", "email", "external_id", "language", "timezone", "properties", "whatsapp_consent")
+    while True:
+        chunk = list(contacts.filter(id__gt=last).order_by("id").only(*fields)[:PLAN_CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1].pk
+
+
+def campaign_plan(*, campaign: Campaign) -> int:
+    """Freeze the recipients and their rendered messages, in bulk; returns how many rows were added.
+
+    Idempotent: re-planning (after a crash mid-way) adds only the contacts not yet planned. Every contact of the
+    audience gets a row; the ones that will not be sent to carry a skip reason.
+    """
+    now = timezone.now()
+    template, provider = campaign.template, campaign.provider
+    origin_ref = str(campaign.pk)
+    cap = campaign.frequency_cap_count and campaign.frequency_cap_days
+    needs_opt_in = campaign.audience != Audience.TEST_PROFILES
+    # Constant-only personalisation renders the same content for everyone: render it once.
+    uses_contact = any(
+        isinstance(spec, dict) and ("property" in spec or "field" in spec) for spec in campaign.variables.values()
+    )
+    shared: Any = None
+    added = 0
+    for chunk in _contact_chunks(_audience(campaign)):
+        capped = (
+            contacts_over_frequency_cap(
+                contact_ids=[c.pk for c in chunk],
+                limit=int(campaign.frequency_cap_count or 0),
+                days=int(campaign.frequency_cap_days or 0),
+            )
+            if cap
+            else set()
+        )
+        rows: list[CampaignRecipient] = []
+        for contact in chunk:
+            row = CampaignRecipient(campaign=campaign, contact_id=contact.pk, phone=contact.phone)
+            rows.append(row)
+            if contact.whatsapp_consent == Consent.UNSUBSCRIBED:
+                row.state, row.skip_reason = RecipientState.SKIPPED, SkipReason.OPTED_OUT
+                continue
+            if needs_opt_in and contact.whatsapp_consent != Consent.SUBSCRIBED:
+                row.state, row.skip_reason = RecipientState.SKIPPED, SkipReason.UNSUBSCRIBED
+                continue
+            if not contact.phone.startswith("+") or not contact.phone[1:].isdigit():
+                row.state, row.skip_reason = RecipientState.SKIPPED, SkipReason.INVALID
+                continue
+            if contact.pk in capped:
+                row.state, row.skip_reason = RecipientState.SKIPPED, SkipReason.CAPPED
+                continue
+            if campaign.control_group_percent and _in_control_group(campaign, contact.pk):
+                row.state, row.skip_reason = RecipientState.SKIPPED, SkipReason.CONTROL_GROUP
+                continue
+            send_after, quiet_skip = _send_time(campaign, _zone(contact.timezone), now)
+            if quiet_skip:
+                row.state, row.skip_reason = RecipientState.SKIPPED, SkipReason.QUIET_HOURS
+                continue
+            try:
+                if uses_contact or shared is None:
+                    rendered = template_rendering(
+                        template,
+                        contact=contact,
+                        variables=campaign.variables,
+                        header_media_url=campaign.header_media_url or None,
+                    )
+                    if not uses_contact:
+                        shared = rendered
+                else:
+                    rendered = shared
+            except TemplateRenderError as exc:
+                row.state, row.skip_reason, row.skip_detail = (
+                    RecipientState.SKIPPED,
+                    SkipReason.MISSING_VARIABLE,
+                    str(exc)[:255],
+                )
+                continue
+            client_ref = client_ref_for(origin=Origin.CAMPAIGN, origin_ref=origin_ref, recipient=contact.phone)
+            row.body = body_build(
+                api_version=provider.api_version,
+                content=rendered.content,
+                from_number=provider.phone_number,
+                to=contact.phone,
+                client_ref=client_ref,
+                namespace=provider.whatsapp_namespace,
+            )
+            row.content_summary = content_describe(rendered.content)[1][:500]
+            row.send_after = send_after
+        CampaignRecipient.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        added += len(rows)
+    Campaign.objects.filter(pk=campaign.pk).update(planned_at=timezone.now())
+    campaign.planned_at = timezone.now()
+    return added
+
+
+# --- dispatch --------------------------------------------------------------------------------------------------
+
+
+def _campaign_messages(campaign: Campaign) -> QuerySet[Message]:
+    return Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
+
+
+def _materialize(campaign: Campaign, limit: int) -> list[int]:
+    """The next due recipients become queued Messages (once per client_ref); returns the ids to send."""
+    now = timezone.now()
+    due = list(
+        CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED)
+        .filter(Q(send_after__isnull=True) | Q(send_after__lte=now))
+        .order_by("id")
+        .values_list("id", "contact_id", "phone", "body", "content_summary", "contact__whatsapp_consent")[:limit]
+    )
+    if not due:
+        return []
+    # Opted out since planning: recorded, not sent.
+    opted_out = [row[0] for row in due if row[5] == Consent.UNSUBSCRIBED]
+    if opted_out:
+        CampaignRecipient.objects.filter(id__in=opted_out, state=RecipientState.PLANNED).update(
+            state=RecipientState.SKIPPED, skip_reason=SkipReason.OPTED_OUT
+        )
+    live = [row for row in due if row[5] != Consent.UNSUBSCRIBED]
+    if not live:
+        return _materialize(campaign, limit)
+    template_name = campaign.template.name
+    messages = [
+        Message(
+            provider_id=campaign.provider_id,
+            contact_id=contact_id,
+            to=phone,
+            status=MessageStatus.QUEUED,
+            client_ref=(body or {})["client_ref"],
+            origin=Origin.CAMPAIGN,
+            origin_ref=str(campaign.pk),
+            content_type="template",
+            content_summary=summary or template_name,
+            request_body=body,
+        )
+        for _, contact_id, phone, body, summary, _ in live
+    ]
+    with transaction.atomic():
+        # The unique client_ref makes this a no-op for rows a crashed run already inserted.
+        Message.objects.bulk_create(messages, batch_size=1000, ignore_conflicts=True)
+        refs = {m.client_ref: m for m in messages}
+        found = dict(Message.objects.filter(client_ref__in=list(refs)).values_list("client_ref", "id"))
+        status = dict(Message.objects.filter(id__in=list(found.values())).values_list("id", "status"))
+        links = [CampaignRecipient(id=row[0], message_id=found[(row[3] or {})["client_ref"]]) for row in live]
+        CampaignRecipient.objects.bulk_update(links, ["message_id"], batch_size=1000)
+        CampaignRecipient.objects.filter(id__in=[row[0] for row in live]).update(state=RecipientState.QUEUED)
+    return [pk for pk in found.values() if status.get(pk) == MessageStatus.QUEUED]
+
+
+def _lease_take(campaign: Campaign) -> bool:
+    now = timezone.now()
+    taken = Campaign.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        pk=campaign.pk,
+        status__in=[S.SCHEDULED, S.RUNNING],
+    ).update(status=S.RUNNING, lease_until=now + timedelta(seconds=LEASE_SECONDS), updated_at=now)
+    if taken:
+        Campaign.objects.filter(pk=campaign.pk, started_at__isnull=True).update(started_at=now)
+        campaign.refresh_from_db()
+    return bool(taken)
+
+
+def _lease_release(campaign: Campaign) -> None:
+    Campaign.objects.filter(pk=campaign.pk).update(lease_until=None)
+
+
+def campaign_run(
+    *, campaign: Campaign, batch_size: int = 500, max_concurrency: int | None = None
+) -> DispatchReport | None:
+    """Plan (once), then send every due recipient; None when another worker holds the campaign or it is not due.
+
+    Safe to call again at any time: a resumed run settles what a dead worker left mid-request as `unknown`, sends
+    what was prepared but never claimed, then carries on with the planned recipients.
+    """
+    if not _lease_take(campaign):
+        return None
+    try:
+        if campaign.planned_at is None:
+            campaign_plan(campaign=campaign)
+        messages = _campaign_messages(campaign)
+        messages_interrupted_settle(messages=messages)
+        leftovers = list(messages.filter(status=MessageStatus.QUEUED).values_list("id", flat=True))
+        last_refresh = [0.0]
+
+        def next_ids(limit: int) -> list[int]:
+            if leftovers:
+                batch = leftovers[:limit]
+                del leftovers[:limit]
+                return batch
+            return _materialize(campaign, limit)
+
+        def should_stop() -> bool:
+            now = timezone.now()
+            renewed = Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(
+                lease_until=now + timedelta(seconds=LEASE_SECONDS)
+            )
+            return not renewed
+
+        def after_batch(report: DispatchReport) -> None:
+            moment = timezone.now().timestamp()
+            if moment - last_refresh[0] >= STATS_REFRESH_SECONDS:
+                last_refresh[0] = moment
+                from campaigns.selectors import campaign_stats_refresh
+
+                campaign_stats_refresh(campaign=campaign)
+
+        report = dispatch_run(
+            provider=campaign.provider,
+            next_ids=next_ids,
+            rate=float(campaign.throttle_per_second),
+            batch_size=batch_size,
+            max_concurrency=max_concurrency,
+            should_stop=should_stop,
+            surge=SurgePolicy(),
+            after_batch=after_batch,
+        )
+        if report.stopped == "surge":
+            Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(
+                status=S.PAUSED, pause_reason=report.reason
+            )
+        elif report.stopped is None:
+            _campaign_finish_or_wait(campaign)
+    finally:
+        _lease_release(campaign)
+    from campaigns.selectors import campaign_stats_refresh
+
+    campaign.refresh_from_db()
+    campaign_stats_refresh(campaign=campaign)
+    return report
+
+
+def _campaign_finish_or_wait(campaign: Campaign) -> None:
+    """Completed when nobody is left to send to; otherwise run again when the next contact's time comes."""
+    waiting = (
+        CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED)
+        .order_by("send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )
+    if (
+        waiting is None
+        and not CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED).exists()
+    ):
+        Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(
+            status=S.COMPLETED, completed_at=timezone.now()
+        )
+        Schedule.objects.filter(name=campaign.schedule_name).delete()
+        return
+    _schedule_run(campaign, at=waiting or timezone.now())
+
+
+def _schedule_run(campaign: Campaign, *, at: datetime) -> None:
+    """One django-q2 Schedule per campaign, created or moved in place (never a second one)."""
+    Schedule.objects.update_or_create(
+        name=campaign.schedule_name,
+        defaults={
+            "func": "campaigns.tasks.campaign_run",
+            "args": repr((campaign.pk,)),
+            "schedule_type": Schedule.ONCE,
+            "repeats": 1,
+            "next_run": at,
+        },
+    )
+
+
+def _enqueue_now(campaign: Campaign) -> None:
+    Schedule.objects.filter(name=campaign.schedule_name).delete()
+    pk = campaign.pk
+    transaction.on_commit(lambda: async_task("campaigns.tasks.campaign_run", pk))
+
+
+# --- lifecycle -------------------------------------------------------------------------------------------------
+
+
+def campaign_schedule(*, campaign: Campaign, scheduled_at: datetime | None = None) -> Campaign:
+    """Launch now (no time, or a time already past) or at `scheduled_at`; local-time campaigns start early enough
+    for the first timezone to reach that wall-clock time."""
+    if campaign.status not in (S.DRAFT, S.SCHEDULED):
+        raise CampaignActionRefused(f"A {campaign.status} campaign cannot be scheduled again.")
+    _validate(campaign)
+    now = timezone.now()
+    if scheduled_at is not None:
+        campaign.scheduled_at = scheduled_at
+    elif not campaign.local_time:
+        campaign.scheduled_at = None
+    campaign.status = S.SCHEDULED
+    campaign.save(update_fields=["status", "scheduled_at", "updated_at"])
+    start = campaign.scheduled_at
+    if start is not None and campaign.local_time:
+        start = start - EARLIEST_OFFSET
+    if start is None or start <= now:
+        _enqueue_now(campaign)
+    else:
+        _schedule_run(campaign, at=start)
+    return campaign
+
+
+def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:
+    changed = Campaign.objects.filter(pk=campaign.pk, status__in=[S.SCHEDULED, S.RUNNING]).update(
+        status=S.PAUSED, pause_reason=reason or "Paused by a user."
+    )
+    if not changed:
+        raise CampaignActionRefused(
+            f"Only a scheduled or running campaign can be paused; this one is {campaign.status}."
+        )
+    Schedule.objects.filter(name=campaign.schedule_name).delete()
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_resume(*, campaign: Campaign) -> Campaign:
+    changed = Campaign.objects.filter(pk=campaign.pk, status=S.PAUSED).update(status=S.RUNNING, pause_reason="")
+    if not changed:
+        raise CampaignActionRefused(f"Only a paused campaign can be resumed; this one is {campaign.status}.")
+    campaign.refresh_from_db()
+    _enqueue_now(campaign)
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign) -> Campaign:
+    changed = Campaign.objects.filter(pk=campaign.pk, status__in=[S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED]).update(
+        status=S.CANCELLED, completed_at=timezone.now()
+    )
+    if not changed:
+        raise CampaignActionRefused(f"A {campaign.status} campaign cannot be cancelled.")
+    Schedule.objects.filter(name=campaign.schedule_name).delete()
+    CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED).update(
+        state=RecipientState.CANCELLED
+    )
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_retry_failed(*, campaign: Campaign) -> int:
+    """Send again the messages Nexmo never accepted (`failed`: 429, 5xx, unreachable), with the same client_ref.
+
+    `rejected` would fail the same way and `unknown` may have been delivered: neither is resent.
+    """
+    if campaign.status not in (S.COMPLETED, S.PAUSED, S.RUNNING):
+        raise CampaignActionRefused(f"A {campaign.status} campaign has nothing to retry.")
+    count = (
+        _campaign_messages(campaign)
+        .filter(status=MessageStatus.FAILED)
+        .update(status=MessageStatus.QUEUED, error_code="", error_reason="", failed_at=None, updated_at=timezone.now())
+    )
+    if count:
+        Campaign.objects.filter(pk=campaign.pk).update(status=S.RUNNING, pause_reason="", completed_at=None)
+        campaign.refresh_from_db()
+        _enqueue_now(campaign)
+    return int(count)
+
+
+def campaign_test_send(*, campaign: Campaign, contacts: list[Contact] | None = None) -> list[SendResult | str]:
+    """Send the campaign's message to the test profiles now (each send is new: origin `test`); a refusal is a string."""
+    targets = contacts if contacts is not None else list(contact_test_profiles())
+    if not targets:
+        raise CampaignActionRefused("There are no test profiles: mark a contact as a test profile first.")
+    stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
+    results: list[SendResult | str] = []
+    for contact in targets:
+        try:
+            content = template_rendering(
+                campaign.template,
+                contact=contact,
+                variables=campaign.variables,
+                header_media_url=campaign.header_media_url or None,
+            ).content
+            results.append(
+                message_send(
+                    provider=campaign.provider,
+                    to=contact.phone,
+                    content=content,
+                    origin=Origin.TEST,
+                    origin_ref=f"campaign:{campaign.pk}:{stamp}",
+                    contact=contact,
+                )
+            )
+        except (SendRefused, TemplateRenderError) as exc:
+            results.append(f"{contact.phone}: {exc}")
+    return results

@@ -1,0 +1,368 @@
+"""The bulk sending engine: prepared (`queued`) messages out through the async client, paced per provider number.
+
+Campaigns and journeys both use it. The caller hands over a function giving the next ids of `queued` messages to
+send; the engine claims them in bulk (queued → sending, one conditional UPDATE ... RETURNING: only the rows this
+worker moved are its to send), sends them concurrently under the number's pacer, and writes the outcomes in bulk.
+
+Exactly-once comes from the database, not from this process staying alive:
+- a message is created once per client_ref (unique) and only the worker whose claim moved it to `sending` sends it;
+- a message left in `sending` by a worker that died never goes out again: `messages_interrupted_settle` turns it
+  into `unknown` and the status callback that carries its client_ref settles it;
+- 429 / throttling (1000) answers push the shared pacer back and the message is tried again in this run; 5xx and
+  connection failures (Nexmo never accepted it) are retried a few times, then recorded `failed`; a timeout after
+  the request went out is `unknown`, never resent.
+
+Database work runs in the calling thread (the event loop lives in asgiref's helper thread), so the caller's
+connection and transaction rules hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from providers import pacing
+from providers.models import Message, MessageStatus, PendingStatus, ProviderConfig
+from providers.nexmo import client as nexmo
+from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
+
+logger = logging.getLogger(__name__)
+
+S = MessageStatus
+
+# Nexmo's throttling error code (in the problem's `type` URL) besides HTTP 429.
+THROTTLED_CODES = frozenset({"1000", "429"})
+RESULTS_FLUSH_SIZE = 500
+RESULTS_FLUSH_SECONDS = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class SurgePolicy:
+    """When to stop a run: `threshold` of the last `window` outcomes failed (throttling excluded)."""
+
+    window: int = 200
+    threshold: float = 0.5
+    minimum: int = 50
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    """What one run did. `stopped` is None (ran out of work), "requested" (should_stop said so) or "surge"."""
+
+    claimed: int = 0
+    submitted: int = 0
+    failed: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    retried: int = 0
+    throttled: int = 0
+    stopped: str | None = None
+    reason: str = ""
+    failures_by_code: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Job:
+    message_id: int
+    body: dict[str, Any]
+    attempts: int = 0
+
+
+def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
+    """queued → sending for these ids, in one UPDATE ... RETURNING: (id, request body) of the rows this call moved."""
+    if not ids:
+        return []
+    table = Message._meta.db_table
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = (
+        # The table name is the model's own and every value is a bound parameter.
+        f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ({placeholders}) AND status = %s "  # noqa: S608
+        "RETURNING id, request_body"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [S.SENDING.value, timezone.now(), *ids, S.QUEUED.value])
+        rows = cursor.fetchall()
+    return [(int(pk), json.loads(body) if isinstance(body, str) else (body or {})) for pk, body in rows]
+
+
+def messages_interrupted_settle(*, messages: Any, reason: str = "The sending worker stopped mid-request") -> int:
+    """`sending` → `unknown` for messages a dead worker left mid-request (they may have reached Nexmo).
+
+    `messages` is a Message queryset naming the caller's own messages; only call it while no other worker may be
+    sending them (the caller holds its lease). Returns how many were settled.
+    """
+    return int(
+        messages.filter(status=S.SENDING).update(
+            status=S.UNKNOWN, error_code="interrupted", error_reason=reason[:2000], updated_at=timezone.now()
+        )
+    )
+
+
+def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
+    """Write a batch of outcomes: a handful of UPDATEs whatever the batch size; statuses only move forward."""
+    now = timezone.now()
+    accepted: list[tuple[int, nexmo.NexmoResponse]] = []
+    failures: dict[tuple[str, str, str, int | None], list[int]] = {}  # (status, code, reason, HTTP)
+    unknown: dict[str, list[int]] = {}
+    for job, outcome in outcomes:
+        if isinstance(outcome, nexmo.NexmoResponse):
+            accepted.append((job.message_id, outcome))
+        elif isinstance(outcome, NexmoError):
+            rejected = outcome.status is not None and not outcome.retryable
+            reason = f"{outcome.title}: {outcome.detail}".strip(": ")[:2000]
+            failures.setdefault(
+                ((S.REJECTED if rejected else S.FAILED).value, outcome.code[:64], reason, outcome.status), []
+            ).append(job.message_id)
+        else:
+            unknown.setdefault(str(outcome)[:2000], []).append(job.message_id)
+    with transaction.atomic():
+        if accepted:
+            ids = [pk for pk, _ in accepted]
+            # A status callback may have overtaken the answer (matched by client_ref): never move it back.
+            Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.UNKNOWN, S.QUEUED]).update(
+                status=S.SUBMITTED, submitted_at=now, response_status=202, updated_at=now
+            )
+            rows = [Message(id=pk, message_uuid=r.message_uuid or None, response_body=r.body) for pk, r in accepted]
+            try:
+                with transaction.atomic():
+                    Message.objects.bulk_update(rows, ["message_uuid", "response_body"])
+            except IntegrityError:
+                # A callback already put this uuid on the row, or Nexmo repeated a uuid: write row by row.
+                for row in rows:
+                    try:
+                        with transaction.atomic():
+                            Message.objects.filter(pk=row.pk).filter(
+                                Q(message_uuid__isnull=True) | Q(message_uuid=row.message_uuid)
+                            ).update(message_uuid=row.message_uuid, response_body=row.response_body)
+                    except IntegrityError:
+                        logger.error(
+                            "Nexmo returned message_uuid %s twice; kept on the first message", row.message_uuid
+                        )
+        for (status, code, reason, http_status), ids in failures.items():
+            Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.QUEUED]).update(
+                status=status,
+                error_code=code,
+                error_reason=reason,
+                response_status=http_status,
+                failed_at=now,
+                updated_at=now,
+            )
+        for reason, ids in unknown.items():
+            Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.QUEUED]).update(
+                status=S.UNKNOWN, error_code="timeout", error_reason=reason, updated_at=now
+            )
+    _pending_statuses_apply([job.message_id for job, _ in outcomes])
+
+
+def _pending_statuses_apply(ids: list[int]) -> None:
+    """Statuses parked before their message had a uuid (rare): apply them now, by message."""
+    from providers.services import _pending_apply
+
+    refs = dict(Message.objects.filter(id__in=ids).values_list("client_ref", "id"))
+    waiting = set(PendingStatus.objects.filter(client_ref__in=list(refs)).values_list("client_ref", flat=True))
+    for message in Message.objects.filter(id__in=[refs[ref] for ref in waiting]).select_related("provider"):
+        _pending_apply(message)
+
+
+def _unclaim(ids: list[int]) -> None:
+    Message.objects.filter(id__in=ids, status=S.SENDING).update(status=S.QUEUED, updated_at=timezone.now())
+
+
+def _throttled(outcome: nexmo.Outcome) -> bool:
+    return isinstance(outcome, NexmoError) and (outcome.status == 429 or outcome.code in THROTTLED_CODES)
+
+
+def dispatch_run(
+    *,
+    provider: ProviderConfig,
+    next_ids: Callable[[int], Sequence[int]],
+    rate: float | None = None,
+    batch_size: int = 500,
+    max_concurrency: int | None = None,
+    max_attempts: int = 3,
+    back_off_seconds: float = 1.0,
+    should_stop: Callable[[], bool] | None = None,
+    surge: SurgePolicy | None = None,
+    after_batch: Callable[[DispatchReport], None] | None = None,
+) -> DispatchReport:
+    """Send `queued` messages of one provider number until `next_ids(limit)` returns nothing.
+
+    `next_ids(limit)` (sync, runs in the calling thread) returns up to `limit` ids of queued messages; ids already
+    claimed elsewhere are skipped by the claim. `rate` is messages/s for the number (default: 80, Nexmo's default).
+    `should_stop()` is asked before each batch; `after_batch(report)` after each batch of results is written.
+    Returns the report; on a failure surge it stops early with `stopped="surge"` and a reason for the user.
+    """
+    return async_to_sync(_dispatch)(
+        provider=provider,
+        next_ids=next_ids,
+        rate=float(rate or pacing.DEFAULT_RATE),
+        batch_size=batch_size,
+        max_concurrency=max_concurrency,
+        max_attempts=max_attempts,
+        back_off_seconds=back_off_seconds,
+        should_stop=should_stop,
+        surge=surge or SurgePolicy(),
+        after_batch=after_batch,
+    )
+
+
+async def _dispatch(
+    *,
+    provider: ProviderConfig,
+    next_ids: Callable[[int], Sequence[int]],
+    rate: float,
+    batch_size: int,
+    max_concurrency: int | None,
+    max_attempts: int,
+    back_off_seconds: float,
+    should_stop: Callable[[], bool] | None,
+    surge: SurgePolicy,
+    after_batch: Callable[[DispatchReport], None] | None,
+) -> DispatchReport:
+    from providers.services import provider_credentials
+
+    db = sync_to_async  # thread_sensitive: every query runs in the caller's thread, on its connection
+    credentials = await db(provider_credentials)(provider)
+    pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=rate)
+    report = DispatchReport()
+    recent: deque[bool] = deque(maxlen=surge.window)
+    results: list[tuple[_Job, nexmo.Outcome]] = []
+    retry: deque[_Job] = deque()
+    in_flight: set[asyncio.Task[None]] = set()
+    last_flush = time.monotonic()
+
+    async def flush() -> None:
+        nonlocal results, last_flush
+        if results:
+            batch, results = results, []
+            await db(_results_write)(batch)
+            if after_batch is not None:
+                await db(after_batch)(report)
+        last_flush = time.monotonic()
+
+    async def send(client: nexmo.AsyncNexmoClient, job: _Job) -> None:
+        job.attempts += 1
+        outcome: nexmo.Outcome
+        try:
+            outcome = await client.send(credentials=credentials, body=job.body)
+        except (NexmoError, NexmoAmbiguousError) as exc:
+            outcome = exc
+        if isinstance(outcome, NexmoError) and outcome.retryable and job.attempts < max_attempts:
+            if _throttled(outcome):
+                report.throttled += 1
+                await pacer.back_off(back_off_seconds)
+            report.retried += 1
+            retry.append(job)
+            return
+        if isinstance(outcome, nexmo.NexmoResponse):
+            report.submitted += 1
+            recent.append(True)
+        elif isinstance(outcome, NexmoError):
+            if outcome.status is not None and not outcome.retryable:
+                report.rejected += 1
+            else:
+                report.failed += 1
+            report.failures_by_code[outcome.code] = report.failures_by_code.get(outcome.code, 0) + 1
+            recent.append(_throttled(outcome))  # throttling is the pacer's business, not a surge
+        else:
+            report.unknown += 1
+            recent.append(True)
+        results.append((job, outcome))
+
+    def surging() -> bool:
+        if len(recent) < surge.minimum:
+            return False
+        failed = sum(1 for ok in recent if not ok)
+        return failed / len(recent) >= surge.threshold
+
+    crashed: list[BaseException] = []
+
+    def finished(task: asyncio.Task[None]) -> None:
+        in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            crashed.append(task.exception())  # type: ignore[arg-type]
+
+    group = max(1, int(rate * pacing.RESERVE_SECONDS))
+
+    async def launch(client: nexmo.AsyncNexmoClient, jobs: list[_Job]) -> None:
+        """Start already-claimed jobs at their paced slots."""
+        async for job in pacing.paced(pacer, jobs):
+            task = asyncio.create_task(send(client, job))
+            in_flight.add(task)
+            task.add_done_callback(finished)
+
+    async def checkpoint() -> None:
+        # Between groups only: nothing is ever claimed and left unlaunched when a write below fails.
+        if crashed:
+            raise crashed[0]
+        if len(results) >= RESULTS_FLUSH_SIZE or time.monotonic() - last_flush > RESULTS_FLUSH_SECONDS:
+            await flush()
+
+    async def drain() -> None:
+        while in_flight:
+            await asyncio.wait(set(in_flight), timeout=RESULTS_FLUSH_SECONDS)
+            if crashed:
+                raise crashed[0]
+            await flush()
+
+    try:
+        async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
+            ids: deque[int] = deque()
+            while True:
+                await checkpoint()
+                if surging():
+                    break
+                if retry:
+                    jobs = [retry.popleft() for _ in range(min(group, len(retry)))]
+                    await launch(client, jobs)
+                    continue
+                if not ids:
+                    if should_stop is not None and await db(should_stop)():
+                        report.stopped, report.reason = "requested", "Stopped on request."
+                        break
+                    ids.extend(await db(next_ids)(batch_size))
+                    if not ids:
+                        if in_flight:
+                            # Retries may still come back from requests in flight.
+                            await asyncio.wait(set(in_flight), return_when=asyncio.FIRST_COMPLETED)
+                            continue
+                        break
+                # Claim just in time, one pacer block at a time: a row is `sending` only while its request is
+                # about to go or in flight, so a crash leaves as few ambiguous rows as possible.
+                take = [ids.popleft() for _ in range(min(group, len(ids)))]
+                claimed = await db(messages_claim)(ids=take)
+                report.claimed += len(claimed)
+                await launch(client, [_Job(message_id=pk, body=body) for pk, body in claimed])
+            await drain()
+            while retry and not surging() and (should_stop is None or not await db(should_stop)()):
+                await launch(client, [retry.popleft() for _ in range(min(group, len(retry)))])
+                await drain()
+            if retry:
+                # Claimed, never accepted, and we are stopping: back to the queue for the next run.
+                await db(_unclaim)([job.message_id for job in retry])
+                retry.clear()
+            await flush()
+    finally:
+        if isinstance(pacer, pacing.RedisPacer):
+            await pacer.close()
+    if surging():
+        failed = sum(1 for ok in recent if not ok)
+        top = sorted(report.failures_by_code.items(), key=lambda item: -item[1])[:3]
+        codes = ", ".join(f"{code} ×{count}" for code, count in top)
+        report.stopped = "surge"
+        report.reason = (
+            f"Paused automatically: {failed} of the last {len(recent)} sends failed ({codes}). "
+            "Check the template and the number, then resume."
+        )
+    return report

@@ -1,0 +1,59 @@
+"""A marketer builds a campaign in the wizard, launches it, and watches it reach 100 % with delivered and read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contacts.models import Consent
+from providers.simulator import Channel, SimulatorConfig, run_in_thread
+from tests.providers.factories import contact_make, provider_make, public_pem, rsa_pem
+from tests.templates_app.factories import template_make
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wizard_launch_reaches_full_progress_with_delivered_and_read(
+    page: Any, login: Any, live_server: Any, marketer_user: Any, settings: Any
+) -> None:
+    settings.PUBLIC_BASE_URL = live_server.url
+    key = rsa_pem()
+    provider = provider_make(private_key=key, api_base_url="http://127.0.0.1:1")
+    template = template_make(provider=provider, name="spring_sale", body="Hi {{1}}, use code {{2}}.")
+    for n in range(5):
+        contact_make(whatsapp_consent=Consent.SUBSCRIBED, name=f"Ann {n}")
+    channel = Channel(
+        application_id=provider.application_id,
+        public_key_pem=public_pem(key).decode(),
+        number=provider.phone_number.lstrip("+"),
+        status_url=provider.status_callback_url,
+    )
+    simulator = run_in_thread(SimulatorConfig(channels=(channel,), seed=1), enforce_window=False, callback_retries=2)
+    try:
+        provider.api_base_url = simulator.base_url
+        provider.save()
+        login(marketer_user, "pw-teammate-123")
+        page.goto("/campaigns/new/")
+        page.fill("input[name=name]", "Spring sale")
+        page.select_option("select[name=template]", str(template.pk))
+        page.select_option("select[name=audience]", "all_subscribed")
+        page.click("#step-audience button[type=submit]")
+        page.select_option("select[name=var_1_source]", "property")
+        page.fill("input[name=var_1_name]", "name")
+        page.fill("input[name=var_1_fallback]", "there")
+        page.select_option("select[name=var_2_source]", "value")
+        page.fill("input[name=var_2_name]", "SPRING")
+        page.fill("input[name=throttle_per_second]", "200")
+        page.click("button[name=preview]")
+        assert "use code SPRING" in page.inner_text("#preview")
+        page.click("#step-details button.btn-primary")
+        page.click("#launch")
+        page.wait_for_function("document.getElementById('progress-text').textContent.trim() === '100 %'")
+        page.wait_for_function(
+            "document.querySelector('[data-stat=delivered]').textContent === '5'"
+            " && document.querySelector('[data-stat=read]').textContent === '5'",
+            timeout=20_000,
+        )
+        assert page.inner_text("#campaign-status") == "completed"
+    finally:
+        simulator.stop()
