@@ -239,6 +239,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_ready(url: str, *, workers: int) -> None:
+    """Until every worker has loaded Django: the port is open (the master listens) long before they can answer."""
+    import urllib.request
+
+    answered = 0
+    deadline = time.monotonic() + 120
+    while answered < workers * 4 and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                answered += response.status == 200
+        except OSError:
+            time.sleep(0.2)
+
+
 def _measure(env: dict[str, str], path: str, start: int, status: str) -> dict[str, Any]:
     """Serve with gunicorn, warm up for a second, then load for BENCH_SECONDS over messages start, start+1, …"""
     port = _free_port()
@@ -256,16 +270,13 @@ def _measure(env: dict[str, str], path: str, start: int, status: str) -> dict[st
             "2048",
             "--log-level",
             "warning",
+            "--graceful-timeout",
+            "3",
         ],
         env=env | {"BENCH_CALLBACKS_SERVER": "1", "PYTHONPATH": str(ROOT)},
     )
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        _wait_ready(f"http://127.0.0.1:{port}/bare/", workers=WORKERS)
         url = f"http://127.0.0.1:{port}{path}"
         if shutil.which("wrk"):
             _load_wrk(url, start, 300, status, 1)  # warm-up
@@ -287,7 +298,11 @@ def _measure(env: dict[str, str], path: str, start: int, status: str) -> dict[st
         return dict(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def _parse_cost() -> float:
