@@ -227,3 +227,9 @@ def test_a_failed_batch_stops_the_import_and_a_retry_resumes_after_the_committed
         1,
     )
     assert Contact.objects.count() == 4
+
+
+def test_a_row_with_a_nul_character_is_reported_and_the_others_are_kept() -> None:
+    job = run(b"phone,name\n+447700900001,Ann\n+447700900002,B\x00b\n+447700900003,Cy\n")
+    assert (job.created_count, job.invalid_count) == (2, 1)
+    assert "NUL character" in errors(job)[3]
