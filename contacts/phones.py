@@ -38,7 +38,27 @@ _SEPARATORS = str.maketrans("", "", " -.()\t")
 # Where the national number may legitimately begin with the trunk prefix or a mobile token that parsing rewrites,
 # the shortcut below could differ from phonenumbers; those always take the full parse.
 _ALWAYS_PARSE = frozenset({39, 52, 54, 225, 242, 7})
-_identity_by_shape: dict[tuple[int, int, str], bool] = {}
+# Verdict per (number of digits, first five digits): the first five hold the country code (at most three digits) and
+# the first two national digits, so one key never mixes two shapes. Bounded so odd input cannot grow it forever.
+_identity_by_shape: dict[tuple[int, str], bool] = {}
+_SHAPES_KEPT = 200_000
+
+
+def _shape_verdict(digits: str) -> bool:
+    """Whether numbers shaped like `digits` are already their own E.164 form (full parse once per shape)."""
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return False
+    national = digits[size:]
+    if code in _ALWAYS_PARSE or not national or national[0] == "0":
+        return False
+    try:
+        return phone_normalize("+" + digits) == "+" + digits
+    except ValidationError:
+        return False
 
 
 def phone_normalize_fast(raw: str) -> str:
@@ -48,26 +68,19 @@ def phone_normalize_fast(raw: str) -> str:
     its leading digits; so the full parse runs once per (country code, length, first two digits) and its verdict is
     reused for numbers of the same shape. Anything else goes through `phone_normalize`.
     """
-    match = _PLAIN_INTERNATIONAL.fullmatch((raw or "").strip().translate(_SEPARATORS))
-    if match is None or not (raw.lstrip().startswith("+") or raw.strip().isdigit()):
-        return phone_normalize(raw)
-    digits = match.group(1)
-    for size in (1, 2, 3):
-        code = int(digits[:size])
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
-        return phone_normalize(raw)
-    national = digits[size:]
-    if code in _ALWAYS_PARSE or not national or national[0] == "0":
-        return phone_normalize(raw)
-    shape = (code, len(national), national[:2])
+    digits = raw[1:] if raw[:1] == "+" else raw
+    if not (digits.isascii() and digits.isdigit() and 7 <= len(digits) <= 15 and digits[0] != "0"):
+        # Not bare digits: separators, letters, a wrong length; the slower shape check decides.
+        match = _PLAIN_INTERNATIONAL.fullmatch((raw or "").strip().translate(_SEPARATORS))
+        if match is None or not (raw.lstrip().startswith("+") or raw.strip().isdigit()):
+            return phone_normalize(raw)
+        digits = match.group(1)
+    shape = (len(digits), digits[:5])
     identity = _identity_by_shape.get(shape)
     if identity is None:
-        try:
-            identity = phone_normalize("+" + digits) == "+" + digits
-        except ValidationError:
-            identity = False
+        identity = _shape_verdict(digits)
+        if len(_identity_by_shape) >= _SHAPES_KEPT:
+            _identity_by_shape.clear()
         _identity_by_shape[shape] = identity
     if identity:
         return "+" + digits

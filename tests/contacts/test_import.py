@@ -4,12 +4,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from contacts import importing
 from contacts.models import Consent, ConsentChange, Contact, ContactImport, ImportStatus
+from contacts.phones import phone_normalize, phone_normalize_fast
 from contacts.services import contact_import_create, contact_import_run, contact_import_start
 from tests.contacts.factories import ContactFactory
 
@@ -136,3 +138,98 @@ def test_management_command_imports_a_file(tmp_path: Path, capsys: pytest.Captur
         bad = tmp_path / "bad.csv"
         bad.write_bytes("Mobile,Stadt\n+447700900003,München\n".encode("cp1252").replace(b"Mobile", b"M\xf6bile"))
         call_command("import_contacts", str(bad))
+
+
+def test_rows_sharing_a_key_are_resolved_in_file_order_against_existing_contacts() -> None:
+    # Row 2's phone belongs to contact x, so it is refused; row 3 (also that phone) then updates x; row 4 is new.
+    ContactFactory.create(external_id="x", phone="+447700900001", name="Old")
+    job = run(b"external_id,phone,name\na,+447700900001,Ann\nx,+447700900001,Xavier\nc,+447700900003,Cy\n")
+    assert (job.created_count, job.updated_count, job.skipped_count, job.invalid_count) == (1, 1, 0, 1)
+    assert errors(job) == {2: "Phone +447700900001 belongs to the contact with external id x."}
+    assert Contact.objects.get(external_id="x").name == "Xavier"
+    assert Contact.objects.get(external_id="c").phone == "+447700900003"
+
+
+def test_phone_shortcut_gives_the_same_answer_as_the_full_parse() -> None:
+    samples = [
+        "+447700900001",
+        "447700900002",
+        "+44 7700 900003",
+        "+1 (202) 555-0100",
+        "+390612345678",
+        "+4407700900001",
+        "12",
+        "+4477009000011111",
+        "٣٣٣٣٣٣٣٣",
+        "+86 138 0013 8000",
+        "+8613800138000",
+    ]
+    for raw in samples:
+        try:
+            expected: str | None = phone_normalize(raw)
+        except ValidationError:
+            expected = None
+        try:
+            fast: str | None = phone_normalize_fast(raw)
+        except ValidationError:
+            fast = None
+        assert fast == expected, raw
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_written_on_their_own_connection_keep_counts_duplicates_and_consent_history(settings: Any) -> None:
+    # Outside a transaction PostgreSQL writes batches on a second connection while the next batch is parsed.
+    settings.CONTACT_IMPORT_BATCH_SIZE = 2
+    job = run(
+        b"id,phone,consent\n"
+        b"a,+447700900001,yes\n"
+        b"b,+447700900002,\n"
+        b"c,+447700900003,no\n"
+        b"a,+447700900001,no\n"  # the same contact again, in a later batch
+        b"d,12,\n"
+    )
+    assert job.status == ImportStatus.COMPLETED
+    assert (job.created_count, job.updated_count, job.skipped_count, job.invalid_count) == (3, 0, 1, 1)
+    assert "already appears on an earlier row" in errors(job)[5]
+    assert Contact.objects.get(external_id="a").whatsapp_consent == Consent.SUBSCRIBED
+    assert ConsentChange.objects.filter(source="import").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_batch_stops_the_import_and_a_retry_resumes_after_the_committed_ones(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.CONTACT_IMPORT_BATCH_SIZE = 2
+    job = contact_import_create(
+        upload=upload(b"phone\n+447700900001\n+447700900002\n+447700900003\n+447700900004\n+447700900001\n"), user=None
+    )
+    job = contact_import_start(contact_import=job, enqueue=False)
+    write_batch = importing._write_batch
+    calls = []
+
+    def failing_second_batch(*args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        write_batch(*args)
+
+    monkeypatch.setattr(importing, "_write_batch", failing_second_batch)
+    with pytest.raises(RuntimeError, match="database went away"):
+        contact_import_run(contact_import=job)
+    job.refresh_from_db()
+    assert (job.rows_processed, job.created_count) == (2, 2)
+    monkeypatch.setattr(importing, "_write_batch", write_batch)
+    job = contact_import_run(contact_import=job)
+    assert (job.status, job.rows_processed, job.created_count, job.skipped_count) == (
+        ImportStatus.COMPLETED,
+        5,
+        4,
+        1,
+    )
+    assert Contact.objects.count() == 4
+
+
+def test_a_row_with_a_nul_character_is_reported_and_the_others_are_kept() -> None:
+    job = run(b"phone,name\n+447700900001,Ann\n+447700900002,B\x00b\n+447700900003,Cy\n")
+    assert (job.created_count, job.invalid_count) == (2, 1)
+    assert "NUL character" in errors(job)[3]
