@@ -652,6 +652,7 @@ def callback_log(*, provider: ProviderConfig | None, kind: str, response_status:
         provider=provider,
         kind=kind if kind in CallbackKind.values else CallbackKind.STATUS,
         response_status=response_status,
-        note=note[:255],
-        body=body[:4096].decode("utf-8", errors="replace"),
+        # PostgreSQL text cannot hold NUL, and a refused body is exactly where one turns up.
+        note=note[:255].replace("\x00", "\ufffd"),
+        body=body[:4096].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
     )

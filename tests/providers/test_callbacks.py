@@ -331,3 +331,20 @@ def test_regenerated_token_retires_the_old_urls(provider: ProviderConfig) -> Non
     provider_callback_token_regenerate(provider=provider)
     response = Client().post(f"/callbacks/nexmo/{old}/status/", b"{}", content_type="application/json")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"message_uuid": "a\x00b", "status": "delivered"',  # a raw NUL in a body that is not JSON
+        b"\x00\x00\x00",
+        b'{"message_uuid": "a\\u0000b", "to": {"type": "whatsapp", "number": "1"}, "timestamp": "x", "status": 1}',
+    ],
+)
+@pytest.mark.parametrize("kind", ["status", "inbound"])
+def test_a_body_with_nul_characters_is_a_400_never_a_500(provider: ProviderConfig, kind: str, raw: bytes) -> None:
+    response = Client().post(
+        f"/callbacks/nexmo/{provider.callback_token}/{kind}/", data=raw, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert CallbackLog.objects.filter(response_status=400).count() == 1
