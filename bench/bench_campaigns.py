@@ -66,7 +66,9 @@ def _contacts_fresh(count: int, first: int) -> float:
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE contacts_contact SET whatsapp_consent = 'untracked' WHERE whatsapp_consent = 'subscribed'")
+        cursor.execute(
+            "UPDATE contacts_contact SET whatsapp_consent = 'untracked' WHERE whatsapp_consent = 'subscribed'"
+        )
         cursor.execute(
             "INSERT INTO contacts_contact (phone, name, email, timezone, language, properties, whatsapp_consent,"
             " consent_source, is_test_profile, created_at, updated_at)"
@@ -315,22 +317,19 @@ def _phase(env: dict[str, str], phase: str, *args: object) -> dict[str, Any]:
 
 
 def _sim(base: str, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    request = urllib.request.Request(  # noqa: S310 - loopback URL built here
+    request = urllib.request.Request(
         base + path,
         data=json.dumps(data).encode() if data is not None else None,
         headers={"Content-Type": "application/json"},
         method="POST" if data is not None else "GET",
     )
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as answer:
         return dict(json.loads(answer.read() or b"{}"))
 
 
 def _receive_times(base: str, limit: int) -> list[float]:
     messages = _sim(base, f"/_sim/messages?limit={limit}")["results"]
-    return sorted(
-        datetime.fromisoformat(m["accepted_at"].replace("Z", "+00:00")).timestamp()
-        for m in messages
-    )
+    return sorted(datetime.fromisoformat(m["accepted_at"].replace("Z", "+00:00")).timestamp() for m in messages)
 
 
 def _max_in_one_second(times: list[float]) -> int:

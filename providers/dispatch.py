@@ -109,6 +109,36 @@ def messages_interrupted_settle(*, messages: Any, reason: str = "The sending wor
     )
 
 
+def values_update(
+    *,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    assignments: str,
+    params: Sequence[Any] = (),
+    chunk: int = 1000,
+) -> int:
+    """UPDATE `table` from a list of rows in one statement per `chunk` rows; returns the rows updated.
+
+    `columns` names the values of each row (the first is the table's id); `assignments` is the SET clause, reading
+    them as `v.<column>` and taking `params` for its own placeholders. PostgreSQL and SQLite (3.33+) alike.
+    """
+    updated = 0
+    names = ", ".join(columns)
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            sql = (
+                # Table, column names and assignments come from the caller's code; every value is a parameter.
+                f"WITH v({names}) AS (VALUES {', '.join([row_sql] * len(part))}) "  # noqa: S608
+                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.{columns[0]}"
+            )
+            cursor.execute(sql, [value for row in part for value in row] + list(params))
+            updated += max(cursor.rowcount, 0)
+    return updated
+
+
 def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
     """Write a batch of outcomes: a handful of UPDATEs whatever the batch size; statuses only move forward."""
     now = timezone.now()
@@ -134,9 +164,16 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                 status=S.SUBMITTED, submitted_at=now, response_status=202, updated_at=now
             )
             rows = [Message(id=pk, message_uuid=r.message_uuid or None, response_body=r.body) for pk, r in accepted]
+            body = "CAST(v.body AS jsonb)" if connection.vendor == "postgresql" else "v.body"
             try:
                 with transaction.atomic():
-                    Message.objects.bulk_update(rows, ["message_uuid", "response_body"])
+                    # One UPDATE ... FROM (VALUES ...): bulk_update's CASE per row costs more CPU than the sends.
+                    values_update(
+                        table=Message._meta.db_table,
+                        columns=("id", "uuid", "body"),
+                        rows=[(row.pk, row.message_uuid, json.dumps(row.response_body)) for row in rows],
+                        assignments=f"message_uuid = v.uuid, response_body = {body}",
+                    )
             except IntegrityError:
                 # A callback already put this uuid on the row, or Nexmo repeated a uuid: write row by row.
                 for row in rows:
@@ -162,16 +199,22 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
             Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.QUEUED]).update(
                 status=S.UNKNOWN, error_code="timeout", error_reason=reason, updated_at=now
             )
-    _pending_statuses_apply([job.message_id for job, _ in outcomes])
+    refs = [str(job.body.get("client_ref") or "") for job, _ in outcomes]
+    without = [job.message_id for job, _ in outcomes if not job.body.get("client_ref")]
+    if without:
+        refs.extend(Message.objects.filter(id__in=without).values_list("client_ref", flat=True))
+    _pending_statuses_apply([ref for ref in refs if ref])
 
 
-def _pending_statuses_apply(ids: list[int]) -> None:
+def _pending_statuses_apply(client_refs: list[str]) -> None:
     """Statuses parked before their message had a uuid (rare): apply them now, by message."""
     from providers.services import _pending_apply
 
-    refs = dict(Message.objects.filter(id__in=ids).values_list("client_ref", "id"))
-    waiting = set(PendingStatus.objects.filter(client_ref__in=list(refs)).values_list("client_ref", flat=True))
-    for message in Message.objects.filter(id__in=[refs[ref] for ref in waiting]).select_related("provider"):
+    # The refs come from the request bodies: one query per batch in the common case of nothing waiting.
+    waiting = set(PendingStatus.objects.filter(client_ref__in=client_refs).values_list("client_ref", flat=True))
+    if not waiting:
+        return
+    for message in Message.objects.filter(client_ref__in=waiting).select_related("provider"):
         _pending_apply(message)
 
 
