@@ -124,20 +124,23 @@ def values_update(
     """UPDATE `table` from a list of rows in one statement per `chunk` rows; returns the rows updated.
 
     `columns` names the values of each row (the first is the table's id); `assignments` is the SET clause, reading
-    them as `v.<column>` and taking `params` for its own placeholders. PostgreSQL and SQLite (3.33+) alike.
+    them as `v.<column>` and taking `params` for its own placeholders (they come first in the statement).
+    PostgreSQL and SQLite (3.33+) alike.
     """
     updated = 0
-    names = ", ".join(columns)
+    # VALUES names its columns column1, column2, … in both databases; the SELECT gives them the caller's names (and
+    # the statement starts with UPDATE, so drivers report its row count).
+    names = ", ".join(f"column{n} AS {name}" for n, name in enumerate(columns, start=1))
     row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             sql = (
                 # Table, column names and assignments come from the caller's code; every value is a parameter.
-                f"WITH v({names}) AS (VALUES {', '.join([row_sql] * len(part))}) "  # noqa: S608
-                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.{columns[0]}"
+                f"UPDATE {table} SET {assignments} FROM (SELECT {names} FROM (VALUES "  # noqa: S608
+                f"{', '.join([row_sql] * len(part))}) AS rows_) AS v WHERE {table}.id = v.{columns[0]}"
             )
-            cursor.execute(sql, [value for row in part for value in row] + list(params))
+            cursor.execute(sql, list(params) + [value for row in part for value in row])
             updated += max(cursor.rowcount, 0)
     return updated
 
