@@ -165,23 +165,32 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
     with transaction.atomic():
         if accepted:
             ids = [pk for pk, _ in accepted]
-            # A status callback may have overtaken the answer (matched by client_ref): never move it back.
-            Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.UNKNOWN, S.QUEUED]).update(
-                status=S.SUBMITTED, submitted_at=now, response_status=202, updated_at=now
-            )
             rows = [Message(id=pk, message_uuid=r.message_uuid or None, response_body=r.body) for pk, r in accepted]
             body = "CAST(v.body AS jsonb)" if connection.vendor == "postgresql" else "v.body"
+            # A status callback may have overtaken the answer (matched by client_ref): never move it back.
+            movable = f"status IN ('{S.SENDING.value}', '{S.UNKNOWN.value}', '{S.QUEUED.value}')"
+            stamp = connection.ops.adapt_datetimefield_value(now)
             try:
                 with transaction.atomic():
-                    # One UPDATE ... FROM (VALUES ...): bulk_update's CASE per row costs more CPU than the sends.
+                    # One UPDATE ... FROM (VALUES ...) for the whole batch: bulk_update's CASE per row cost more CPU
+                    # than the sends, and a second UPDATE of the same rows doubled the writes.
                     values_update(
                         table=Message._meta.db_table,
                         columns=("id", "uuid", "body"),
                         rows=[(row.pk, row.message_uuid, json.dumps(row.response_body)) for row in rows],
-                        assignments=f"message_uuid = v.uuid, response_body = {body}",
+                        assignments=(
+                            f"status = CASE WHEN {movable} THEN %s ELSE status END, "
+                            f"submitted_at = CASE WHEN {movable} THEN %s ELSE submitted_at END, "
+                            f"response_status = CASE WHEN {movable} THEN 202 ELSE response_status END, "
+                            f"updated_at = %s, message_uuid = v.uuid, response_body = {body}"
+                        ),
+                        params=[S.SUBMITTED.value, stamp, stamp],
                     )
             except IntegrityError:
                 # A callback already put this uuid on the row, or Nexmo repeated a uuid: write row by row.
+                Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.UNKNOWN, S.QUEUED]).update(
+                    status=S.SUBMITTED, submitted_at=now, response_status=202, updated_at=now
+                )
                 for row in rows:
                     try:
                         with transaction.atomic():

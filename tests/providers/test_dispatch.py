@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from providers.dispatch import (
+    DispatchReport,
     SurgePolicy,
     dispatch_run,
     messages_claim,
@@ -70,10 +72,12 @@ def _once(ids: list[int]) -> Callable[[int], list[int]]:
     return next_ids
 
 
-def _run(provider: ProviderConfig, ids: list[int], answer: Callable[[httpx.Request], httpx.Response], **kw: object):  # type: ignore[no-untyped-def]
+def _run(
+    provider: ProviderConfig, ids: list[int], answer: Callable[[httpx.Request], httpx.Response], **kw: Any
+) -> tuple[DispatchReport, Counter[str]]:
     fake = FakeNexmo(answer)
     with transport_override(fake.transport):
-        report = dispatch_run(provider=provider, next_ids=_once(ids), rate=1000, back_off_seconds=0.01, **kw)  # type: ignore[arg-type]
+        report = dispatch_run(provider=provider, next_ids=_once(ids), rate=1000, back_off_seconds=0.01, **kw)
     calls = Counter(json.loads(r.content)["client_ref"] for r in fake.requests)
     return report, calls
 
