@@ -46,6 +46,9 @@ THROTTLED_CODES = frozenset({"1000", "429"})
 # Sends `rate` apart are kept this much over a second apart, so jitter on the way to Nexmo cannot put one more
 # than the cap into any second on its side (costs ~2 % of the rate).
 PACING_MARGIN_SECONDS = 0.02
+# Rows claimed per round trip: a quarter second of sends. Smaller claims left the pacer idle while each claim's
+# commit came back (the cap was only 83 % used); larger ones leave more rows `unknown` when a worker dies.
+CLAIM_SECONDS = 0.25
 RESULTS_FLUSH_SIZE = 500
 RESULTS_FLUSH_SECONDS = 0.25
 
@@ -354,7 +357,7 @@ async def _dispatch(
         if not task.cancelled() and task.exception() is not None:
             crashed.append(task.exception())  # type: ignore[arg-type]
 
-    group = max(1, int(rate * pacing.RESERVE_SECONDS))
+    group = max(1, int(rate * CLAIM_SECONDS))
 
     async def launch(client: nexmo.AsyncNexmoClient, jobs: list[_Job]) -> None:
         """Start already-claimed jobs at their paced slots."""
@@ -399,8 +402,8 @@ async def _dispatch(
                             await asyncio.wait(set(in_flight), return_when=asyncio.FIRST_COMPLETED)
                             continue
                         break
-                # Claim just in time, one pacer block at a time: a row is `sending` only while its request is
-                # about to go or in flight, so a crash leaves as few ambiguous rows as possible.
+                # Claim just in time, a quarter second of sends at a time: a row is `sending` only while its request
+                # is about to go or in flight, so a crash leaves few ambiguous rows.
                 take = [ids.popleft() for _ in range(min(group, len(ids)))]
                 claimed = await db(messages_claim)(ids=take)
                 report.claimed += len(claimed)
