@@ -606,6 +606,7 @@ def callback_log(*, provider: ProviderConfig | None, kind: str, response_status:
         provider=provider,
         kind=kind if kind in CallbackKind.values else CallbackKind.STATUS,
         response_status=response_status,
-        note=note[:255],
-        body=body[:4096].decode("utf-8", errors="replace"),
+        # PostgreSQL text cannot hold NUL: a hostile body must still be logged, not turn the answer into a 500.
+        note=note[:255].replace("\x00", "\ufffd"),
+        body=body[:4096].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
     )
