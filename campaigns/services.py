@@ -27,7 +27,7 @@ from campaigns.models import (
 )
 from contacts.models import Consent, Contact
 from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
-from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle
+from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle, values_update
 from providers.models import Message, MessageStatus, Origin
 from providers.nexmo.payloads import body_build, client_ref_for, content_describe
 from providers.selectors import contacts_over_frequency_cap
@@ -343,13 +343,21 @@ def _materialize(campaign: Campaign, limit: int) -> list[int]:
     with transaction.atomic():
         # The unique client_ref makes this a no-op for rows a crashed run already inserted.
         Message.objects.bulk_create(messages, batch_size=1000, ignore_conflicts=True)
-        refs = {m.client_ref: m for m in messages}
-        found = dict(Message.objects.filter(client_ref__in=list(refs)).values_list("client_ref", "id"))
-        status = dict(Message.objects.filter(id__in=list(found.values())).values_list("id", "status"))
-        links = [CampaignRecipient(id=row[0], message_id=found[(row[3] or {})["client_ref"]]) for row in live]
-        CampaignRecipient.objects.bulk_update(links, ["message_id"], batch_size=1000)
-        CampaignRecipient.objects.filter(id__in=[row[0] for row in live]).update(state=RecipientState.QUEUED)
-    return [pk for pk in found.values() if status.get(pk) == MessageStatus.QUEUED]
+        found = {
+            ref: (pk, status)
+            for ref, pk, status in Message.objects.filter(client_ref__in=[m.client_ref for m in messages]).values_list(
+                "client_ref", "id", "status"
+            )
+        }
+        # Link and mark queued in one UPDATE ... FROM (VALUES ...) (bulk_update's CASE per row is CPU-bound).
+        values_update(
+            table=CampaignRecipient._meta.db_table,
+            columns=("id", "message_id"),
+            rows=[(row[0], found[(row[3] or {})["client_ref"]][0]) for row in live],
+            assignments="message_id = v.message_id, state = %s",
+            params=[RecipientState.QUEUED.value],
+        )
+    return [pk for pk, status in found.values() if status == MessageStatus.QUEUED]
 
 
 def _lease_take(campaign: Campaign) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -33,6 +34,7 @@ class Reservation:
 
 
 class Pacer(Protocol):
+    key: str
     rate: float
 
     async def reserve(self, count: int) -> Reservation: ...
@@ -70,6 +72,7 @@ class LocalPacer:
     def forget_all(cls) -> None:
         with cls._lock:
             cls._schedules.clear()
+        _sent_logs.clear()
 
 
 # Atomically: start = max(TAT, now); TAT = start + count * interval. Times in microseconds from Redis's own clock,
@@ -125,15 +128,30 @@ def pacer_for(*, key: str, rate: float) -> LocalPacer | RedisPacer:
     return LocalPacer(key, rate)
 
 
+# The last `rate` send times per pacer key in this process: a send waits until the one `rate` sends before it is a
+# full window (plus the caller's margin) old. The schedule alone lets a late send and an on-time one `rate` slots
+# later share a second; this log makes "never more than the cap in any second" hold for what actually went out.
+_sent_logs: dict[str, deque[float]] = {}
+
+
 async def paced[T](
     pacer: Pacer,
     items: Iterable[T],
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    margin: float = 0.0,
 ) -> AsyncIterator[T]:
-    """Yield items no faster than the pacer's schedule allows, each at (or just after) its own slot."""
+    """Yield items no faster than the pacer's schedule allows, each at (or just after) its own slot.
+
+    `margin` (seconds) widens the one-second window, e.g. to absorb jitter between here and the provider's clock.
+    """
     block = max(1, int(pacer.rate * RESERVE_SECONDS))
+    window = 1.0 + margin
+    size = max(1, int(pacer.rate))
+    log = _sent_logs.get(pacer.key)
+    if log is None or log.maxlen != size:  # first use, or the number's rate changed
+        log = _sent_logs[pacer.key] = deque(log or (), maxlen=size)
     iterator = iter(items)
     pending: list[T] = []
     while True:
@@ -151,6 +169,11 @@ async def paced[T](
                 break
             if wait > 0:
                 await sleep(wait)
+            if len(log) == log.maxlen and (held := log[0] + window - clock()) > 0:
+                # The send `rate` places back is under a window old: wait for it, and shift this block's slots.
+                await sleep(held)
+                first += held
             sent += 1
+            log.append(clock())
             yield item
         pending = pending[sent:]

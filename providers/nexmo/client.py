@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import jwt
 from django.conf import settings
@@ -130,13 +131,18 @@ def _headers(credentials: Credentials) -> dict[str, str]:
 
 
 def _outcome(response: httpx.Response) -> NexmoResponse:
+    return _answer(response.status_code, response.content)
+
+
+def _answer(status_code: int, raw: bytes) -> NexmoResponse:
+    body: Any
     try:
-        body: Any = response.json()
+        body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        body = response.text
-    if response.status_code == 202 and isinstance(body, dict):
+        body = raw.decode("utf-8", errors="replace")
+    if status_code == 202 and isinstance(body, dict):
         return NexmoResponse(status_code=202, body=body)
-    raise NexmoError.from_response(response.status_code, body)
+    raise NexmoError.from_response(status_code, body)
 
 
 # Failures before the request could have reached Nexmo: safe to retry.
@@ -211,8 +217,18 @@ class AsyncNexmoClient:
         self.max_concurrency = max_concurrency or int(settings.NEXMO_MAX_CONCURRENCY)
         self._semaphore = asyncio.Semaphore(self.max_concurrency)
         self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AsyncNexmoClient:
+        if _transport_factory is None:
+            # On the network, aiohttp directly: httpx's request/response layer on top of it doubled the CPU per
+            # send, and at 1,000 sends/s a worker's core is the limit (bench/bench_campaigns.py).
+            connect, read = float(settings.NEXMO_CONNECT_TIMEOUT), float(settings.NEXMO_READ_TIMEOUT)
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_concurrency),
+                timeout=aiohttp.ClientTimeout(sock_connect=connect, sock_read=read),
+            )
+            return self
         limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
         self._client = httpx.AsyncClient(
             transport=_async_transport(limits), timeout=_timeout(), follow_redirects=False, limits=limits
@@ -223,9 +239,15 @@ class AsyncNexmoClient:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def send(self, *, credentials: Credentials, body: dict[str, Any]) -> NexmoResponse:
         """Same contract as the sync `send`."""
+        if self._session is not None:
+            async with self._semaphore:
+                return await self._session_send(self._session, credentials, body)
         if self._client is None:
             raise RuntimeError("Use AsyncNexmoClient as `async with AsyncNexmoClient() as client:`")
         async with self._semaphore:
@@ -234,6 +256,26 @@ class AsyncNexmoClient:
             except httpx.HTTPError as exc:
                 raise _failure(exc) from exc
         return _outcome(response)
+
+    @staticmethod
+    async def _session_send(
+        session: aiohttp.ClientSession, credentials: Credentials, body: dict[str, Any]
+    ) -> NexmoResponse:
+        try:
+            async with session.post(
+                credentials.messages_url,
+                data=json.dumps(body).encode(),
+                headers=_headers(credentials),
+                allow_redirects=False,
+            ) as response:
+                status, raw = response.status, await response.read()
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL) as exc:
+            # Nothing reached Nexmo: safe to retry.
+            raise NexmoError(status=None, title="Could not reach Nexmo", detail=f"{type(exc).__name__}: {exc}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Read timeouts, connections dropped mid-answer: Nexmo may have accepted the message.
+            raise NexmoAmbiguousError(f"No answer from Nexmo after sending ({type(exc).__name__}: {exc})") from exc
+        return _answer(status, raw)
 
     async def send_many(self, requests: Sequence[tuple[Credentials, dict[str, Any]]]) -> list[Outcome]:
         """Send all concurrently (bounded); one outcome per request, in order, never raising for a single failure."""
