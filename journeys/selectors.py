@@ -7,10 +7,10 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
+from journeys.graph import STAT_KEYS
 from journeys.models import Enrollment, EnrollmentState, ExitReason, Journey, JourneyStep, StepOutcome
 from providers.models import MessageStatus
 
-STAT_KEYS = ("entered", "waiting", "sent", "delivered", "read", "replied", "exited", "converted")
 _ARRIVALS = [o for o in StepOutcome.values if o not in (StepOutcome.REPLIED, StepOutcome.TIMED_OUT)]
 
 

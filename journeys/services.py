@@ -336,3 +336,40 @@ def journeys_tick(*, now: datetime | None = None, budget_seconds: float = TICK_S
             break
         steps += runtime.process_claim(token=token, now=moment)
     return steps
+
+
+# --- builder -------------------------------------------------------------------------------------------------------
+
+
+def journey_node_save(*, journey: Journey, node: dict[str, Any], replacing: str | None = None) -> Journey:
+    """Add a node, or replace node `replacing` (renaming it updates the edges that point at it)."""
+    nodes = [dict(n) for n in journey.nodes if isinstance(n, dict)]
+    new_id = str(node["id"])
+    if replacing != new_id and any(n.get("id") == new_id for n in nodes):
+        raise JourneyInvalid([Problem(new_id, "id", "Another node already has this id.")])
+    if replacing is None:
+        nodes.append(node)
+    else:
+        nodes = [node if n.get("id") == replacing else n for n in nodes]
+        if replacing != new_id:
+            nodes = [_renamed(n, replacing, new_id) for n in nodes]
+    entry = journey.entry_node
+    if not entry or entry == replacing:
+        entry = new_id
+    return journey_update(journey=journey, data={"nodes": nodes, "entry_node": entry})
+
+
+def _renamed(node: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    out = {k: (new if k in ("next", "yes", "no", "timeout_next", "message_node") and v == old else v) for k, v in node.items()}
+    if isinstance(out.get("branches"), list):
+        out["branches"] = [{**b, "next": new if b.get("next") == old else b.get("next")} for b in out["branches"]]
+    if isinstance(out.get("condition"), dict) and out["condition"].get("node") == old:
+        out["condition"] = {**out["condition"], "node": new}
+    return out
+
+
+def journey_node_delete(*, journey: Journey, node_id: str) -> Journey:
+    """Remove a node; edges that pointed at it are left empty, for the checks to flag."""
+    nodes = [_renamed(n, node_id, "") for n in journey.nodes if isinstance(n, dict) and n.get("id") != node_id]
+    entry = "" if journey.entry_node == node_id else journey.entry_node
+    return journey_update(journey=journey, data={"nodes": nodes, "entry_node": entry})
