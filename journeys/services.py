@@ -325,7 +325,7 @@ def enrollments_run(*, enrollment_ids: list[int], now: datetime | None = None) -
     return runtime.process_claim(token=token, now=now) if token else 0
 
 
-def journeys_tick(*, now: datetime | None = None, budget_seconds: float = TICK_SECONDS, batch_size: int = 1000) -> int:
+def journeys_tick(*, now: datetime | None = None, budget_seconds: float = TICK_SECONDS, batch_size: int = runtime.BATCH_SIZE) -> int:
     """Run every due enrollment, a batch at a time, for up to `budget_seconds`; the number of steps taken."""
     started = monotonic_time.monotonic()
     steps = 0

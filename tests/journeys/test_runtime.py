@@ -386,3 +386,14 @@ def test_frequency_cap_skips_the_send(nexmo: FakeNexmo) -> None:
     enrollment = enter(journey_live(nodes=nodes, cap_messages=1, cap_days=1), contact_make())
     assert len(nexmo.requests) == 1
     assert JourneyStep.objects.get(enrollment=enrollment, node="again").outcome == "capped"
+
+
+def test_step_rows_keep_any_detail_text_and_a_repeat_is_ignored() -> None:
+    journey = journey_live(nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"},
+                                  {"id": "end", "type": "exit"}])  # fmt: skip
+    enrollment = enter(journey, contact_make())
+    detail = 'a "quoted" \\ back{slash}, comma'
+    row = (enrollment.pk, journey.pk, enrollment.version_id, "end", 7, "skipped", detail, None, timezone.now())
+    runtime._steps_insert([row])
+    runtime._steps_insert([row])
+    assert list(JourneyStep.objects.filter(visit=7).values_list("detail", flat=True)) == [detail]
