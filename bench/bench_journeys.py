@@ -47,15 +47,24 @@ def _populate(count: int, offset: int, name: str, due: Any) -> Any:
     )
     journey = services.journey_publish(journey=journey)
     contacts = Contact.objects.bulk_create(
-        [Contact(phone=f"+4477{n:08d}", name=f"C{n}", properties={"plan": "gold"}) for n in range(offset, offset + count)],
+        [
+            Contact(phone=f"+4477{n:08d}", name=f"C{n}", properties={"plan": "gold"})
+            for n in range(offset, offset + count)
+        ],
         batch_size=5000,
     )
     Enrollment.objects.bulk_create(
         [
             Enrollment(
-                journey=journey, version=journey.current_version, contact=c, state=EnrollmentState.WAITING,
-                node="pause", wait_kind=WaitKind.TIMER, steps=1, next_run_at=due,
-            )  # fmt: skip
+                journey=journey,
+                version=journey.current_version,
+                contact=c,
+                state=EnrollmentState.WAITING,
+                node="pause",
+                wait_kind=WaitKind.TIMER,
+                steps=1,
+                next_run_at=due,
+            )
             for c in contacts
         ],
         batch_size=5000,

@@ -84,7 +84,9 @@ def trigger_problems(trigger: Any, *, segment_exists: Callable[[int], bool] | No
             problems.append(Problem("", "trigger.event", "Name the event that starts the journey, e.g. signup."))
         filters = trigger.get("filters", {})
         if filters is not None and not isinstance(filters, Mapping):
-            problems.append(Problem("", "trigger.filters", 'Filters are an object of property → value, e.g. {"plan": "gold"}.'))
+            problems.append(
+                Problem("", "trigger.filters", 'Filters are an object of property → value, e.g. {"plan": "gold"}.')
+            )
     elif kind == "segment_entry":
         segment = trigger.get("segment")
         if isinstance(segment, bool) or not isinstance(segment, int):
@@ -134,7 +136,7 @@ def _check_condition(node_id: str, condition: Any, ids: set[str], sending: set[s
     return [Problem(node_id, f"{field}.type", "Use message, property or event.")]
 
 
-def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> list[Problem]:  # noqa: C901 - one rule per node type
+def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> list[Problem]:
     node_id = str(node["id"])
     kind = node.get("type")
     out: list[Problem] = []
@@ -158,11 +160,17 @@ def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> li
             seconds = node["seconds"]
             need(_positive_int(seconds) and seconds <= MAX_WAIT_SECONDS, "seconds", "Give 1 s to 366 days.")
         elif given[0] == "until_local_time":
-            need(isinstance(node["until_local_time"], str) and bool(LOCAL_TIME.match(node["until_local_time"])),
-                 "until_local_time", "Give a time of day as HH:MM, e.g. 09:30.")  # fmt: skip
+            need(
+                isinstance(node["until_local_time"], str) and bool(LOCAL_TIME.match(node["until_local_time"])),
+                "until_local_time",
+                "Give a time of day as HH:MM, e.g. 09:30.",
+            )
         else:
-            need(isinstance(node["until_property"], str) and bool(node["until_property"]),
-                 "until_property", "Name the contact property holding the date.")  # fmt: skip
+            need(
+                isinstance(node["until_property"], str) and bool(node["until_property"]),
+                "until_property",
+                "Name the contact property holding the date.",
+            )
     elif kind == "wait_for_reply":
         target = node.get("message_node")
         if not isinstance(target, str) or not target:
@@ -171,7 +179,9 @@ def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> li
             out.append(Problem(node_id, "message_node", f"{target!r} is not a send node of this journey."))
         need(node.get("payload") is None or isinstance(node.get("payload"), str), "payload", "Payload is text.")
         seconds = node.get("timeout_seconds")
-        need(_positive_int(seconds) and seconds <= MAX_WAIT_SECONDS, "timeout_seconds", "Give 1 s to 366 days.")
+        need(
+            _positive_int(seconds) and int(seconds or 0) <= MAX_WAIT_SECONDS, "timeout_seconds", "Give 1 s to 366 days."
+        )
     elif kind == "branch":
         out.extend(_check_condition(node_id, node.get("condition"), ids, sending))
     elif kind == "split":
@@ -189,13 +199,16 @@ def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> li
                 out.append(Problem(node_id, "branches", f"The percentages add up to {total}, not 100."))
     elif kind == "update_property":
         prop = node.get("property")
-        need(isinstance(prop, str) and bool(PROPERTY_NAME.match(prop)), "property",
-             "Name the property: letters, digits and underscores.")  # fmt: skip
+        need(
+            isinstance(prop, str) and bool(PROPERTY_NAME.match(prop)),
+            "property",
+            "Name the property: letters, digits and underscores.",
+        )
         need("value" in node, "value", "Give the value to store.")
     return out
 
 
-def definition_problems(  # noqa: C901 - the walk over the graph reads best in one place
+def definition_problems(
     *,
     entry_node: str,
     nodes: Any,
@@ -219,7 +232,9 @@ def definition_problems(  # noqa: C901 - the walk over the graph reads best in o
             problems.append(Problem(node_id, "id", "Two nodes have this id."))
             continue
         if node.get("type") not in NODE_TYPES:
-            problems.append(Problem(node_id, "type", f"Unknown type {node.get('type')!r}; use one of {', '.join(NODE_TYPES)}."))
+            problems.append(
+                Problem(node_id, "type", f"Unknown type {node.get('type')!r}; use one of {', '.join(NODE_TYPES)}.")
+            )
             continue
         by_id[node_id] = node
     ids = set(by_id)
@@ -249,8 +264,8 @@ def definition_problems(  # noqa: C901 - the walk over the graph reads best in o
         if template_ok is not None:
             for field in ("template", "fallback_template"):
                 template_id = node.get(field)
-                if _positive_int(template_id):
-                    why = template_ok(int(template_id))
+                if isinstance(template_id, int) and _positive_int(template_id):
+                    why = template_ok(template_id)
                     if why:
                         problems.append(Problem(node_id, field, why))
     if entry_node in ids:
@@ -291,6 +306,12 @@ def problems_by_field(problems: Iterable[Problem]) -> dict[str, list[str]]:
     """API shape: `{"nodes": [...], "entry_node": [...], "trigger": [...]}`."""
     out: dict[str, list[str]] = {}
     for problem in problems:
-        key = "trigger" if problem.field.startswith("trigger") else "entry_node" if problem.field == "entry_node" else "nodes"
+        key = (
+            "trigger"
+            if problem.field.startswith("trigger")
+            else "entry_node"
+            if problem.field == "entry_node"
+            else "nodes"
+        )
         out.setdefault(key, []).append(str(problem))
     return out

@@ -44,17 +44,20 @@ class JourneySettingsForm(forms.Form):
     trigger_type = forms.ChoiceField(label="Trigger", choices=[(t, TRIGGER_LABELS[t]) for t in TRIGGER_TYPES])
     trigger_event = forms.CharField(label="Event name", required=False, help_text="For an event trigger, e.g. signup.")
     trigger_filters = forms.CharField(
-        label="Event property filters", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Event property filters",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text='JSON, e.g. {"plan": "gold"}; empty: any.',
-    )  # fmt: skip
+    )
     trigger_segment = forms.ModelChoiceField(label="Segment", queryset=Segment.objects.all(), required=False)
     trigger_keyword = forms.CharField(label="Keyword", required=False)
     trigger_payload = forms.CharField(label="Quick-reply payload", required=False)
     entry_node = forms.ChoiceField(label="Entry node", required=False)
     provider = forms.ModelChoiceField(
-        queryset=ProviderConfig.objects.filter(is_active=True), required=False,
+        queryset=ProviderConfig.objects.filter(is_active=True),
+        required=False,
         help_text="The number texts go from (templates go from their own).",
-    )  # fmt: skip
+    )
     reentry = forms.ChoiceField(choices=Reentry.choices)
     reentry_days = forms.IntegerField(min_value=1, required=False)
     goal_event = forms.CharField(required=False, help_text="Contacts who do this event exit as converted.")
@@ -68,19 +71,29 @@ class JourneySettingsForm(forms.Form):
         if journey is not None and "initial" not in kwargs:
             trigger = journey.trigger or {}
             kwargs["initial"] = {
-                "name": journey.name, "trigger_type": trigger.get("type", "event"),
+                "name": journey.name,
+                "trigger_type": trigger.get("type", "event"),
                 "trigger_event": trigger.get("event", ""),
                 "trigger_filters": json.dumps(trigger["filters"]) if trigger.get("filters") else "",
-                "trigger_segment": trigger.get("segment"), "trigger_keyword": trigger.get("keyword", ""),
-                "trigger_payload": trigger.get("payload", ""), "entry_node": journey.entry_node,
-                "provider": journey.provider_id, "reentry": journey.reentry, "reentry_days": journey.reentry_days,
-                "goal_event": journey.goal_event, "entry_limit": journey.entry_limit,
-                "quiet_hours_start": journey.quiet_hours_start, "quiet_hours_end": journey.quiet_hours_end,
-                "cap_messages": journey.cap_messages, "cap_days": journey.cap_days,
-            }  # fmt: skip
+                "trigger_segment": trigger.get("segment"),
+                "trigger_keyword": trigger.get("keyword", ""),
+                "trigger_payload": trigger.get("payload", ""),
+                "entry_node": journey.entry_node,
+                "provider": journey.provider_id,
+                "reentry": journey.reentry,
+                "reentry_days": journey.reentry_days,
+                "goal_event": journey.goal_event,
+                "entry_limit": journey.entry_limit,
+                "quiet_hours_start": journey.quiet_hours_start,
+                "quiet_hours_end": journey.quiet_hours_end,
+                "cap_messages": journey.cap_messages,
+                "cap_days": journey.cap_days,
+            }
         super().__init__(*args, **kwargs)
         ids = [n["id"] for n in (journey.nodes if journey else []) if isinstance(n, dict) and "id" in n]
-        self.fields["entry_node"].choices = [("", "—"), *((i, i) for i in ids)]
+        entry_field = self.fields["entry_node"]
+        assert isinstance(entry_field, forms.ChoiceField)
+        entry_field.choices = [("", "—"), *((i, i) for i in ids)]
         if journey is None:
             del self.fields["entry_node"]
 
@@ -102,8 +115,21 @@ class JourneySettingsForm(forms.Form):
             trigger["keyword"] = data["trigger_keyword"].strip()
         else:
             trigger["payload"] = data["trigger_payload"].strip()
-        out = {k: data[k] for k in ("name", "provider", "reentry", "reentry_days", "goal_event", "entry_limit",
-                                     "quiet_hours_start", "quiet_hours_end", "cap_messages", "cap_days")}  # fmt: skip
+        out = {
+            k: data[k]
+            for k in (
+                "name",
+                "provider",
+                "reentry",
+                "reentry_days",
+                "goal_event",
+                "entry_limit",
+                "quiet_hours_start",
+                "quiet_hours_end",
+                "cap_messages",
+                "cap_days",
+            )
+        }
         out["trigger"] = trigger
         if "entry_node" in data:
             out["entry_node"] = data["entry_node"]
@@ -135,8 +161,11 @@ class NodeForm(forms.Form):
 
         if kind == "send_template":
             f["template"] = forms.ModelChoiceField(queryset=templates)
-            f["variables"] = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                             help_text='JSON, e.g. {"1": {"property": "name", "fallback": "there"}}.')  # fmt: skip
+            f["variables"] = forms.CharField(
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text='JSON, e.g. {"1": {"property": "name", "fallback": "there"}}.',
+            )
             target("next", "Next")
         elif kind == "send_text":
             f["text"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
@@ -156,7 +185,13 @@ class NodeForm(forms.Form):
             target("next", "On reply")
             target("timeout_next", "On timeout")
         elif kind == "branch":
-            f["condition_type"] = forms.ChoiceField(choices=[("message", "Message status"), ("property", "Contact property"), ("event", "Event since entry")])  # fmt: skip
+            f["condition_type"] = forms.ChoiceField(
+                choices=[
+                    ("message", "Message status"),
+                    ("property", "Contact property"),
+                    ("event", "Event since entry"),
+                ]
+            )
             f["message_node"] = forms.ChoiceField(choices=senders, required=False, label="Message of node")
             f["status"] = forms.ChoiceField(choices=[("", "—"), *((s, s) for s in MESSAGE_STATUSES)], required=False)
             f["within_seconds"] = forms.IntegerField(min_value=1, required=False)
@@ -173,7 +208,7 @@ class NodeForm(forms.Form):
             )
         elif kind == "update_property":
             f["property"] = forms.CharField()
-            f["value"] = forms.CharField(required=False, help_text="JSON (true, 3, \"gold\") or plain text.")
+            f["value"] = forms.CharField(required=False, help_text='JSON (true, 3, "gold") or plain text.')
             target("next", "Next")
 
     @staticmethod
@@ -182,14 +217,23 @@ class NodeForm(forms.Form):
         if "variables" in node:
             initial["variables"] = json.dumps(node["variables"]) if node["variables"] else ""
         if node.get("type") == "split":
-            initial["branches"] = "\n".join(f"{b.get('percent')} {b.get('next') or ''}".strip() for b in node.get("branches", []))
+            initial["branches"] = "\n".join(
+                f"{b.get('percent')} {b.get('next') or ''}".strip() for b in node.get("branches", [])
+            )
         if node.get("type") == "update_property":
             initial["value"] = json.dumps(node.get("value"))
         if node.get("type") == "branch":
             c = node.get("condition") or {}
-            initial.update(condition_type=c.get("type"), message_node=c.get("node"), status=c.get("status"),
-                           within_seconds=c.get("within_seconds"), property=c.get("property"), op=c.get("op"),
-                           value="" if c.get("value") is None else c.get("value"), event=c.get("event"))  # fmt: skip
+            initial.update(
+                condition_type=c.get("type"),
+                message_node=c.get("node"),
+                status=c.get("status"),
+                within_seconds=c.get("within_seconds"),
+                property=c.get("property"),
+                op=c.get("op"),
+                value="" if c.get("value") is None else c.get("value"),
+                event=c.get("event"),
+            )
         return initial
 
     def clean(self) -> dict[str, Any]:
@@ -226,12 +270,22 @@ class NodeForm(forms.Form):
                     node[key] = d[key]
             node["next"] = d["next"]
         elif self.kind == "wait_for_reply":
-            node.update(message_node=d["message_node"], payload=d["payload"].strip() or None,
-                        timeout_seconds=d["timeout_seconds"], next=d["next"], timeout_next=d["timeout_next"])  # fmt: skip
+            node.update(
+                message_node=d["message_node"],
+                payload=d["payload"].strip() or None,
+                timeout_seconds=d["timeout_seconds"],
+                next=d["next"],
+                timeout_next=d["timeout_next"],
+            )
         elif self.kind == "branch":
             kind = d["condition_type"]
             if kind == "message":
-                condition = {"type": kind, "node": d["message_node"], "status": d["status"], "within_seconds": d["within_seconds"]}
+                condition = {
+                    "type": kind,
+                    "node": d["message_node"],
+                    "status": d["status"],
+                    "within_seconds": d["within_seconds"],
+                }
             elif kind == "property":
                 condition = {"type": kind, "property": d["property"], "op": d["op"] or "eq", "value": d["value"]}
             else:

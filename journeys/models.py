@@ -146,7 +146,9 @@ class Enrollment(models.Model):
         ]
         indexes = [
             # The scheduler: only rows that can still run are in it, so its cost follows what is due.
-            models.Index(fields=["next_run_at"], name="enrollment_due_idx", condition=Q(state__in=["active", "waiting"])),
+            models.Index(
+                fields=["next_run_at"], name="enrollment_due_idx", condition=Q(state__in=["active", "waiting"])
+            ),
             # Wake-ups by inbound message, goal event or opt-out look up one contact's running enrollments.
             models.Index(fields=["contact", "state"], name="enrollment_contact_state_idx"),
             # Re-entry checks and stats.

@@ -75,7 +75,9 @@ def _segment_exists(segment_id: int) -> bool:
 
 def journey_problems(*, journey: Journey, complete: bool = True) -> list[Problem]:
     """What stops this draft from being published (or, with complete=False, from being saved)."""
-    problems = trigger_problems(journey.trigger, segment_exists=_segment_exists) if (complete or journey.trigger) else []
+    problems = (
+        trigger_problems(journey.trigger, segment_exists=_segment_exists) if (complete or journey.trigger) else []
+    )
     problems += definition_problems(
         entry_node=journey.entry_node,
         nodes=journey.nodes,
@@ -220,9 +222,11 @@ def enrollment_enter(
     try:
         with transaction.atomic():
             # The entry limit is a counter bumped only while below the limit: concurrent entries cannot overshoot.
-            limit_ok = Journey.objects.filter(pk=journey.pk).filter(
-                Q(entry_limit__isnull=True) | Q(entered_count__lt=F("entry_limit"))
-            ).update(entered_count=F("entered_count") + 1)
+            limit_ok = (
+                Journey.objects.filter(pk=journey.pk)
+                .filter(Q(entry_limit__isnull=True) | Q(entered_count__lt=F("entry_limit")))
+                .update(entered_count=F("entered_count") + 1)
+            )
             if not limit_ok:
                 return None
             version = journey.current_version
@@ -267,9 +271,7 @@ def event_react(*, event: Event, contact: Contact) -> None:
 
 def enrollments_convert(*, contact: Contact, event_name: str) -> int:
     """Exit, as converted, the contact's running enrollments in journeys whose goal is this event."""
-    return Enrollment.objects.filter(
-        contact=contact, state__in=RUNNABLE_STATES, journey__goal_event=event_name
-    ).update(
+    return Enrollment.objects.filter(contact=contact, state__in=RUNNABLE_STATES, journey__goal_event=event_name).update(
         state=EnrollmentState.EXITED, exit_reason=ExitReason.CONVERTED, ended_at=timezone.now(), next_run_at=None
     )
 
@@ -286,7 +288,11 @@ def inbound_react(*, inbound: InboundMessage, contact: Contact | None, keyword: 
         return
     payload = (inbound.button_payload or "").strip()
     waiting = Enrollment.objects.filter(contact=contact, state=EnrollmentState.WAITING, wait_kind=WaitKind.REPLY)
-    waiting = waiting.filter(Q(wait_payload="") | Q(wait_payload__iexact=payload)) if payload else waiting.filter(wait_payload="")
+    waiting = (
+        waiting.filter(Q(wait_payload="") | Q(wait_payload__iexact=payload))
+        if payload
+        else waiting.filter(wait_payload="")
+    )
     ids = list(waiting.values_list("pk", flat=True))
     if ids:
         Enrollment.objects.filter(pk__in=ids, state=EnrollmentState.WAITING, wait_kind=WaitKind.REPLY).update(
@@ -325,7 +331,9 @@ def enrollments_run(*, enrollment_ids: list[int], now: datetime | None = None) -
     return runtime.process_claim(token=token, now=now) if token else 0
 
 
-def journeys_tick(*, now: datetime | None = None, budget_seconds: float = TICK_SECONDS, batch_size: int = runtime.BATCH_SIZE) -> int:
+def journeys_tick(
+    *, now: datetime | None = None, budget_seconds: float = TICK_SECONDS, batch_size: int = runtime.BATCH_SIZE
+) -> int:
     """Run every due enrollment, a batch at a time, for up to `budget_seconds`; the number of steps taken."""
     started = monotonic_time.monotonic()
     steps = 0
@@ -360,7 +368,10 @@ def journey_node_save(*, journey: Journey, node: dict[str, Any], replacing: str 
 
 
 def _renamed(node: dict[str, Any], old: str, new: str) -> dict[str, Any]:
-    out = {k: (new if k in ("next", "yes", "no", "timeout_next", "message_node") and v == old else v) for k, v in node.items()}
+    out: dict[str, Any] = {
+        k: (new if k in ("next", "yes", "no", "timeout_next", "message_node") and v == old else v)
+        for k, v in node.items()
+    }
     if isinstance(out.get("branches"), list):
         out["branches"] = [{**b, "next": new if b.get("next") == old else b.get("next")} for b in out["branches"]]
     if isinstance(out.get("condition"), dict) and out["condition"].get("node") == old:

@@ -42,7 +42,9 @@ def journey_list(request: HttpRequest) -> HttpResponse:
 
 @marketer_required
 def journey_create(request: HttpRequest) -> HttpResponse:
-    form = JourneySettingsForm(request.POST or None, initial={"reentry": "never", "cap_days": 1, "trigger_type": "event"})
+    form = JourneySettingsForm(
+        request.POST or None, initial={"reentry": "never", "cap_days": 1, "trigger_type": "event"}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             journey = services.journey_create(data=form.journey_data())
@@ -66,7 +68,9 @@ def journey_settings(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Settings saved.")
             return redirect("journey-detail", pk=journey.pk)
-    return render(request, "journeys/journey_form.html", {"form": form, "title": f"{journey.name}: settings", "journey": journey})
+    return render(
+        request, "journeys/journey_form.html", {"form": form, "title": f"{journey.name}: settings", "journey": journey}
+    )
 
 
 @marketer_required

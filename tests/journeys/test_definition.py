@@ -17,15 +17,22 @@ def problems(nodes: Any, entry: str = "a", **kwargs: Any) -> list[str]:
 def test_complete_definition_has_no_problems() -> None:
     nodes = [
         {"id": "a", "type": "send_template", "template": 1, "next": "w"},
-        {"id": "w", "type": "wait_for_reply", "message_node": "a", "payload": "YES", "timeout_seconds": 60,
-         "next": "s", "timeout_next": "x"},
+        {
+            "id": "w",
+            "type": "wait_for_reply",
+            "message_node": "a",
+            "payload": "YES",
+            "timeout_seconds": 60,
+            "next": "s",
+            "timeout_next": "x",
+        },
         {"id": "s", "type": "split", "branches": [{"percent": 90, "next": "b"}, {"percent": 10, "next": None}]},
         {"id": "b", "type": "branch", "condition": {"type": "event", "event": "buy"}, "yes": "u", "no": "t"},
         {"id": "t", "type": "send_text", "text": "Hi", "fallback_template": None, "next": "z"},
         {"id": "z", "type": "wait", "seconds": 5, "next": "u"},
         {"id": "u", "type": "update_property", "property": "done", "value": True, "next": "x"},
         {"id": "x", "type": "exit"},
-    ]  # fmt: skip
+    ]
     assert problems(nodes) == []
 
 
@@ -34,26 +41,65 @@ def test_complete_definition_has_no_problems() -> None:
     [
         ([{"id": "a", "type": "teleport"}], "node 'a', type: Unknown type 'teleport'"),
         ([{"id": "a", "type": "exit"}, {"id": "b", "type": "exit"}], "node 'b', id: Unreachable"),
-        ([{"id": "a", "type": "branch", "condition": {"type": "property", "property": "p"}, "yes": "b"},
-          {"id": "b", "type": "exit"}], "node 'a', no: Choose the no node."),
+        (
+            [
+                {"id": "a", "type": "branch", "condition": {"type": "property", "property": "p"}, "yes": "b"},
+                {"id": "b", "type": "exit"},
+            ],
+            "node 'a', no: Choose the no node.",
+        ),
         ([{"id": "a", "type": "wait", "seconds": 5}], "node 'a', next: A wait needs the node that follows it"),
-        ([{"id": "a", "type": "send_template", "template": 1, "next": "w"},
-          {"id": "w", "type": "wait_for_reply", "message_node": "a", "timeout_seconds": 5, "next": "x"},
-          {"id": "x", "type": "exit"}], "node 'w', timeout_next: A wait for a reply needs both"),
-        ([{"id": "a", "type": "wait_for_reply", "message_node": "x", "timeout_seconds": 5, "next": "x",
-           "timeout_next": "x"}, {"id": "x", "type": "exit"}], "node 'a', message_node: 'x' is not a send node"),
-        ([{"id": "a", "type": "split", "branches": [{"percent": 50, "next": "x"}, {"percent": 40, "next": "x"}]},
-          {"id": "x", "type": "exit"}], "node 'a', branches: The percentages add up to 90, not 100."),
-        ([{"id": "a", "type": "wait", "seconds": 5, "until_local_time": "09:00", "next": "x"},
-          {"id": "x", "type": "exit"}], "node 'a', seconds: Give exactly one of"),
-        ([{"id": "a", "type": "wait", "until_local_time": "25:00", "next": "x"}, {"id": "x", "type": "exit"}],
-         "node 'a', until_local_time: Give a time of day as HH:MM"),
-        ([{"id": "a", "type": "update_property", "property": "bad name", "value": 1, "next": "x"},
-          {"id": "x", "type": "exit"}], "node 'a', property:"),
+        (
+            [
+                {"id": "a", "type": "send_template", "template": 1, "next": "w"},
+                {"id": "w", "type": "wait_for_reply", "message_node": "a", "timeout_seconds": 5, "next": "x"},
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'w', timeout_next: A wait for a reply needs both",
+        ),
+        (
+            [
+                {
+                    "id": "a",
+                    "type": "wait_for_reply",
+                    "message_node": "x",
+                    "timeout_seconds": 5,
+                    "next": "x",
+                    "timeout_next": "x",
+                },
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'a', message_node: 'x' is not a send node",
+        ),
+        (
+            [
+                {"id": "a", "type": "split", "branches": [{"percent": 50, "next": "x"}, {"percent": 40, "next": "x"}]},
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'a', branches: The percentages add up to 90, not 100.",
+        ),
+        (
+            [
+                {"id": "a", "type": "wait", "seconds": 5, "until_local_time": "09:00", "next": "x"},
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'a', seconds: Give exactly one of",
+        ),
+        (
+            [{"id": "a", "type": "wait", "until_local_time": "25:00", "next": "x"}, {"id": "x", "type": "exit"}],
+            "node 'a', until_local_time: Give a time of day as HH:MM",
+        ),
+        (
+            [
+                {"id": "a", "type": "update_property", "property": "bad name", "value": 1, "next": "x"},
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'a', property:",
+        ),
         ([{"id": "a", "type": "send_text", "next": "nowhere"}], "node 'a', next: Points at 'nowhere'"),
         ("not a list", "nodes: Nodes are a list"),
     ],
-)  # fmt: skip
+)
 def test_problem_names_node_and_field(nodes: Any, expected: str) -> None:
     assert any(p.startswith(expected) for p in problems(nodes)), problems(nodes)
 
@@ -75,11 +121,18 @@ def test_triggers() -> None:
 def flow(welcome: int, coupon: int) -> list[dict[str, Any]]:
     return [
         {"id": "welcome", "type": "send_template", "template": welcome, "variables": {}, "next": "answer"},
-        {"id": "answer", "type": "wait_for_reply", "message_node": "welcome", "payload": "YES",
-         "timeout_seconds": 86400, "next": "coupon", "timeout_next": "end"},
+        {
+            "id": "answer",
+            "type": "wait_for_reply",
+            "message_node": "welcome",
+            "payload": "YES",
+            "timeout_seconds": 86400,
+            "next": "coupon",
+            "timeout_next": "end",
+        },
         {"id": "coupon", "type": "send_template", "template": coupon, "variables": {}, "next": "end"},
         {"id": "end", "type": "exit"},
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.django_db
@@ -88,10 +141,16 @@ def test_api_create_publish_pause_resume_stop_and_stats(marketer_api: Any) -> No
     welcome, coupon = template_make(provider, name="welcome"), template_make(provider, name="coupon")
     answer = marketer_api.post(
         "/api/v1/journeys/",
-        {"name": "Welcome", "trigger": {"type": "event", "event": "signup"}, "entry_node": "welcome",
-         "nodes": flow(welcome.pk, coupon.pk), "reentry": "never", "goal_event": "purchase"},
+        {
+            "name": "Welcome",
+            "trigger": {"type": "event", "event": "signup"},
+            "entry_node": "welcome",
+            "nodes": flow(welcome.pk, coupon.pk),
+            "reentry": "never",
+            "goal_event": "purchase",
+        },
         format="json",
-    )  # fmt: skip
+    )
     assert answer.status_code == 201, answer.json()
     journey = answer.json()
     assert journey["status"] == "draft" and journey["version"] is None and journey["problems"] == []
@@ -132,10 +191,14 @@ def test_api_refuses_bad_definitions_with_field_messages(marketer_api: Any, body
 def test_api_publish_refuses_incomplete_draft(marketer_api: Any) -> None:
     created = marketer_api.post(
         "/api/v1/journeys/",
-        {"name": "Loose", "trigger": {"type": "event", "event": "signup"}, "entry_node": "a",
-         "nodes": [{"id": "a", "type": "send_template", "template": 999, "next": ""}]},
+        {
+            "name": "Loose",
+            "trigger": {"type": "event", "event": "signup"},
+            "entry_node": "a",
+            "nodes": [{"id": "a", "type": "send_template", "template": 999, "next": ""}],
+        },
         format="json",
-    ).json()  # fmt: skip
+    ).json()
     assert created["problems"]
     answer = marketer_api.post(f"/api/v1/journeys/{created['id']}/publish/")
     assert answer.status_code == 400

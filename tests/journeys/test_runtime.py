@@ -37,11 +37,16 @@ def test_send_template_uses_contact_and_event_values_and_exits(nexmo: FakeNexmo)
     template = template_make(provider, body="Hi {{1}}, code {{2}}")
     journey = journey_live(
         nodes=[
-            {"id": "hello", "type": "send_template", "template": template.pk, "next": "end",
-             "variables": {"1": {"field": "name"}, "2": {"event": "code"}}},
+            {
+                "id": "hello",
+                "type": "send_template",
+                "template": template.pk,
+                "next": "end",
+                "variables": {"1": {"field": "name"}, "2": {"event": "code"}},
+            },
             {"id": "end", "type": "exit"},
         ]
-    )  # fmt: skip
+    )
     enrollment = enter(journey, contact_make(name="Ann"), code="SPRING")
     assert enrollment.state == EnrollmentState.COMPLETED and enrollment.exit_reason == ExitReason.COMPLETED
     body = nexmo.bodies()[0]
@@ -53,7 +58,7 @@ def test_send_template_uses_contact_and_event_values_and_exits(nexmo: FakeNexmo)
 def test_send_text_inside_window_falls_back_outside_and_skips_without_fallback(nexmo: FakeNexmo) -> None:
     provider = provider_make()
     fallback = template_make(provider, name="fallback")
-    nodes = [
+    nodes: list[dict[str, Any]] = [
         {"id": "text", "type": "send_text", "text": "Hello there", "fallback_template": fallback.pk, "next": "end"},
         {"id": "end", "type": "exit"},
     ]
@@ -64,7 +69,9 @@ def test_send_text_inside_window_falls_back_outside_and_skips_without_fallback(n
     assert contents[0] == {"type": "text", "text": "Hello there"}
     assert contents[1]["type"] == "template" and contents[1]["template"]["name"].endswith(":fallback")
 
-    bare = journey_live(name="No fallback", nodes=[{**nodes[0], "fallback_template": None}, nodes[1]], provider=provider)
+    bare = journey_live(
+        name="No fallback", nodes=[{**nodes[0], "fallback_template": None}, nodes[1]], provider=provider
+    )
     skipped = enter(bare, contact_make())
     assert skipped.state == EnrollmentState.COMPLETED and len(nexmo.requests) == 2
     assert JourneyStep.objects.get(enrollment=skipped, node="text").outcome == "skipped"
@@ -107,9 +114,16 @@ def test_wait_until_local_time_and_until_property() -> None:
     assert enrollment.node == "renewal"
     assert enrollment.next_run_at == datetime(2999, 1, 1, tzinfo=ZoneInfo("Asia/Tokyo"))  # midnight, local time
 
-    no_date = enter(journey_live(name="b", nodes=[
-        {"id": "renewal", "type": "wait", "until_property": "renews_on", "next": "end"}, {"id": "end", "type": "exit"}
-    ]), contact_make())  # fmt: skip
+    no_date = enter(
+        journey_live(
+            name="b",
+            nodes=[
+                {"id": "renewal", "type": "wait", "until_property": "renews_on", "next": "end"},
+                {"id": "end", "type": "exit"},
+            ],
+        ),
+        contact_make(),
+    )
     assert no_date.state == EnrollmentState.COMPLETED  # no date: the wait is skipped, not stuck
 
 
@@ -119,20 +133,34 @@ def reply_journey(provider: Any, payload: str | None = "YES") -> Journey:
     return journey_live(
         nodes=[
             {"id": "welcome", "type": "send_template", "template": welcome.pk, "next": "answer"},
-            {"id": "answer", "type": "wait_for_reply", "message_node": "welcome", "payload": payload,
-             "timeout_seconds": 86400, "next": "coupon", "timeout_next": "end"},
+            {
+                "id": "answer",
+                "type": "wait_for_reply",
+                "message_node": "welcome",
+                "payload": payload,
+                "timeout_seconds": 86400,
+                "next": "coupon",
+                "timeout_next": "end",
+            },
             {"id": "coupon", "type": "send_template", "template": coupon.pk, "next": "end"},
             {"id": "end", "type": "exit"},
         ]
-    )  # fmt: skip
+    )
 
 
 def inbound(provider: Any, contact: Contact, *, payload: str = "", text: str = "") -> InboundMessage:
     return InboundMessage.objects.create(
-        provider=provider, contact=contact, message_uuid=f"in-{InboundMessage.objects.count()}",
-        from_number=contact.phone, content_type="button" if payload else "text", text=text,
-        button_payload=payload, button_text=payload.title(), raw={}, received_at=timezone.now(),
-    )  # fmt: skip
+        provider=provider,
+        contact=contact,
+        message_uuid=f"in-{InboundMessage.objects.count()}",
+        from_number=contact.phone,
+        content_type="button" if payload else "text",
+        text=text,
+        button_payload=payload,
+        button_text=payload.title(),
+        raw={},
+        received_at=timezone.now(),
+    )
 
 
 def test_wait_for_reply_takes_the_reply_path_on_the_matching_button(
@@ -163,19 +191,26 @@ def test_wait_for_reply_times_out_to_its_timeout_path(nexmo: FakeNexmo) -> None:
     assert JourneyStep.objects.get(enrollment=enrollment, node="answer", outcome="timed_out")
 
 
-def test_branch_on_message_status_waits_for_the_callback(nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any) -> None:
+def test_branch_on_message_status_waits_for_the_callback(
+    nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any
+) -> None:
     provider = provider_make()
     template = template_make(provider)
     journey = journey_live(
         nodes=[
             {"id": "hello", "type": "send_template", "template": template.pk, "next": "seen"},
-            {"id": "seen", "type": "branch", "yes": "yes", "no": "no",
-             "condition": {"type": "message", "node": "hello", "status": "read", "within_seconds": 3600}},
+            {
+                "id": "seen",
+                "type": "branch",
+                "yes": "yes",
+                "no": "no",
+                "condition": {"type": "message", "node": "hello", "status": "read", "within_seconds": 3600},
+            },
             {"id": "yes", "type": "update_property", "property": "saw_it", "value": True, "next": "end"},
             {"id": "no", "type": "update_property", "property": "saw_it", "value": False, "next": "end"},
             {"id": "end", "type": "exit"},
         ]
-    )  # fmt: skip
+    )
     contact = contact_make()
     enrollment = enter(journey, contact)
     assert enrollment.state == EnrollmentState.WAITING and enrollment.node == "seen"
@@ -196,17 +231,30 @@ def test_branch_on_message_status_waits_for_the_callback(nexmo: FakeNexmo, djang
 def test_branch_on_property_and_on_event_since_entry(django_capture_on_commit_callbacks: Any) -> None:
     journey = journey_live(
         nodes=[
-            {"id": "gold", "type": "branch", "condition": {"type": "property", "property": "plan", "op": "eq",
-             "value": "gold"}, "yes": "bought", "no": "end"},
-            {"id": "bought", "type": "branch", "condition": {"type": "event", "event": "purchase"},
-             "yes": "vip", "no": "end"},
+            {
+                "id": "gold",
+                "type": "branch",
+                "condition": {"type": "property", "property": "plan", "op": "eq", "value": "gold"},
+                "yes": "bought",
+                "no": "end",
+            },
+            {
+                "id": "bought",
+                "type": "branch",
+                "condition": {"type": "event", "event": "purchase"},
+                "yes": "vip",
+                "no": "end",
+            },
             {"id": "vip", "type": "update_property", "property": "vip", "value": 1, "next": "end"},
             {"id": "end", "type": "exit"},
         ]
-    )  # fmt: skip
+    )
     gold = contact_make(properties={"plan": "gold"})
     enter(journey, gold)
-    assert list(JourneyStep.objects.filter(node__in=["gold", "bought"]).values_list("outcome", flat=True)) == ["yes", "no"]
+    assert list(JourneyStep.objects.filter(node__in=["gold", "bought"]).values_list("outcome", flat=True)) == [
+        "yes",
+        "no",
+    ]
     vip = contact_make(properties={"plan": "gold"})
     enrollment = services.enrollment_enter(journey=journey, contact=vip)
     assert enrollment is not None
@@ -219,14 +267,17 @@ def test_branch_on_property_and_on_event_since_entry(django_capture_on_commit_ca
 def test_split_sends_shares_to_branches_and_holds_out_the_rest() -> None:
     journey = journey_live(
         nodes=[
-            {"id": "ab", "type": "split", "branches": [{"percent": 50, "next": "a"}, {"percent": 30, "next": "b"},
-                                                        {"percent": 20, "next": None}]},
+            {
+                "id": "ab",
+                "type": "split",
+                "branches": [{"percent": 50, "next": "a"}, {"percent": 30, "next": "b"}, {"percent": 20, "next": None}],
+            },
             {"id": "a", "type": "update_property", "property": "arm", "value": "a", "next": "end"},
             {"id": "b", "type": "update_property", "property": "arm", "value": "b", "next": "end"},
             {"id": "end", "type": "exit"},
         ],
         reentry="always",
-    )  # fmt: skip
+    )
     contacts = [contact_make() for _ in range(60)]
     for contact in contacts:
         enter(journey, contact)
@@ -238,9 +289,11 @@ def test_split_sends_shares_to_branches_and_holds_out_the_rest() -> None:
 
 def test_update_property_keeps_other_properties() -> None:
     journey = journey_live(
-        nodes=[{"id": "set", "type": "update_property", "property": "tier", "value": {"level": 2}, "next": "end"},
-               {"id": "end", "type": "exit"}]
-    )  # fmt: skip
+        nodes=[
+            {"id": "set", "type": "update_property", "property": "tier", "value": {"level": 2}, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
     contact = contact_make(properties={"city": "Leeds", "tier": "old"})
     enter(journey, contact)
     contact.refresh_from_db()
@@ -250,9 +303,11 @@ def test_update_property_keeps_other_properties() -> None:
 def test_restarted_step_never_sends_twice(nexmo: FakeNexmo, monkeypatch: pytest.MonkeyPatch) -> None:
     provider = provider_make()
     journey = journey_live(
-        nodes=[{"id": "hello", "type": "send_template", "template": template_make(provider).pk, "next": "end"},
-               {"id": "end", "type": "exit"}]
-    )  # fmt: skip
+        nodes=[
+            {"id": "hello", "type": "send_template", "template": template_make(provider).pk, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
     enrollment = services.enrollment_enter(journey=journey, contact=contact_make())
     assert enrollment is not None
 
@@ -277,7 +332,9 @@ def test_restarted_step_never_sends_twice(nexmo: FakeNexmo, monkeypatch: pytest.
 def test_opted_out_contact_gets_nothing_and_exits(nexmo: FakeNexmo) -> None:
     provider = provider_make()
     journey = reply_journey(provider)
-    assert services.enrollment_enter(journey=journey, contact=contact_make(whatsapp_consent=Consent.UNSUBSCRIBED)) is None
+    assert (
+        services.enrollment_enter(journey=journey, contact=contact_make(whatsapp_consent=Consent.UNSUBSCRIBED)) is None
+    )
     contact = contact_make()
     enrollment = services.enrollment_enter(journey=journey, contact=contact)
     assert enrollment is not None
@@ -317,10 +374,14 @@ def test_edit_of_live_journey_publishes_a_version_and_running_contacts_keep_thei
     template = template_make(provider)
     journey = services.journey_update(
         journey=journey,
-        data={"nodes": [{"id": "pause", "type": "wait", "seconds": 60, "next": "hi"},
-                        {"id": "hi", "type": "send_template", "template": template.pk, "next": "end"},
-                        {"id": "end", "type": "exit"}]},
-    )  # fmt: skip
+        data={
+            "nodes": [
+                {"id": "pause", "type": "wait", "seconds": 60, "next": "hi"},
+                {"id": "hi", "type": "send_template", "template": template.pk, "next": "end"},
+                {"id": "end", "type": "exit"},
+            ]
+        },
+    )
     assert journey.current_version is not None and journey.current_version.number == 2
     second = enter(journey, contact_make())
     services.journeys_tick(now=later(61))
@@ -334,7 +395,7 @@ def test_edit_of_live_journey_publishes_a_version_and_running_contacts_keep_thei
 def test_event_trigger_with_filters_enters_once_and_respects_the_entry_limit(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    journey = journey_live(
+    journey_live(
         nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}],
         trigger={"type": "event", "event": "signup", "filters": {"plan": "gold"}},
         entry_limit=2,
@@ -367,10 +428,13 @@ def test_quiet_hours_hold_a_send_until_they_end(nexmo: FakeNexmo) -> None:
     start = (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
     end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
     journey = journey_live(
-        nodes=[{"id": "hello", "type": "send_template", "template": template_make(provider).pk, "next": "end"},
-               {"id": "end", "type": "exit"}],
-        quiet_hours_start=start, quiet_hours_end=end,
-    )  # fmt: skip
+        nodes=[
+            {"id": "hello", "type": "send_template", "template": template_make(provider).pk, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ],
+        quiet_hours_start=start,
+        quiet_hours_end=end,
+    )
     enrollment = enter(journey, contact_make(timezone="UTC"))
     assert enrollment.state == EnrollmentState.WAITING and not nexmo.requests
     services.journeys_tick(now=enrollment.next_run_at)
@@ -380,17 +444,20 @@ def test_quiet_hours_hold_a_send_until_they_end(nexmo: FakeNexmo) -> None:
 def test_frequency_cap_skips_the_send(nexmo: FakeNexmo) -> None:
     provider = provider_make()
     template = template_make(provider)
-    nodes = [{"id": "hello", "type": "send_template", "template": template.pk, "next": "again"},
-             {"id": "again", "type": "send_template", "template": template.pk, "next": "end"},
-             {"id": "end", "type": "exit"}]  # fmt: skip
+    nodes: list[dict[str, Any]] = [
+        {"id": "hello", "type": "send_template", "template": template.pk, "next": "again"},
+        {"id": "again", "type": "send_template", "template": template.pk, "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]
     enrollment = enter(journey_live(nodes=nodes, cap_messages=1, cap_days=1), contact_make())
     assert len(nexmo.requests) == 1
     assert JourneyStep.objects.get(enrollment=enrollment, node="again").outcome == "capped"
 
 
 def test_step_rows_keep_any_detail_text_and_a_repeat_is_ignored() -> None:
-    journey = journey_live(nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"},
-                                  {"id": "end", "type": "exit"}])  # fmt: skip
+    journey = journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}]
+    )
     enrollment = enter(journey, contact_make())
     detail = 'a "quoted" \\ back{slash}, comma'
     row = (enrollment.pk, journey.pk, enrollment.version_id, "end", 7, "skipped", detail, None, timezone.now())
