@@ -303,15 +303,9 @@ def _reachable(start: str, by_id: Mapping[str, Mapping[str, Any]]) -> set[str]:
 
 
 def problems_by_field(problems: Iterable[Problem]) -> dict[str, list[str]]:
-    """API shape: `{"nodes": [...], "entry_node": [...], "trigger": [...]}`."""
+    """API shape: journey-level problems under their field (`trigger`, `entry_node`, …), node problems under `nodes`."""
     out: dict[str, list[str]] = {}
     for problem in problems:
-        key = (
-            "trigger"
-            if problem.field.startswith("trigger")
-            else "entry_node"
-            if problem.field == "entry_node"
-            else "nodes"
-        )
-        out.setdefault(key, []).append(str(problem))
+        key = re.split(r"[.\[]", problem.field)[0] if not problem.node else "nodes"
+        out.setdefault(key, []).append(str(problem) if key == "nodes" else problem.message)
     return out

@@ -114,9 +114,14 @@ RUNNABLE_STATES = (EnrollmentState.WAITING, EnrollmentState.ACTIVE)
 class Enrollment(models.Model):
     """One contact's run through one version of a journey."""
 
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrollments")
-    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="enrollments")
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="journey_enrollments")
+    # Every index is rewritten on each step (state, node and next_run_at change), so only the ones a screen or the
+    # runtime reads are kept: journey and contact are covered by the composite indexes below, version is never
+    # searched by (deleting a version is refused anyway).
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrollments", db_index=False)
+    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="enrollments", db_index=False)
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="journey_enrollments", db_index=False
+    )
     state = models.CharField(max_length=16, choices=EnrollmentState.choices, default=EnrollmentState.WAITING)
     node = models.CharField(max_length=64, help_text="The node being run or waited on.")
     wait_kind = models.CharField(max_length=8, choices=WaitKind.choices, blank=True, default=WaitKind.NONE)
@@ -151,9 +156,8 @@ class Enrollment(models.Model):
             ),
             # Wake-ups by inbound message, goal event or opt-out look up one contact's running enrollments.
             models.Index(fields=["contact", "state"], name="enrollment_contact_state_idx"),
-            # Re-entry checks and stats.
+            # Re-entry checks, and the journey's enrollments for stats.
             models.Index(fields=["journey", "contact", "-entered_at"], name="enrollment_journey_contact_idx"),
-            models.Index(fields=["journey", "node", "state"], name="enrollment_journey_node_idx"),
             models.Index(fields=["claim"], name="enrollment_claim_idx", condition=~Q(claim="")),
         ]
 
@@ -182,14 +186,17 @@ RESUME_OUTCOMES = (StepOutcome.REPLIED, StepOutcome.TIMED_OUT)
 class JourneyStep(models.Model):
     """One node executed by one enrollment; (enrollment, node, visit) is unique, so a re-run step logs once."""
 
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="log")
+    # Covered by the unique (enrollment, node, visit) index; a second one would only slow the bulk inserts.
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="log", db_index=False)
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+", db_index=False)
     version = models.ForeignKey(JourneyVersion, on_delete=models.CASCADE, related_name="+", db_index=False)
     node = models.CharField(max_length=64)
     visit = models.PositiveIntegerField()
     outcome = models.CharField(max_length=16, choices=StepOutcome.choices)
     detail = models.CharField(max_length=255, blank=True)
-    message = models.ForeignKey("providers.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    message = models.ForeignKey(
+        "providers.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -204,3 +211,17 @@ class JourneyStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enrollment_id} {self.node}#{self.visit}: {self.outcome}"
+
+
+class SegmentMember(models.Model):
+    """Who a segment-triggered journey last saw in its segment: a contact not in here yet has just entered it."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="segment_members")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["journey", "contact"], name="segment_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in segment of journey {self.journey_id}"

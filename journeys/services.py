@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from contacts.models import Consent, Contact, Event, Segment
+from contacts.selectors import segment_contacts
 from journeys import runtime
 from journeys.definition import Problem, definition_problems, trigger_problems
 from journeys.models import (
@@ -25,6 +26,7 @@ from journeys.models import (
     JourneyStatus,
     JourneyVersion,
     Reentry,
+    SegmentMember,
     WaitKind,
 )
 from providers.models import InboundMessage, Message
@@ -329,6 +331,26 @@ def enrollments_run(*, enrollment_ids: list[int], now: datetime | None = None) -
     now = now or timezone.now()
     token = runtime.claim_ids(ids=enrollment_ids, now=now)
     return runtime.process_claim(token=token, now=now) if token else 0
+
+
+def segment_entries_check() -> int:
+    """Enter contacts who joined the segment of a segment-triggered live journey since the last check; how many."""
+    entered = 0
+    for journey in _live_journeys_with("segment_entry"):
+        segment = Segment.objects.filter(pk=journey.trigger.get("segment")).first()
+        if segment is None:
+            continue
+        current = set(segment_contacts(segment).values_list("pk", flat=True))
+        known = set(SegmentMember.objects.filter(journey=journey).values_list("contact_id", flat=True))
+        # Leavers are forgotten, so coming back is a new entry (subject to the re-entry rule).
+        SegmentMember.objects.filter(journey=journey, contact_id__in=known - current).delete()
+        joined = current - known
+        SegmentMember.objects.bulk_create(
+            [SegmentMember(journey=journey, contact_id=pk) for pk in joined], batch_size=2000, ignore_conflicts=True
+        )
+        for contact in Contact.objects.filter(pk__in=joined).iterator(chunk_size=1000):
+            entered += enrollment_enter(journey=journey, contact=contact) is not None
+    return entered
 
 
 def journeys_tick(

@@ -11,6 +11,7 @@ def enrollments_run(enrollment_ids: list[int]) -> int:
 
 
 def journeys_tick() -> int:
+    services.segment_entries_check()
     return services.journeys_tick()
 
 

@@ -464,3 +464,65 @@ def test_step_rows_keep_any_detail_text_and_a_repeat_is_ignored() -> None:
     runtime._steps_insert([row])
     runtime._steps_insert([row])
     assert list(JourneyStep.objects.filter(visit=7).values_list("detail", flat=True)) == [detail]
+
+
+def test_paused_journey_holds_its_contacts_and_stop_exits_them() -> None:
+    journey = journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}]
+    )
+    enrollment = enter(journey, contact_make())
+    services.journey_pause(journey=journey)
+    assert services.enrollment_enter(journey=journey, contact=contact_make()) is None
+    assert services.journeys_tick(now=later(120)) == 0
+    services.journey_stop(journey=journey)
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.EXITED and enrollment.exit_reason == ExitReason.STOPPED
+
+
+def test_publishing_creates_the_tick_schedule_once() -> None:
+    from django_q.models import Schedule
+
+    nodes = [{"id": "end", "type": "exit"}]
+    journey_live(name="one", nodes=nodes)
+    journey_live(name="two", nodes=nodes)
+    assert list(Schedule.objects.values_list("func", flat=True)) == ["journeys.tasks.journeys_tick"]
+
+
+def test_reentry_rules() -> None:
+    nodes = [{"id": "end", "type": "exit"}]
+    contact = contact_make()
+    never = journey_live(name="never", nodes=nodes, reentry="never")
+    always = journey_live(name="always", nodes=nodes, reentry="always")
+    later_days = journey_live(name="days", nodes=nodes, reentry="after_days", reentry_days=7)
+    for journey in (never, always, later_days):
+        enter(journey, contact)
+    assert services.enrollment_enter(journey=never, contact=contact) is None
+    assert services.enrollment_enter(journey=always, contact=contact) is not None
+    assert services.enrollment_enter(journey=later_days, contact=contact) is None
+    Enrollment.objects.filter(journey=later_days).update(entered_at=timezone.now() - timedelta(days=8))
+    assert services.enrollment_enter(journey=later_days, contact=contact) is not None
+
+
+def test_segment_entry_enters_new_members_once() -> None:
+    from contacts.models import Segment
+
+    segment = Segment.objects.create(
+        name="Gold",
+        definition={
+            "match": "all",
+            "groups": [
+                {"match": "all", "conditions": [{"type": "property", "key": "plan", "op": "eq", "value": "gold"}]}
+            ],
+        },
+    )
+    journey = journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}],
+        trigger={"type": "segment_entry", "segment": segment.pk},
+    )
+    gold = contact_make(properties={"plan": "gold"})
+    contact_make(properties={"plan": "free"})
+    assert services.segment_entries_check() == 1
+    assert services.segment_entries_check() == 0
+    late = contact_make(properties={"plan": "gold"})
+    assert services.segment_entries_check() == 1
+    assert set(Enrollment.objects.filter(journey=journey).values_list("contact_id", flat=True)) == {gold.pk, late.pk}
