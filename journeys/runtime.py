@@ -62,21 +62,39 @@ _REACHED = {
 
 def claim_due(*, now: datetime, limit: int = BATCH_SIZE) -> str | None:
     """Claim up to `limit` due enrollments of live journeys; the claim token, or None when nothing is due."""
-    live = Journey.objects.filter(status=JourneyStatus.LIVE).values("pk")
-    due = (
-        Enrollment.objects.filter(state__in=RUNNABLE_STATES, next_run_at__lte=now, journey_id__in=live)
-        .order_by("next_run_at")
-        .values("pk")[:limit]
-    )
     token = uuid.uuid4().hex
     with transaction.atomic():
         _relaxed_commit()
-        # One statement: the ids never travel to Python and back. The state condition is repeated outside the
-        # subquery so that two workers racing for the same rows cannot both win one (the loser's UPDATE skips it).
-        claimed = Enrollment.objects.filter(pk__in=due, state__in=RUNNABLE_STATES, next_run_at__lte=now).update(
-            state=EnrollmentState.ACTIVE, claim=token, next_run_at=now + LEASE
-        )
+        if connection.vendor == "postgresql":
+            claimed = _claim_due_skip_locked(token=token, now=now, limit=limit)
+        else:
+            live = Journey.objects.filter(status=JourneyStatus.LIVE).values("pk")
+            due = (
+                Enrollment.objects.filter(state__in=RUNNABLE_STATES, next_run_at__lte=now, journey_id__in=live)
+                .order_by("next_run_at")
+                .values("pk")[:limit]
+            )
+            # One statement: the ids never travel to Python and back. The state condition is repeated outside the
+            # subquery so that two claimers racing for the same rows cannot both win one.
+            claimed = Enrollment.objects.filter(pk__in=due, state__in=RUNNABLE_STATES, next_run_at__lte=now).update(
+                state=EnrollmentState.ACTIVE, claim=token, next_run_at=now + LEASE
+            )
     return token if claimed else None
+
+
+def _claim_due_skip_locked(*, token: str, now: datetime, limit: int) -> int:
+    """PostgreSQL: rows another scheduler is claiming right now are skipped, not waited for (SKIP LOCKED)."""
+    table, journeys = Enrollment._meta.db_table, Journey._meta.db_table
+    sql = (
+        f'UPDATE "{table}" SET "state" = %s, "claim" = %s, "next_run_at" = %s WHERE "id" IN ('  # noqa: S608 - names from the models
+        f'SELECT "id" FROM "{table}" WHERE "state" IN (%s, %s) AND "next_run_at" <= %s '
+        f'AND "journey_id" IN (SELECT "id" FROM "{journeys}" WHERE "status" = %s) '
+        'ORDER BY "next_run_at" LIMIT %s FOR UPDATE SKIP LOCKED)'
+    )
+    params = [EnrollmentState.ACTIVE, token, now + LEASE, *RUNNABLE_STATES, now, JourneyStatus.LIVE, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
 
 
 def _relaxed_commit() -> None:
