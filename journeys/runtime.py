@@ -91,7 +91,7 @@ def _claim_due_skip_locked(*, token: str, now: datetime, limit: int) -> int:
         f'AND "journey_id" IN (SELECT "id" FROM "{journeys}" WHERE "status" = %s) '
         'ORDER BY "next_run_at" LIMIT %s FOR UPDATE SKIP LOCKED)'
     )
-    params = [EnrollmentState.ACTIVE, token, now + LEASE, *RUNNABLE_STATES, now, JourneyStatus.LIVE, limit]
+    params: list[Any] = [EnrollmentState.ACTIVE, token, now + LEASE, *RUNNABLE_STATES, now, JourneyStatus.LIVE, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
