@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from importlib import import_module
 
-SEEDERS = ("demo.seed_users", "demo.seed_contacts", "demo.seed_provider", "demo.seed_templates")
+SEEDERS = (
+    "demo.seed_users",
+    "demo.seed_contacts",
+    "demo.seed_provider",
+    "demo.seed_templates",
+    "demo.seed_journeys",
+)
 
 
 def seed_all() -> list[str]:

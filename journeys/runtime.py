@@ -1,0 +1,561 @@
+"""Running enrollments: claim due rows in bulk, walk each one through its version's nodes, write back in bulk.
+
+A batch is claimed with one conditional UPDATE (state waiting/active and due → active with a claim token and a
+lease); a worker that dies leaves its rows to be claimed again when the lease ends. Every step is idempotent: sends
+use an origin_ref naming (version, node, enrollment, visit), so a re-run gets the first message back instead of
+sending again; step rows are unique per (enrollment, node, visit); the final UPDATE only applies while the claim
+is still ours (a goal event or a stop that ended the enrollment meanwhile wins).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from contacts.models import Consent, Contact, Event
+from journeys.models import (
+    RUNNABLE_STATES,
+    Enrollment,
+    EnrollmentState,
+    ExitReason,
+    Journey,
+    JourneyStatus,
+    JourneyStep,
+    JourneyVersion,
+    StepOutcome,
+    WaitKind,
+)
+from providers.content import TextContent
+from providers.models import Message, MessageStatus, Origin, ProviderConfig
+from providers.selectors import contacts_over_frequency_cap
+from providers.services import SendRefused, message_send
+from templates_app.models import Template
+from templates_app.rendering import TemplateRenderError, template_render
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=10)  # a claimed batch not written back by then is claimed again
+MAX_STEPS_PER_RUN = 100  # a loop without a wait in it stops here instead of spinning
+BATCH_SIZE = 5000
+CONTACT_FIELDS = ("phone", "timezone", "properties", "whatsapp_consent", "last_inbound_at")
+Node = dict[str, Any]
+
+_REACHED = {
+    "delivered": (MessageStatus.DELIVERED, MessageStatus.READ),
+    "read": (MessageStatus.READ,),
+    "failed": (MessageStatus.FAILED, MessageStatus.REJECTED, MessageStatus.UNDELIVERABLE),
+}
+
+
+def claim_due(*, now: datetime, limit: int = BATCH_SIZE) -> str | None:
+    """Claim up to `limit` due enrollments of live journeys; the claim token, or None when nothing is due."""
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        _relaxed_commit()
+        if connection.vendor == "postgresql":
+            claimed = _claim_due_skip_locked(token=token, now=now, limit=limit)
+        else:
+            live = Journey.objects.filter(status=JourneyStatus.LIVE).values("pk")
+            due = (
+                Enrollment.objects.filter(state__in=RUNNABLE_STATES, next_run_at__lte=now, journey_id__in=live)
+                .order_by("next_run_at")
+                .values("pk")[:limit]
+            )
+            # One statement: the ids never travel to Python and back. The state condition is repeated outside the
+            # subquery so that two claimers racing for the same rows cannot both win one.
+            claimed = Enrollment.objects.filter(pk__in=due, state__in=RUNNABLE_STATES, next_run_at__lte=now).update(
+                state=EnrollmentState.ACTIVE, claim=token, next_run_at=now + LEASE
+            )
+    return token if claimed else None
+
+
+def _claim_due_skip_locked(*, token: str, now: datetime, limit: int) -> int:
+    """PostgreSQL: rows another scheduler is claiming right now are skipped, not waited for (SKIP LOCKED)."""
+    table, journeys = Enrollment._meta.db_table, Journey._meta.db_table
+    sql = (
+        f'UPDATE "{table}" SET "state" = %s, "claim" = %s, "next_run_at" = %s WHERE "id" IN ('  # noqa: S608 - names from the models
+        f'SELECT "id" FROM "{table}" WHERE "state" IN (%s, %s) AND "next_run_at" <= %s '
+        f'AND "journey_id" IN (SELECT "id" FROM "{journeys}" WHERE "status" = %s) '
+        'ORDER BY "next_run_at" LIMIT %s FOR UPDATE SKIP LOCKED)'
+    )
+    params: list[Any] = [EnrollmentState.ACTIVE, token, now + LEASE, *RUNNABLE_STATES, now, JourneyStatus.LIVE, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def _relaxed_commit() -> None:
+    """Let PostgreSQL acknowledge this transaction's commit before its WAL reaches disk.
+
+    Safe here because every step is idempotent: a crash may forget the last few hundred milliseconds of claims and
+    write-backs, which only means those enrollments run their steps again (sends answer duplicate, step rows are
+    skipped, properties are set to the same value). Message sends commit in their own, fully durable transactions.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def claim_ids(*, ids: list[int], now: datetime) -> str | None:
+    """Claim the given enrollments if they are due (a wake-up sets next_run_at to now); the token or None."""
+    token = uuid.uuid4().hex
+    claimed = Enrollment.objects.filter(
+        pk__in=ids,
+        state__in=RUNNABLE_STATES,
+        next_run_at__lte=now,
+        journey__status=JourneyStatus.LIVE,
+    ).update(state=EnrollmentState.ACTIVE, claim=token, next_run_at=now + LEASE)
+    return token if claimed else None
+
+
+@dataclass
+class _Run:
+    """One enrollment being walked, plus what the walk will write."""
+
+    row: Enrollment
+    contact: Contact
+    version: JourneyVersion
+    journey: Journey
+    now: datetime
+    logs: list[tuple[Any, ...]] = field(default_factory=list)
+    sent: dict[str, int] = field(default_factory=dict)  # node → message id sent during this walk
+    steps_taken: int = 0
+
+    def log(self, node: str, outcome: str, *, detail: str = "", message_id: int | None = None) -> None:
+        row = self.row
+        self.logs.append(
+            (row.pk, row.journey_id, row.version_id, node, row.steps, outcome, detail[:255], message_id, self.now)
+        )
+        self.row.steps += 1
+        self.steps_taken += 1
+
+    def goto(self, node: str) -> None:
+        self.row.node = node
+        self.row.wait_kind = WaitKind.NONE
+
+    def wait(self, kind: str, until: datetime) -> None:
+        self.row.state = EnrollmentState.WAITING
+        self.row.wait_kind = kind
+        self.row.next_run_at = until
+
+    def end(self, state: str, reason: str) -> None:
+        self.row.state = state
+        self.row.exit_reason = reason
+        self.row.ended_at = self.now
+        self.row.next_run_at = None
+        self.row.wait_kind = WaitKind.NONE
+
+
+@dataclass
+class _Writes:
+    properties: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
+def process_claim(*, token: str, now: datetime | None = None) -> int:
+    """Walk every enrollment held by `token` and write the results; the number of steps taken."""
+    now = now or timezone.now()
+    rows = list(Enrollment.objects.filter(claim=token, state=EnrollmentState.ACTIVE).defer("claim"))
+    if not rows:
+        return 0
+    versions = JourneyVersion.objects.in_bulk({r.version_id for r in rows})
+    journeys = Journey.objects.in_bulk({r.journey_id for r in rows})
+    # Joined through the claim rather than an id list: nothing of size N travels to the server.
+    contacts = {c.pk: c for c in Contact.objects.only(*CONTACT_FIELDS).filter(journey_enrollments__claim=token)}
+    nodes = {vid: v.node_map() for vid, v in versions.items()}
+    writes = _Writes()
+    runs: list[_Run] = []
+    for row in rows:
+        run = _Run(row, contacts[row.contact_id], versions[row.version_id], journeys[row.journey_id], now)
+        _walk(run, nodes[row.version_id], writes)
+        runs.append(run)
+    _flush(token=token, runs=runs, writes=writes, now=now)
+    return sum(run.steps_taken for run in runs)
+
+
+def _walk(run: _Run, nodes: dict[str, Node], writes: _Writes) -> None:
+    row = run.row
+    for _ in range(MAX_STEPS_PER_RUN):
+        node = nodes.get(row.node)
+        if node is None:
+            run.end(EnrollmentState.EXITED, ExitReason.ERROR)
+            return
+        if run.contact.whatsapp_consent == Consent.UNSUBSCRIBED:
+            run.log(row.node, StepOutcome.EXITED, detail="opted out")
+            run.end(EnrollmentState.EXITED, ExitReason.OPTED_OUT)
+            return
+        kind = node["type"]
+        resuming = row.wait_kind
+        if resuming == WaitKind.TIMER:
+            run.goto(node["next"])
+            continue
+        if resuming == WaitKind.REPLY:
+            if row.replied_at is not None:
+                run.log(row.node, StepOutcome.REPLIED)
+                run.goto(node["next"])
+            else:
+                run.log(row.node, StepOutcome.TIMED_OUT)
+                run.goto(node["timeout_next"])
+            row.wait_message_id, row.wait_payload, row.replied_at = None, "", None
+            continue
+        if resuming == WaitKind.QUIET:
+            row.wait_kind = WaitKind.NONE  # quiet hours over: run the send node itself
+        if resuming == WaitKind.STATUS:
+            row.wait_kind = WaitKind.NONE  # re-evaluate the branch now that a status came or time ran out
+        if kind in ("send_template", "send_text"):
+            quiet_end = _quiet_hours_end(run)
+            if quiet_end is not None:
+                run.wait(WaitKind.QUIET, quiet_end)
+                return
+            _send(run, node)
+            run.goto(node["next"])
+        elif kind == "wait":
+            until = _wait_until(run, node)
+            if until is None or until <= run.now:
+                run.log(row.node, StepOutcome.SKIPPED if until is None else StepOutcome.DONE)
+                run.goto(node["next"])
+                continue
+            run.log(row.node, StepOutcome.WAITING)
+            run.wait(WaitKind.TIMER, until)
+            return
+        elif kind == "wait_for_reply":
+            run.log(row.node, StepOutcome.WAITING)
+            row.wait_message_id = run.sent.get(node["message_node"]) or _sent_message_id(row, node["message_node"])
+            row.wait_payload = (node.get("payload") or "").strip()
+            row.replied_at = None
+            run.wait(WaitKind.REPLY, run.now + timedelta(seconds=int(node["timeout_seconds"])))
+            return
+        elif kind == "branch":
+            answer = _branch(run, node["condition"])
+            if answer is None:
+                return  # waiting for a status or its deadline
+            run.log(row.node, StepOutcome.YES if answer else StepOutcome.NO)
+            run.goto(node["yes"] if answer else node["no"])
+        elif kind == "split":
+            target = _split(row.pk, row.node, node["branches"])
+            if not target:
+                run.log(row.node, StepOutcome.EXITED, detail="hold-out")
+                run.end(EnrollmentState.EXITED, ExitReason.HELD_OUT)
+                return
+            run.log(row.node, StepOutcome.DONE, detail=target)
+            run.goto(target)
+        elif kind == "update_property":
+            value = node.get("value")
+            writes.properties[(node["property"], json.dumps(value))].append(run.contact.pk)
+            run.contact.properties = {**(run.contact.properties or {}), node["property"]: value}
+            run.log(row.node, StepOutcome.DONE)
+            run.goto(node["next"])
+        else:  # exit
+            run.log(row.node, StepOutcome.EXITED)
+            run.end(EnrollmentState.COMPLETED, ExitReason.COMPLETED)
+            return
+    run.end(EnrollmentState.EXITED, ExitReason.ERROR)
+    logger.error("Enrollment %s looped %s steps without waiting; exited", row.pk, MAX_STEPS_PER_RUN)
+
+
+def _flush(*, token: str, runs: list[_Run], writes: _Writes, now: datetime) -> None:
+    """Write a walked batch: step rows, contact properties, then the enrollments (grouped into few UPDATEs)."""
+    with transaction.atomic():
+        _relaxed_commit()
+        logs = [log for run in runs for log in run.logs]
+        if logs:
+            _steps_insert(logs)
+        for (prop, value), contact_ids in writes.properties.items():
+            _properties_merge(prop=prop, value_json=value, contact_ids=contact_ids, now=now)
+        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for run in runs:
+            r = run.row
+            key = (
+                r.state,
+                r.node,
+                r.wait_kind,
+                r.next_run_at,
+                r.wait_message_id,
+                r.wait_payload,
+                r.replied_at,
+                r.exit_reason,
+                r.ended_at,
+                run.steps_taken,
+            )
+            groups[key].append(r.pk)
+        # Smaller groups by id first (that clears their claim); the largest then by the claim token alone, which in
+        # the common case (everyone took the same path) is the only UPDATE and carries no id list.
+        ordered = sorted(groups.items(), key=lambda item: len(item[1]))
+        for n, (key, ids) in enumerate(ordered):
+            state, node, wait_kind, next_run_at, message_id, payload, replied_at, reason, ended_at, taken = key
+            last = n == len(ordered) - 1
+            for start in range(0, len(ids), 2000):
+                chunk = Enrollment.objects.filter(claim=token, state=EnrollmentState.ACTIVE)
+                if not last:
+                    chunk = chunk.filter(pk__in=ids[start : start + 2000])
+                chunk.update(
+                    state=state,
+                    node=node,
+                    wait_kind=wait_kind,
+                    next_run_at=next_run_at,
+                    wait_message_id=message_id,
+                    wait_payload=payload,
+                    replied_at=replied_at,
+                    exit_reason=reason,
+                    ended_at=ended_at,
+                    steps=F("steps") + taken,
+                    claim="",
+                )
+                if last:
+                    break
+
+
+def _steps_insert(rows: list[tuple[Any, ...]]) -> None:
+    """Insert step rows, skipping any already logged (a re-run step): one statement per few thousand rows."""
+    table = JourneyStep._meta.db_table
+    columns = (
+        '"enrollment_id", "journey_id", "version_id", "node", "visit", "outcome", "detail", "message_id", "created_at"'
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Column arrays through unnest, each sent as one array literal built with str.join: a handful of
+            # parameters per statement instead of nine per row, and no per-element adaptation.
+            sql = (
+                f'INSERT INTO "{table}" ({columns}) SELECT e, j, v, n, vi, o, d, m, %s FROM unnest('  # noqa: S608 - values bound
+                "%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::integer[], %s::text[], %s::text[], "
+                "%s::bigint[]) AS t(e, j, v, n, vi, o, d, m) ON CONFLICT DO NOTHING"
+            )
+            for start in range(0, len(rows), 10000):
+                chunk = rows[start : start + 10000]
+                cols = list(zip(*chunk, strict=True))
+                params = [chunk[0][8]] + [_pg_array(column) for column in cols[:8]]
+                cursor.execute(sql, params)
+        else:
+            marks = ", ".join(["%s"] * 9)
+            adapt = connection.ops.adapt_datetimefield_value  # stored the way the ORM stores it
+            rows = [(*row[:8], adapt(row[8])) for row in rows]
+            sql = f'INSERT OR IGNORE INTO "{table}" ({columns}) VALUES ({marks})'  # noqa: S608 - no values in it
+            cursor.executemany(sql, rows)
+
+
+def _pg_array(values: tuple[Any, ...]) -> str:
+    """A PostgreSQL array literal; strings are always quoted and escaped, None is NULL."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif isinstance(value, int):
+            parts.append(str(value))
+        else:
+            parts.append('"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(parts) + "}"
+
+
+def _properties_merge(*, prop: str, value_json: str, contact_ids: list[int], now: datetime) -> None:
+    """Set one property on many contacts in one statement, merging into the JSON so other keys are never lost."""
+    table = Contact._meta.db_table
+    patch = json.dumps({prop: json.loads(value_json)})
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f'UPDATE "{table}" SET "properties" = COALESCE("properties", \'{{}}\'::jsonb) || %s::jsonb, '  # noqa: S608 - names from the model, values bound
+                f'"updated_at" = %s WHERE "id" = ANY(%s::bigint[])',
+                [patch, stamp, _pg_array(tuple(contact_ids))],
+            )
+            return
+        for start in range(0, len(contact_ids), 500):
+            chunk = contact_ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            # json_patch (RFC 7396) merges; a null value removes the key there, as it does nowhere else.
+            cursor.execute(
+                f'UPDATE "{table}" SET "properties" = json_patch(COALESCE("properties", \'{{}}\'), %s), '  # noqa: S608 - names from the model, values bound
+                f'"updated_at" = %s WHERE "id" IN ({marks})',
+                [patch, stamp, *chunk],
+            )
+
+
+# --- node helpers --------------------------------------------------------------------------------------------------
+
+
+def _contact_zone(contact: Contact) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(contact.timezone or settings.TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _next_local(now: datetime, zone: zoneinfo.ZoneInfo, at: time) -> datetime:
+    local = now.astimezone(zone)
+    candidate = datetime.combine(local.date(), at, tzinfo=zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
+    return candidate
+
+
+def _quiet_hours_end(run: _Run) -> datetime | None:
+    start, end = run.journey.quiet_hours_start, run.journey.quiet_hours_end
+    if start is None or end is None or start == end:
+        return None
+    local = run.now.astimezone(_contact_zone(run.contact)).time()
+    inside = start <= local < end if start < end else (local >= start or local < end)
+    return _next_local(run.now, _contact_zone(run.contact), end) if inside else None
+
+
+def _wait_until(run: _Run, node: Node) -> datetime | None:
+    if node.get("seconds"):
+        return run.now + timedelta(seconds=int(node["seconds"]))
+    if node.get("until_local_time"):
+        hours, minutes = (int(part) for part in str(node["until_local_time"]).split(":"))
+        return _next_local(run.now, _contact_zone(run.contact), time(hours, minutes))
+    raw = (run.contact.properties or {}).get(str(node.get("until_property")))
+    if not isinstance(raw, str):
+        return None
+    moment = parse_datetime(raw)
+    if moment is None:
+        day: date | None = parse_date(raw)
+        if day is None:
+            return None
+        moment = datetime.combine(day, time(0, 0), tzinfo=_contact_zone(run.contact))
+    elif timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=_contact_zone(run.contact))
+    return moment
+
+
+def _split(enrollment_id: int, node_id: str, branches: list[dict[str, Any]]) -> str:
+    """A stable pick per enrollment: the same enrollment re-run takes the same branch."""
+    bucket = int(hashlib.sha256(f"{enrollment_id}:{node_id}".encode()).hexdigest()[:8], 16) % 100
+    upto = 0
+    for branch in branches:
+        upto += int(branch["percent"])
+        if bucket < upto:
+            return str(branch.get("next") or "")
+    return ""
+
+
+def _sent_message_id(row: Enrollment, node: str) -> int | None:
+    step = (
+        JourneyStep.objects.filter(enrollment_id=row.pk, node=node, message__isnull=False)
+        .order_by("-visit")
+        .values_list("message_id", flat=True)
+        .first()
+    )
+    return step
+
+
+def _branch(run: _Run, condition: dict[str, Any]) -> bool | None:
+    kind = condition["type"]
+    if kind == "property":
+        return _property_test(run.contact.properties or {}, condition)
+    if kind == "event":
+        return Event.objects.filter(
+            contact_id=run.contact.pk, name=condition["event"], occurred_at__gte=run.row.entered_at
+        ).exists()
+    message_id = run.sent.get(condition["node"]) or _sent_message_id(run.row, condition["node"])
+    message = Message.objects.filter(pk=message_id).first() if message_id else None
+    if message is None:
+        return False
+    if message.status in _REACHED[condition["status"]]:
+        return True
+    deadline = message.created_at + timedelta(seconds=int(condition["within_seconds"]))
+    if run.now >= deadline or message.status in _REACHED["failed"]:
+        return False
+    # Not yet: a status callback for this message wakes the enrollment; the deadline answers "no".
+    run.row.wait_message_id = message.pk
+    run.wait(WaitKind.STATUS, deadline)
+    return None
+
+
+def _property_test(properties: dict[str, Any], condition: dict[str, Any]) -> bool:
+    op = condition.get("op", "eq")
+    present = condition["property"] in properties
+    value = properties.get(condition["property"])
+    expected = condition.get("value")
+    if op == "exists":
+        return present and value not in (None, "")
+    if op == "not_exists":
+        return not present or value in (None, "")
+    if op == "eq":
+        return value == expected or (value is not None and str(value) == str(expected))
+    if op == "neq":
+        return not (value == expected or (value is not None and str(value) == str(expected)))
+    if op == "contains":
+        return isinstance(value, str | list) and str(expected) in value
+    try:
+        left, right = float(value), float(expected)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
+
+
+def _provider_for(run: _Run, template: Template | None) -> ProviderConfig | None:
+    if template is not None:
+        return template.provider
+    if run.journey.provider_id is not None:
+        return run.journey.provider
+    return ProviderConfig.objects.filter(is_active=True).order_by("pk").first()
+
+
+def _send(run: _Run, node: Node) -> None:
+    """Send this node's message once (idempotent by origin_ref) and log the outcome; never raises for a refusal."""
+    row, contact = run.row, run.contact
+    node_id = row.node
+    journey = run.journey
+    if journey.cap_messages is not None and contacts_over_frequency_cap(
+        contact_ids=[contact.pk], limit=journey.cap_messages, days=journey.cap_days
+    ):
+        run.log(node_id, StepOutcome.CAPPED)
+        return
+    template: Template | None = None
+    variables: dict[str, Any] = {}
+    content: Any
+    if node["type"] == "send_text" and contact.window_open(run.now):
+        content = TextContent(text=str(node["text"]))
+    else:
+        template_id = node.get("template") if node["type"] == "send_template" else node.get("fallback_template")
+        if not template_id:
+            run.log(node_id, StepOutcome.SKIPPED, detail="outside the 24-hour window and no fallback template")
+            return
+        template = Template.objects.select_related("provider").filter(pk=template_id).first()
+        if template is None:
+            run.log(node_id, StepOutcome.SKIPPED, detail=f"template {template_id} no longer exists")
+            return
+        variables = dict(node.get("variables") or {}) if node["type"] == "send_template" else {}
+        try:
+            content = template_render(
+                template, contact=contact, variables=variables, event_properties=row.trigger_properties
+            )
+        except TemplateRenderError as error:
+            run.log(node_id, StepOutcome.SKIPPED, detail=str(error))
+            return
+    provider = _provider_for(run, template)
+    if provider is None:
+        run.log(node_id, StepOutcome.SKIPPED, detail="no active WhatsApp number")
+        return
+    origin_ref = f"journey:{row.version_id}:{node_id}:{row.pk}:{row.steps}"
+    try:
+        result = message_send(
+            provider=provider,
+            to=contact.phone,
+            content=content,
+            origin=Origin.JOURNEY,
+            origin_ref=origin_ref,
+            contact=contact,
+        )
+    except SendRefused as refusal:
+        run.log(node_id, StepOutcome.REFUSED, detail=str(refusal))
+        return
+    step_sent(run=run, node_id=node_id, message_id=result.message.pk)
+
+
+def step_sent(*, run: _Run, node_id: str, message_id: int) -> None:
+    """Record a send in the walk (a separate function so a test can fail right after the message went out)."""
+    run.sent[node_id] = message_id
+    run.log(node_id, StepOutcome.SENT, message_id=message_id)

@@ -1,0 +1,56 @@
+"""Journey reads: lists, per-node counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from journeys.graph import STAT_KEYS
+from journeys.models import Enrollment, EnrollmentState, ExitReason, Journey, JourneyStep, StepOutcome
+from providers.models import MessageStatus
+
+_ARRIVALS = [o for o in StepOutcome.values if o not in (StepOutcome.REPLIED, StepOutcome.TIMED_OUT)]
+
+
+def journey_list() -> QuerySet[Journey]:
+    return Journey.objects.select_related("current_version").all()
+
+
+def journey_get(*, pk: int) -> Journey | None:
+    return Journey.objects.select_related("current_version").filter(pk=pk).first()
+
+
+def journey_stats(*, journey: Journey) -> dict[str, Any]:
+    """Per-node counts across all versions, plus journey totals; three grouped queries."""
+    nodes: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STAT_KEYS, 0))
+    steps = JourneyStep.objects.filter(journey=journey)
+    for row in steps.filter(outcome__in=_ARRIVALS).values("node").annotate(n=Count("pk")):
+        nodes[row["node"]]["entered"] += row["n"]
+    for row in steps.filter(outcome=StepOutcome.REPLIED).values("node").annotate(n=Count("pk")):
+        nodes[row["node"]]["replied"] += row["n"]
+    for row in steps.filter(message__isnull=False).values("node", "message__status").annotate(n=Count("pk")):
+        counts, status = nodes[row["node"]], row["message__status"]
+        counts["sent"] += row["n"]
+        if status in (MessageStatus.DELIVERED, MessageStatus.READ):
+            counts["delivered"] += row["n"]
+        if status == MessageStatus.READ:
+            counts["read"] += row["n"]
+    enrollments = Enrollment.objects.filter(journey=journey)
+    for row in enrollments.values("node", "state", "exit_reason").annotate(n=Count("pk")):
+        counts = nodes[row["node"]]
+        if row["state"] == EnrollmentState.WAITING:
+            counts["waiting"] += row["n"]
+        elif row["exit_reason"] == ExitReason.CONVERTED:
+            counts["converted"] += row["n"]
+        elif row["state"] in (EnrollmentState.EXITED, EnrollmentState.COMPLETED):
+            counts["exited"] += row["n"]
+    totals = {
+        "entered": enrollments.count(),
+        "active": enrollments.filter(state__in=[EnrollmentState.ACTIVE, EnrollmentState.WAITING]).count(),
+        "completed": enrollments.filter(state=EnrollmentState.COMPLETED).count(),
+        "converted": enrollments.filter(exit_reason=ExitReason.CONVERTED).count(),
+        "exited": enrollments.filter(state=EnrollmentState.EXITED).count(),
+    }
+    return {"journey": journey.pk, "totals": totals, "nodes": {k: dict(v) for k, v in nodes.items()}}

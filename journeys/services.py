@@ -1,0 +1,408 @@
+"""Journey writes: editing and publishing definitions, status changes, entering contacts, waking and running them."""
+
+from __future__ import annotations
+
+import logging
+import time as monotonic_time
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from contacts.models import Consent, Contact, Event, Segment
+from contacts.selectors import segment_contacts
+from journeys import runtime
+from journeys.definition import Problem, definition_problems, trigger_problems
+from journeys.models import (
+    RUNNABLE_STATES,
+    Enrollment,
+    EnrollmentState,
+    ExitReason,
+    Journey,
+    JourneyStatus,
+    JourneyVersion,
+    Reentry,
+    SegmentMember,
+    WaitKind,
+)
+from providers.models import InboundMessage, Message
+from templates_app.models import Status as TemplateStatus
+from templates_app.models import Template
+
+logger = logging.getLogger(__name__)
+
+JOURNEY_FIELDS = (
+    "name",
+    "provider",
+    "trigger",
+    "reentry",
+    "reentry_days",
+    "goal_event",
+    "entry_limit",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "cap_messages",
+    "cap_days",
+    "entry_node",
+    "nodes",
+)
+DEFINITION_FIELDS = ("trigger", "entry_node", "nodes")
+TICK_SECONDS = 50.0  # one tick stops taking new batches after this; the next tick (every minute) carries on
+
+
+class JourneyInvalid(ValidationError):
+    """The definition cannot be saved or published; `problems` lists each one by node and field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__([str(p) for p in problems])
+
+
+def _template_ok(template_id: int) -> str | None:
+    template = Template.objects.filter(pk=template_id).only("status", "name").first()
+    if template is None:
+        return f"There is no template {template_id}."
+    if template.status != TemplateStatus.APPROVED:
+        return f"Template {template.name!r} is {template.status}; only approved templates can be sent."
+    return None
+
+
+def _segment_exists(segment_id: int) -> bool:
+    return Segment.objects.filter(pk=segment_id).exists()
+
+
+def journey_problems(*, journey: Journey, complete: bool = True) -> list[Problem]:
+    """What stops this draft from being published (or, with complete=False, from being saved)."""
+    problems = (
+        trigger_problems(journey.trigger, segment_exists=_segment_exists) if (complete or journey.trigger) else []
+    )
+    problems += definition_problems(
+        entry_node=journey.entry_node,
+        nodes=journey.nodes,
+        complete=complete,
+        template_ok=_template_ok if complete else None,
+    )
+    if journey.reentry == Reentry.AFTER_DAYS and not journey.reentry_days:
+        problems.append(Problem("", "reentry_days", "Give after how many days a contact may enter again."))
+    if (journey.quiet_hours_start is None) != (journey.quiet_hours_end is None):
+        problems.append(Problem("", "quiet_hours_end", "Give both the start and the end of quiet hours, or neither."))
+    return problems
+
+
+def _apply(journey: Journey, data: dict[str, Any]) -> None:
+    for name in JOURNEY_FIELDS:
+        if name in data:
+            setattr(journey, name, data[name])
+
+
+def journey_create(*, data: dict[str, Any]) -> Journey:
+    """A draft journey; shape errors raise JourneyInvalid, loose ends are allowed until publish."""
+    journey = Journey()
+    _apply(journey, data)
+    problems = journey_problems(journey=journey, complete=False)
+    if problems:
+        raise JourneyInvalid(problems)
+    journey.save()
+    return journey
+
+
+def journey_update(*, journey: Journey, data: dict[str, Any]) -> Journey:
+    """Edit a journey; a changed definition of a published (live or paused) journey is published as a new version."""
+    if journey.status == JourneyStatus.STOPPED:
+        raise JourneyInvalid([Problem("", "status", "A stopped journey cannot be edited; duplicate it instead.")])
+    before = {name: getattr(journey, name) for name in DEFINITION_FIELDS}
+    _apply(journey, data)
+    published = journey.status in (JourneyStatus.LIVE, JourneyStatus.PAUSED)
+    changed = any(getattr(journey, name) != value for name, value in before.items())
+    problems = journey_problems(journey=journey, complete=published and changed)
+    if problems:
+        journey.refresh_from_db()
+        raise JourneyInvalid(problems)
+    with transaction.atomic():
+        journey.save()
+        if published and changed:
+            _version_publish(journey)
+    return journey
+
+
+def _version_publish(journey: Journey) -> JourneyVersion:
+    number = (journey.versions.aggregate(top=Max("number"))["top"] or 0) + 1
+    version = JourneyVersion.objects.create(
+        journey=journey, number=number, trigger=journey.trigger, entry_node=journey.entry_node, nodes=journey.nodes
+    )
+    journey.current_version = version
+    journey.save(update_fields=["current_version", "updated_at"])
+    return version
+
+
+def journey_publish(*, journey: Journey) -> Journey:
+    """Check the draft and make it live as a new version; contacts already inside finish on theirs."""
+    if journey.status == JourneyStatus.STOPPED:
+        raise JourneyInvalid([Problem("", "status", "A stopped journey cannot be published again.")])
+    problems = journey_problems(journey=journey, complete=True)
+    if problems:
+        raise JourneyInvalid(problems)
+    with transaction.atomic():
+        _version_publish(journey)
+        journey.status = JourneyStatus.LIVE
+        journey.save(update_fields=["status", "updated_at"])
+    tick_schedule_ensure()
+    return journey
+
+
+def _status_move(journey: Journey, *, allowed: tuple[str, ...], to: str, verb: str) -> Journey:
+    moved = Journey.objects.filter(pk=journey.pk, status__in=allowed).update(status=to, updated_at=timezone.now())
+    if not moved:
+        journey.refresh_from_db()
+        raise JourneyInvalid([Problem("", "status", f"A {journey.status} journey cannot be {verb}.")])
+    journey.refresh_from_db()
+    return journey
+
+
+def journey_pause(*, journey: Journey) -> Journey:
+    """No new entries and no steps until resumed; waits that end meanwhile run on resume."""
+    return _status_move(journey, allowed=(JourneyStatus.LIVE,), to=JourneyStatus.PAUSED, verb="paused")
+
+
+def journey_resume(*, journey: Journey) -> Journey:
+    journey = _status_move(journey, allowed=(JourneyStatus.PAUSED,), to=JourneyStatus.LIVE, verb="resumed")
+    async_task("journeys.tasks.journeys_tick")
+    return journey
+
+
+def journey_stop(*, journey: Journey) -> Journey:
+    """For good: every contact inside exits."""
+    journey = _status_move(
+        journey, allowed=(JourneyStatus.LIVE, JourneyStatus.PAUSED), to=JourneyStatus.STOPPED, verb="stopped"
+    )
+    now = timezone.now()
+    Enrollment.objects.filter(journey=journey, state__in=RUNNABLE_STATES).update(
+        state=EnrollmentState.EXITED, exit_reason=ExitReason.STOPPED, ended_at=now, next_run_at=None, claim=""
+    )
+    return journey
+
+
+def journey_delete(*, journey: Journey) -> None:
+    journey.delete()
+
+
+def tick_schedule_ensure() -> None:
+    """The once-a-minute scheduler task, created the first time a journey goes live (idempotent by name)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.get_or_create(
+        name="journeys tick",
+        defaults={"func": "journeys.tasks.journeys_tick", "schedule_type": Schedule.MINUTES, "minutes": 1},
+    )
+
+
+# --- entering ------------------------------------------------------------------------------------------------------
+
+
+def enrollment_enter(
+    *, journey: Journey, contact: Contact, trigger_properties: dict[str, Any] | None = None
+) -> Enrollment | None:
+    """Enter `contact` into a live journey if its re-entry rule and entry limit allow; the enrollment or None."""
+    if journey.status != JourneyStatus.LIVE or journey.current_version_id is None:
+        return None
+    if contact.whatsapp_consent == Consent.UNSUBSCRIBED:
+        return None
+    previous = Enrollment.objects.filter(journey=journey, contact=contact)
+    if journey.reentry == Reentry.NEVER and previous.exists():
+        return None
+    if journey.reentry == Reentry.AFTER_DAYS:
+        since = timezone.now() - timedelta(days=journey.reentry_days or 0)
+        if previous.filter(entered_at__gt=since).exists():
+            return None
+    if previous.filter(state__in=RUNNABLE_STATES).exists():
+        return None
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            # The entry limit is a counter bumped only while below the limit: concurrent entries cannot overshoot.
+            limit_ok = (
+                Journey.objects.filter(pk=journey.pk)
+                .filter(Q(entry_limit__isnull=True) | Q(entered_count__lt=F("entry_limit")))
+                .update(entered_count=F("entered_count") + 1)
+            )
+            if not limit_ok:
+                return None
+            version = journey.current_version
+            assert version is not None
+            enrollment = Enrollment.objects.create(
+                journey=journey,
+                version=version,
+                contact=contact,
+                state=EnrollmentState.WAITING,
+                node=version.entry_node,
+                next_run_at=now,
+                trigger_properties=trigger_properties or {},
+                entered_at=now,
+            )
+    except IntegrityError:
+        return None  # already running in this journey (entered concurrently)
+    enrollment_id = enrollment.pk
+    transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", [enrollment_id]))
+    return enrollment
+
+
+def _live_journeys_with(trigger_type: str) -> list[Journey]:
+    return list(
+        Journey.objects.filter(status=JourneyStatus.LIVE, trigger__type=trigger_type).select_related("current_version")
+    )
+
+
+def _filters_match(filters: Any, properties: dict[str, Any]) -> bool:
+    if not isinstance(filters, dict):
+        return True
+    return all(properties.get(key) == value or str(properties.get(key)) == str(value) for key, value in filters.items())
+
+
+def event_react(*, event: Event, contact: Contact) -> None:
+    """A stored event: goal exits first, then entries for journeys triggered by it."""
+    enrollments_convert(contact=contact, event_name=event.name)
+    for journey in _live_journeys_with("event"):
+        trigger = journey.trigger
+        if trigger.get("event") == event.name and _filters_match(trigger.get("filters"), event.properties or {}):
+            enrollment_enter(journey=journey, contact=contact, trigger_properties=event.properties or {})
+
+
+def enrollments_convert(*, contact: Contact, event_name: str) -> int:
+    """Exit, as converted, the contact's running enrollments in journeys whose goal is this event."""
+    return Enrollment.objects.filter(contact=contact, state__in=RUNNABLE_STATES, journey__goal_event=event_name).update(
+        state=EnrollmentState.EXITED, exit_reason=ExitReason.CONVERTED, ended_at=timezone.now(), next_run_at=None
+    )
+
+
+def inbound_react(*, inbound: InboundMessage, contact: Contact | None, keyword: str | None) -> None:
+    """Opt-out exits; replies wake enrollments waiting for them; keywords and button payloads start journeys."""
+    if contact is None:
+        return
+    now = timezone.now()
+    if keyword == "opt_out":
+        Enrollment.objects.filter(contact=contact, state__in=RUNNABLE_STATES).update(
+            state=EnrollmentState.EXITED, exit_reason=ExitReason.OPTED_OUT, ended_at=now, next_run_at=None
+        )
+        return
+    payload = (inbound.button_payload or "").strip()
+    waiting = Enrollment.objects.filter(contact=contact, state=EnrollmentState.WAITING, wait_kind=WaitKind.REPLY)
+    waiting = (
+        waiting.filter(Q(wait_payload="") | Q(wait_payload__iexact=payload))
+        if payload
+        else waiting.filter(wait_payload="")
+    )
+    ids = list(waiting.values_list("pk", flat=True))
+    if ids:
+        Enrollment.objects.filter(pk__in=ids, state=EnrollmentState.WAITING, wait_kind=WaitKind.REPLY).update(
+            replied_at=now, next_run_at=now
+        )
+        transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", ids))
+    said = (inbound.text or "").strip().upper()
+    for journey in _live_journeys_with("inbound_keyword"):
+        if said and said == str(journey.trigger.get("keyword", "")).strip().upper():
+            enrollment_enter(journey=journey, contact=contact, trigger_properties={"text": inbound.text})
+    for journey in _live_journeys_with("quick_reply"):
+        if payload and payload.upper() == str(journey.trigger.get("payload", "")).strip().upper():
+            enrollment_enter(journey=journey, contact=contact, trigger_properties={"payload": payload})
+
+
+def status_react(*, message: Message) -> None:
+    """A message's status moved: wake the enrollments whose branch waits on it."""
+    now = timezone.now()
+    ids = list(
+        Enrollment.objects.filter(
+            wait_message_id=message.pk, state=EnrollmentState.WAITING, wait_kind=WaitKind.STATUS
+        ).values_list("pk", flat=True)
+    )
+    if ids:
+        Enrollment.objects.filter(pk__in=ids, state=EnrollmentState.WAITING).update(next_run_at=now)
+        transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", ids))
+
+
+# --- running -------------------------------------------------------------------------------------------------------
+
+
+def enrollments_run(*, enrollment_ids: list[int], now: datetime | None = None) -> int:
+    """Run the given enrollments now if they are due (entries and wake-ups); the number of steps taken."""
+    now = now or timezone.now()
+    token = runtime.claim_ids(ids=enrollment_ids, now=now)
+    return runtime.process_claim(token=token, now=now) if token else 0
+
+
+def segment_entries_check() -> int:
+    """Enter contacts who joined the segment of a segment-triggered live journey since the last check; how many."""
+    entered = 0
+    for journey in _live_journeys_with("segment_entry"):
+        segment = Segment.objects.filter(pk=journey.trigger.get("segment")).first()
+        if segment is None:
+            continue
+        current = set(segment_contacts(segment).values_list("pk", flat=True))
+        known = set(SegmentMember.objects.filter(journey=journey).values_list("contact_id", flat=True))
+        # Leavers are forgotten, so coming back is a new entry (subject to the re-entry rule).
+        SegmentMember.objects.filter(journey=journey, contact_id__in=known - current).delete()
+        joined = current - known
+        SegmentMember.objects.bulk_create(
+            [SegmentMember(journey=journey, contact_id=pk) for pk in joined], batch_size=2000, ignore_conflicts=True
+        )
+        for contact in Contact.objects.filter(pk__in=joined).iterator(chunk_size=1000):
+            entered += enrollment_enter(journey=journey, contact=contact) is not None
+    return entered
+
+
+def journeys_tick(
+    *, now: datetime | None = None, budget_seconds: float = TICK_SECONDS, batch_size: int = runtime.BATCH_SIZE
+) -> int:
+    """Run every due enrollment, a batch at a time, for up to `budget_seconds`; the number of steps taken."""
+    started = monotonic_time.monotonic()
+    steps = 0
+    while monotonic_time.monotonic() - started < budget_seconds:
+        moment = now or timezone.now()
+        token = runtime.claim_due(now=moment, limit=batch_size)
+        if token is None:
+            break
+        steps += runtime.process_claim(token=token, now=moment)
+    return steps
+
+
+# --- builder -------------------------------------------------------------------------------------------------------
+
+
+def journey_node_save(*, journey: Journey, node: dict[str, Any], replacing: str | None = None) -> Journey:
+    """Add a node, or replace node `replacing` (renaming it updates the edges that point at it)."""
+    nodes = [dict(n) for n in journey.nodes if isinstance(n, dict)]
+    new_id = str(node["id"])
+    if replacing != new_id and any(n.get("id") == new_id for n in nodes):
+        raise JourneyInvalid([Problem(new_id, "id", "Another node already has this id.")])
+    if replacing is None:
+        nodes.append(node)
+    else:
+        nodes = [node if n.get("id") == replacing else n for n in nodes]
+        if replacing != new_id:
+            nodes = [_renamed(n, replacing, new_id) for n in nodes]
+    entry = journey.entry_node
+    if not entry or entry == replacing:
+        entry = new_id
+    return journey_update(journey=journey, data={"nodes": nodes, "entry_node": entry})
+
+
+def _renamed(node: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        k: (new if k in ("next", "yes", "no", "timeout_next", "message_node") and v == old else v)
+        for k, v in node.items()
+    }
+    if isinstance(out.get("branches"), list):
+        out["branches"] = [{**b, "next": new if b.get("next") == old else b.get("next")} for b in out["branches"]]
+    if isinstance(out.get("condition"), dict) and out["condition"].get("node") == old:
+        out["condition"] = {**out["condition"], "node": new}
+    return out
+
+
+def journey_node_delete(*, journey: Journey, node_id: str) -> Journey:
+    """Remove a node; edges that pointed at it are left empty, for the checks to flag."""
+    nodes = [_renamed(n, node_id, "") for n in journey.nodes if isinstance(n, dict) and n.get("id") != node_id]
+    entry = "" if journey.entry_node == node_id else journey.entry_node
+    return journey_update(journey=journey, data={"nodes": nodes, "entry_node": entry})

@@ -1,0 +1,35 @@
+"""django-q2 entry points: each takes ids, loads rows and calls one service."""
+
+from __future__ import annotations
+
+from journeys import services
+from providers.models import InboundMessage, Message
+
+
+def enrollments_run(enrollment_ids: list[int]) -> int:
+    return services.enrollments_run(enrollment_ids=list(enrollment_ids))
+
+
+def journeys_tick() -> int:
+    services.segment_entries_check()
+    return services.journeys_tick()
+
+
+def event_react(event_id: int) -> None:
+    from contacts.models import Event
+
+    event = Event.objects.select_related("contact").filter(pk=event_id).first()
+    if event is not None:
+        services.event_react(event=event, contact=event.contact)
+
+
+def inbound_react(inbound_id: int, keyword: str | None) -> None:
+    inbound = InboundMessage.objects.select_related("contact").filter(pk=inbound_id).first()
+    if inbound is not None:
+        services.inbound_react(inbound=inbound, contact=inbound.contact, keyword=keyword)
+
+
+def status_react(message_id: int) -> None:
+    message = Message.objects.filter(pk=message_id).first()
+    if message is not None:
+        services.status_react(message=message)

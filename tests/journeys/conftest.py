@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from providers.nexmo import client as nexmo_client
+from tests.providers.factories import FakeNexmo
+
+
+@pytest.fixture
+def nexmo() -> Iterator[FakeNexmo]:
+    """Nexmo faked at the gateway: every send is answered 202 and recorded."""
+    fake = FakeNexmo()
+    with nexmo_client.transport_override(fake.transport):
+        yield fake

@@ -1,0 +1,210 @@
+"""Publish checks name the node and the field; the API answers 400 with them, never 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from journeys.definition import definition_problems, trigger_problems
+from tests.journeys.factories import provider_make, template_make
+
+
+def problems(nodes: Any, entry: str = "a", **kwargs: Any) -> list[str]:
+    return [str(p) for p in definition_problems(entry_node=entry, nodes=nodes, complete=True, **kwargs)]
+
+
+def test_complete_definition_has_no_problems() -> None:
+    nodes = [
+        {"id": "a", "type": "send_template", "template": 1, "next": "w"},
+        {
+            "id": "w",
+            "type": "wait_for_reply",
+            "message_node": "a",
+            "payload": "YES",
+            "timeout_seconds": 60,
+            "next": "s",
+            "timeout_next": "x",
+        },
+        {"id": "s", "type": "split", "branches": [{"percent": 90, "next": "b"}, {"percent": 10, "next": None}]},
+        {"id": "b", "type": "branch", "condition": {"type": "event", "event": "buy"}, "yes": "u", "no": "t"},
+        {"id": "t", "type": "send_text", "text": "Hi", "fallback_template": None, "next": "z"},
+        {"id": "z", "type": "wait", "seconds": 5, "next": "u"},
+        {"id": "u", "type": "update_property", "property": "done", "value": True, "next": "x"},
+        {"id": "x", "type": "exit"},
+    ]
+    assert problems(nodes) == []
+
+
+@pytest.mark.parametrize(
+    ("nodes", "expected"),
+    [
+        ([{"id": "a", "type": "teleport"}], "node 'a', type: Unknown type 'teleport'"),
+        ([{"id": "a", "type": "exit"}, {"id": "b", "type": "exit"}], "node 'b', id: Unreachable"),
+        (
+            [
+                {"id": "a", "type": "branch", "condition": {"type": "property", "property": "p"}, "yes": "b"},
+                {"id": "b", "type": "exit"},
+            ],
+            "node 'a', no: Choose the no node.",
+        ),
+        ([{"id": "a", "type": "wait", "seconds": 5}], "node 'a', next: A wait needs the node that follows it"),
+        (
+            [
+                {"id": "a", "type": "send_template", "template": 1, "next": "w"},
+                {"id": "w", "type": "wait_for_reply", "message_node": "a", "timeout_seconds": 5, "next": "x"},
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'w', timeout_next: A wait for a reply needs both",
+        ),
+        (
+            [
+                {
+                    "id": "a",
+                    "type": "wait_for_reply",
+                    "message_node": "x",
+                    "timeout_seconds": 5,
+                    "next": "x",
+                    "timeout_next": "x",
+                },
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'a', message_node: 'x' is not a send node",
+        ),
+        (
+            [
+                {"id": "a", "type": "split", "branches": [{"percent": 50, "next": "x"}, {"percent": 40, "next": "x"}]},
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'a', branches: The percentages add up to 90, not 100.",
+        ),
+        (
+            [
+                {"id": "a", "type": "wait", "seconds": 5, "until_local_time": "09:00", "next": "x"},
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'a', seconds: Give exactly one of",
+        ),
+        (
+            [{"id": "a", "type": "wait", "until_local_time": "25:00", "next": "x"}, {"id": "x", "type": "exit"}],
+            "node 'a', until_local_time: Give a time of day as HH:MM",
+        ),
+        (
+            [
+                {"id": "a", "type": "update_property", "property": "bad name", "value": 1, "next": "x"},
+                {"id": "x", "type": "exit"},
+            ],
+            "node 'a', property:",
+        ),
+        ([{"id": "a", "type": "send_text", "next": "nowhere"}], "node 'a', next: Points at 'nowhere'"),
+        ("not a list", "nodes: Nodes are a list"),
+    ],
+)
+def test_problem_names_node_and_field(nodes: Any, expected: str) -> None:
+    assert any(p.startswith(expected) for p in problems(nodes)), problems(nodes)
+
+
+def test_unknown_template_is_reported() -> None:
+    nodes = [{"id": "a", "type": "send_template", "template": 7, "next": "x"}, {"id": "x", "type": "exit"}]
+    assert problems(nodes, template_ok=lambda pk: f"There is no template {pk}.") == [
+        "node 'a', template: There is no template 7."
+    ]
+
+
+def test_triggers() -> None:
+    assert trigger_problems({"type": "event", "event": "signup", "filters": {"plan": "gold"}}) == []
+    assert [p.field for p in trigger_problems({"type": "inbound_keyword"})] == ["trigger.keyword"]
+    assert [p.field for p in trigger_problems({"type": "nope"})] == ["trigger.type"]
+    assert [p.field for p in trigger_problems(None)] == ["trigger"]
+
+
+def flow(welcome: int, coupon: int) -> list[dict[str, Any]]:
+    return [
+        {"id": "welcome", "type": "send_template", "template": welcome, "variables": {}, "next": "answer"},
+        {
+            "id": "answer",
+            "type": "wait_for_reply",
+            "message_node": "welcome",
+            "payload": "YES",
+            "timeout_seconds": 86400,
+            "next": "coupon",
+            "timeout_next": "end",
+        },
+        {"id": "coupon", "type": "send_template", "template": coupon, "variables": {}, "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]
+
+
+@pytest.mark.django_db
+def test_api_create_publish_pause_resume_stop_and_stats(marketer_api: Any) -> None:
+    provider = provider_make()
+    welcome, coupon = template_make(provider, name="welcome"), template_make(provider, name="coupon")
+    answer = marketer_api.post(
+        "/api/v1/journeys/",
+        {
+            "name": "Welcome",
+            "trigger": {"type": "event", "event": "signup"},
+            "entry_node": "welcome",
+            "nodes": flow(welcome.pk, coupon.pk),
+            "reentry": "never",
+            "goal_event": "purchase",
+        },
+        format="json",
+    )
+    assert answer.status_code == 201, answer.json()
+    journey = answer.json()
+    assert journey["status"] == "draft" and journey["version"] is None and journey["problems"] == []
+    url = f"/api/v1/journeys/{journey['id']}/"
+    published = marketer_api.post(url + "publish/")
+    assert published.status_code == 200 and published.json()["status"] == "live" and published.json()["version"] == 1
+    assert marketer_api.post(url + "pause/").json()["status"] == "paused"
+    assert marketer_api.post(url + "pause/").status_code == 400
+    assert marketer_api.post(url + "resume/").json()["status"] == "live"
+    edited = marketer_api.patch(url, {"nodes": flow(welcome.pk, welcome.pk)}, format="json")
+    assert edited.status_code == 200 and edited.json()["version"] == 2
+    stats = marketer_api.get(url + "stats/").json()
+    assert stats["totals"]["entered"] == 0
+    assert marketer_api.post(url + "stop/").json()["status"] == "stopped"
+    assert marketer_api.get("/api/v1/journeys/?status=stopped").json()["count"] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "nodes": "junk"},
+        {"name": "x", "trigger": {"type": "teleport"}},
+        {"name": "x", "nodes": [{"id": "a", "type": "wait", "seconds": -1, "next": "a"}]},
+        {"name": "x", "nodes": [{"id": "a b", "type": "exit"}]},
+        {"name": "x", "nodes": [None, 3]},
+        {"name": "x", "reentry": "sometimes"},
+        {"name": ""},
+    ],
+)
+def test_api_refuses_bad_definitions_with_field_messages(marketer_api: Any, body: dict[str, Any]) -> None:
+    answer = marketer_api.post("/api/v1/journeys/", body, format="json")
+    assert answer.status_code == 400
+    assert isinstance(answer.json(), dict) and answer.json()
+
+
+@pytest.mark.django_db
+def test_api_publish_refuses_incomplete_draft(marketer_api: Any) -> None:
+    created = marketer_api.post(
+        "/api/v1/journeys/",
+        {
+            "name": "Loose",
+            "trigger": {"type": "event", "event": "signup"},
+            "entry_node": "a",
+            "nodes": [{"id": "a", "type": "send_template", "template": 999, "next": ""}],
+        },
+        format="json",
+    ).json()
+    assert created["problems"]
+    answer = marketer_api.post(f"/api/v1/journeys/{created['id']}/publish/")
+    assert answer.status_code == 400
+    assert "node 'a', template: There is no template 999." in answer.json()["nodes"]
+
+
+@pytest.mark.django_db
+def test_api_needs_the_marketer_role(outsider_api: Any) -> None:
+    assert outsider_api.get("/api/v1/journeys/").status_code == 403

@@ -1,0 +1,528 @@
+"""Every node type run end to end against a faked Nexmo, plus restarts, opt-out, versioning and wake-ups."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from contacts.models import Consent, Contact
+from contacts.services import event_record
+from journeys import runtime, services
+from journeys.models import Enrollment, EnrollmentState, ExitReason, Journey, JourneyStep
+from providers.models import InboundMessage, Message, MessageStatus
+from tests.journeys.factories import contact_make, journey_live, provider_make, template_make, window_open_contact
+from tests.providers.factories import FakeNexmo
+
+pytestmark = pytest.mark.django_db
+
+
+def enter(journey: Journey, contact: Contact, **props: Any) -> Enrollment:
+    enrollment = services.enrollment_enter(journey=journey, contact=contact, trigger_properties=props)
+    assert enrollment is not None
+    services.enrollments_run(enrollment_ids=[enrollment.pk])
+    enrollment.refresh_from_db()
+    return enrollment
+
+
+def later(seconds: int) -> Any:
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+def test_send_template_uses_contact_and_event_values_and_exits(nexmo: FakeNexmo) -> None:
+    provider = provider_make()
+    template = template_make(provider, body="Hi {{1}}, code {{2}}")
+    journey = journey_live(
+        nodes=[
+            {
+                "id": "hello",
+                "type": "send_template",
+                "template": template.pk,
+                "next": "end",
+                "variables": {"1": {"field": "name"}, "2": {"event": "code"}},
+            },
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    enrollment = enter(journey, contact_make(name="Ann"), code="SPRING")
+    assert enrollment.state == EnrollmentState.COMPLETED and enrollment.exit_reason == ExitReason.COMPLETED
+    body = nexmo.bodies()[0]
+    assert body["message"]["content"]["template"]["parameters"] == ["Ann", "SPRING"]
+    message = Message.objects.get()
+    assert message.origin == "journey" and message.origin_ref.startswith(f"journey:{journey.current_version_id}:hello:")
+
+
+def test_send_text_inside_window_falls_back_outside_and_skips_without_fallback(nexmo: FakeNexmo) -> None:
+    provider = provider_make()
+    fallback = template_make(provider, name="fallback")
+    nodes: list[dict[str, Any]] = [
+        {"id": "text", "type": "send_text", "text": "Hello there", "fallback_template": fallback.pk, "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]
+    journey = journey_live(nodes=nodes, provider=provider)
+    enter(journey, window_open_contact())
+    enter(journey, contact_make())
+    contents = [b["message"]["content"] for b in nexmo.bodies()]
+    assert contents[0] == {"type": "text", "text": "Hello there"}
+    assert contents[1]["type"] == "template" and contents[1]["template"]["name"].endswith(":fallback")
+
+    bare = journey_live(
+        name="No fallback", nodes=[{**nodes[0], "fallback_template": None}, nodes[1]], provider=provider
+    )
+    skipped = enter(bare, contact_make())
+    assert skipped.state == EnrollmentState.COMPLETED and len(nexmo.requests) == 2
+    assert JourneyStep.objects.get(enrollment=skipped, node="text").outcome == "skipped"
+
+
+def test_wait_seconds_holds_until_due_then_tick_advances(nexmo: FakeNexmo) -> None:
+    journey = journey_live(
+        nodes=[
+            {"id": "pause", "type": "wait", "seconds": 3600, "next": "mark"},
+            {"id": "mark", "type": "update_property", "property": "welcomed", "value": True, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    contact = contact_make(properties={"plan": "gold"})
+    enrollment = enter(journey, contact)
+    assert enrollment.state == EnrollmentState.WAITING and enrollment.node == "pause"
+    assert services.journeys_tick(now=later(60)) == 0
+    assert services.journeys_tick(now=later(3601)) == 2
+    enrollment.refresh_from_db()
+    contact.refresh_from_db()
+    assert enrollment.state == EnrollmentState.COMPLETED
+    assert contact.properties == {"plan": "gold", "welcomed": True}
+
+
+def test_wait_until_local_time_and_until_property() -> None:
+    journey = journey_live(
+        nodes=[
+            {"id": "nine", "type": "wait", "until_local_time": "09:00", "next": "renewal"},
+            {"id": "renewal", "type": "wait", "until_property": "renews_on", "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    contact = contact_make(timezone="Asia/Tokyo", properties={"renews_on": "2999-01-01"})
+    enrollment = enter(journey, contact)
+    assert enrollment.next_run_at is not None
+    local = enrollment.next_run_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert (local.hour, local.minute) == (9, 0)
+    services.journeys_tick(now=enrollment.next_run_at)
+    enrollment.refresh_from_db()
+    assert enrollment.node == "renewal"
+    assert enrollment.next_run_at == datetime(2999, 1, 1, tzinfo=ZoneInfo("Asia/Tokyo"))  # midnight, local time
+
+    no_date = enter(
+        journey_live(
+            name="b",
+            nodes=[
+                {"id": "renewal", "type": "wait", "until_property": "renews_on", "next": "end"},
+                {"id": "end", "type": "exit"},
+            ],
+        ),
+        contact_make(),
+    )
+    assert no_date.state == EnrollmentState.COMPLETED  # no date: the wait is skipped, not stuck
+
+
+def reply_journey(provider: Any, payload: str | None = "YES") -> Journey:
+    welcome = template_make(provider, name="welcome")
+    coupon = template_make(provider, name="coupon")
+    return journey_live(
+        nodes=[
+            {"id": "welcome", "type": "send_template", "template": welcome.pk, "next": "answer"},
+            {
+                "id": "answer",
+                "type": "wait_for_reply",
+                "message_node": "welcome",
+                "payload": payload,
+                "timeout_seconds": 86400,
+                "next": "coupon",
+                "timeout_next": "end",
+            },
+            {"id": "coupon", "type": "send_template", "template": coupon.pk, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+
+
+def inbound(provider: Any, contact: Contact, *, payload: str = "", text: str = "") -> InboundMessage:
+    return InboundMessage.objects.create(
+        provider=provider,
+        contact=contact,
+        message_uuid=f"in-{InboundMessage.objects.count()}",
+        from_number=contact.phone,
+        content_type="button" if payload else "text",
+        text=text,
+        button_payload=payload,
+        button_text=payload.title(),
+        raw={},
+        received_at=timezone.now(),
+    )
+
+
+def test_wait_for_reply_takes_the_reply_path_on_the_matching_button(
+    nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any
+) -> None:
+    provider = provider_make()
+    journey = reply_journey(provider)
+    contact = contact_make()
+    enrollment = enter(journey, contact)
+    assert enrollment.state == EnrollmentState.WAITING and enrollment.wait_message_id == Message.objects.get().pk
+    with django_capture_on_commit_callbacks(execute=True):
+        services.inbound_react(inbound=inbound(provider, contact, payload="NO"), contact=contact, keyword=None)
+    assert len(nexmo.requests) == 1  # another button does not count
+    with django_capture_on_commit_callbacks(execute=True):
+        services.inbound_react(inbound=inbound(provider, contact, payload="YES"), contact=contact, keyword=None)
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.COMPLETED
+    assert [b["message"]["content"]["template"]["name"].split(":")[1] for b in nexmo.bodies()] == ["welcome", "coupon"]
+    assert services.journeys_tick(now=later(90000)) == 0
+
+
+def test_wait_for_reply_times_out_to_its_timeout_path(nexmo: FakeNexmo) -> None:
+    journey = reply_journey(provider_make())
+    enrollment = enter(journey, contact_make())
+    services.journeys_tick(now=later(86401))
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.COMPLETED and len(nexmo.requests) == 1
+    assert JourneyStep.objects.get(enrollment=enrollment, node="answer", outcome="timed_out")
+
+
+def test_branch_on_message_status_waits_for_the_callback(
+    nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any
+) -> None:
+    provider = provider_make()
+    template = template_make(provider)
+    journey = journey_live(
+        nodes=[
+            {"id": "hello", "type": "send_template", "template": template.pk, "next": "seen"},
+            {
+                "id": "seen",
+                "type": "branch",
+                "yes": "yes",
+                "no": "no",
+                "condition": {"type": "message", "node": "hello", "status": "read", "within_seconds": 3600},
+            },
+            {"id": "yes", "type": "update_property", "property": "saw_it", "value": True, "next": "end"},
+            {"id": "no", "type": "update_property", "property": "saw_it", "value": False, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    contact = contact_make()
+    enrollment = enter(journey, contact)
+    assert enrollment.state == EnrollmentState.WAITING and enrollment.node == "seen"
+    Message.objects.update(status=MessageStatus.READ)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.status_react(message=Message.objects.get())
+    contact.refresh_from_db()
+    assert contact.properties == {"saw_it": True}
+
+    other = contact_make()
+    second = enter(journey, other)
+    services.journeys_tick(now=later(3601))
+    other.refresh_from_db()
+    second.refresh_from_db()
+    assert other.properties == {"saw_it": False} and second.state == EnrollmentState.COMPLETED
+
+
+def test_branch_on_property_and_on_event_since_entry(django_capture_on_commit_callbacks: Any) -> None:
+    journey = journey_live(
+        nodes=[
+            {
+                "id": "gold",
+                "type": "branch",
+                "condition": {"type": "property", "property": "plan", "op": "eq", "value": "gold"},
+                "yes": "bought",
+                "no": "end",
+            },
+            {
+                "id": "bought",
+                "type": "branch",
+                "condition": {"type": "event", "event": "purchase"},
+                "yes": "vip",
+                "no": "end",
+            },
+            {"id": "vip", "type": "update_property", "property": "vip", "value": 1, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    gold = contact_make(properties={"plan": "gold"})
+    enter(journey, gold)
+    assert list(JourneyStep.objects.filter(node__in=["gold", "bought"]).values_list("outcome", flat=True)) == [
+        "yes",
+        "no",
+    ]
+    vip = contact_make(properties={"plan": "gold"})
+    enrollment = services.enrollment_enter(journey=journey, contact=vip)
+    assert enrollment is not None
+    event_record(contact=vip, name="purchase")
+    services.enrollments_run(enrollment_ids=[enrollment.pk])
+    vip.refresh_from_db()
+    assert vip.properties["vip"] == 1
+
+
+def test_split_sends_shares_to_branches_and_holds_out_the_rest() -> None:
+    journey = journey_live(
+        nodes=[
+            {
+                "id": "ab",
+                "type": "split",
+                "branches": [{"percent": 50, "next": "a"}, {"percent": 30, "next": "b"}, {"percent": 20, "next": None}],
+            },
+            {"id": "a", "type": "update_property", "property": "arm", "value": "a", "next": "end"},
+            {"id": "b", "type": "update_property", "property": "arm", "value": "b", "next": "end"},
+            {"id": "end", "type": "exit"},
+        ],
+        reentry="always",
+    )
+    contacts = [contact_make() for _ in range(60)]
+    for contact in contacts:
+        enter(journey, contact)
+    arms = [Contact.objects.get(pk=c.pk).properties.get("arm", "held") for c in contacts]
+    assert {"a", "b", "held"} == set(arms)
+    assert arms.count("a") > arms.count("held")
+    assert Enrollment.objects.filter(exit_reason=ExitReason.HELD_OUT).count() == arms.count("held")
+
+
+def test_update_property_keeps_other_properties() -> None:
+    journey = journey_live(
+        nodes=[
+            {"id": "set", "type": "update_property", "property": "tier", "value": {"level": 2}, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    contact = contact_make(properties={"city": "Leeds", "tier": "old"})
+    enter(journey, contact)
+    contact.refresh_from_db()
+    assert contact.properties == {"city": "Leeds", "tier": {"level": 2}}
+
+
+def test_restarted_step_never_sends_twice(nexmo: FakeNexmo, monkeypatch: pytest.MonkeyPatch) -> None:
+    provider = provider_make()
+    journey = journey_live(
+        nodes=[
+            {"id": "hello", "type": "send_template", "template": template_make(provider).pk, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    enrollment = services.enrollment_enter(journey=journey, contact=contact_make())
+    assert enrollment is not None
+
+    def crash(**_: Any) -> None:
+        raise RuntimeError("worker killed right after the send")
+
+    monkeypatch.setattr(runtime, "step_sent", crash)
+    with pytest.raises(RuntimeError):
+        services.enrollments_run(enrollment_ids=[enrollment.pk])
+    assert len(nexmo.requests) == 1
+    monkeypatch.undo()
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.ACTIVE  # still claimed: nobody else runs it until the lease ends
+    assert services.journeys_tick() == 0
+    services.journeys_tick(now=later(int(runtime.LEASE.total_seconds()) + 1))
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.COMPLETED
+    assert len(nexmo.requests) == 1 and Message.objects.count() == 1
+    assert JourneyStep.objects.get(enrollment=enrollment, node="hello").message_id == Message.objects.get().pk
+
+
+def test_opted_out_contact_gets_nothing_and_exits(nexmo: FakeNexmo) -> None:
+    provider = provider_make()
+    journey = reply_journey(provider)
+    assert (
+        services.enrollment_enter(journey=journey, contact=contact_make(whatsapp_consent=Consent.UNSUBSCRIBED)) is None
+    )
+    contact = contact_make()
+    enrollment = services.enrollment_enter(journey=journey, contact=contact)
+    assert enrollment is not None
+    Contact.objects.filter(pk=contact.pk).update(whatsapp_consent=Consent.UNSUBSCRIBED)
+    services.enrollments_run(enrollment_ids=[enrollment.pk])
+    enrollment.refresh_from_db()
+    assert enrollment.exit_reason == ExitReason.OPTED_OUT and not nexmo.requests
+
+
+def test_stop_keyword_exits_a_waiting_enrollment(nexmo: FakeNexmo) -> None:
+    provider = provider_make()
+    contact = contact_make()
+    enrollment = enter(reply_journey(provider), contact)
+    services.inbound_react(inbound=inbound(provider, contact, text="STOP"), contact=contact, keyword="opt_out")
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.EXITED and enrollment.exit_reason == ExitReason.OPTED_OUT
+
+
+def test_goal_event_exits_as_converted(nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any) -> None:
+    journey = reply_journey(provider_make())
+    Journey.objects.filter(pk=journey.pk).update(goal_event="purchase")
+    contact = contact_make()
+    enrollment = enter(journey, contact)
+    with django_capture_on_commit_callbacks(execute=True):
+        event_record(contact=contact, name="purchase")
+    enrollment.refresh_from_db()
+    assert enrollment.exit_reason == ExitReason.CONVERTED
+
+
+def test_edit_of_live_journey_publishes_a_version_and_running_contacts_keep_theirs(nexmo: FakeNexmo) -> None:
+    provider = provider_make()
+    journey = journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}],
+        reentry="always",
+    )
+    first = enter(journey, contact_make())
+    template = template_make(provider)
+    journey = services.journey_update(
+        journey=journey,
+        data={
+            "nodes": [
+                {"id": "pause", "type": "wait", "seconds": 60, "next": "hi"},
+                {"id": "hi", "type": "send_template", "template": template.pk, "next": "end"},
+                {"id": "end", "type": "exit"},
+            ]
+        },
+    )
+    assert journey.current_version is not None and journey.current_version.number == 2
+    second = enter(journey, contact_make())
+    services.journeys_tick(now=later(61))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.version.number == 1 and second.version.number == 2
+    assert first.state == second.state == EnrollmentState.COMPLETED
+    assert len(nexmo.requests) == 1  # only the contact on version 2 got the new message
+
+
+def test_event_trigger_with_filters_enters_once_and_respects_the_entry_limit(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}],
+        trigger={"type": "event", "event": "signup", "filters": {"plan": "gold"}},
+        entry_limit=2,
+    )
+    contacts = [contact_make() for _ in range(4)]
+    with django_capture_on_commit_callbacks(execute=True):
+        event_record(contact=contacts[0], name="signup", properties={"plan": "free"})
+        event_record(contact=contacts[1], name="signup", properties={"plan": "gold"})
+        event_record(contact=contacts[1], name="signup", properties={"plan": "gold"})
+        event_record(contact=contacts[2], name="signup", properties={"plan": "gold"})
+        event_record(contact=contacts[3], name="signup", properties={"plan": "gold"})
+    entered = set(Enrollment.objects.values_list("contact_id", flat=True))
+    assert entered == {contacts[1].pk, contacts[2].pk}
+
+
+def test_keyword_and_quick_reply_triggers(django_capture_on_commit_callbacks: Any) -> None:
+    provider = provider_make()
+    nodes = [{"id": "end", "type": "exit"}]
+    by_keyword = journey_live(name="k", nodes=nodes, trigger={"type": "inbound_keyword", "keyword": "join"})
+    by_button = journey_live(name="b", nodes=nodes, trigger={"type": "quick_reply", "payload": "YES"})
+    contact = contact_make()
+    services.inbound_react(inbound=inbound(provider, contact, text=" JOIN "), contact=contact, keyword=None)
+    services.inbound_react(inbound=inbound(provider, contact, payload="YES"), contact=contact, keyword=None)
+    assert set(Enrollment.objects.values_list("journey_id", flat=True)) == {by_keyword.pk, by_button.pk}
+
+
+def test_quiet_hours_hold_a_send_until_they_end(nexmo: FakeNexmo) -> None:
+    provider = provider_make()
+    now = timezone.now()
+    start = (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    journey = journey_live(
+        nodes=[
+            {"id": "hello", "type": "send_template", "template": template_make(provider).pk, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ],
+        quiet_hours_start=start,
+        quiet_hours_end=end,
+    )
+    enrollment = enter(journey, contact_make(timezone="UTC"))
+    assert enrollment.state == EnrollmentState.WAITING and not nexmo.requests
+    services.journeys_tick(now=enrollment.next_run_at)
+    assert len(nexmo.requests) == 1
+
+
+def test_frequency_cap_skips_the_send(nexmo: FakeNexmo) -> None:
+    provider = provider_make()
+    template = template_make(provider)
+    nodes: list[dict[str, Any]] = [
+        {"id": "hello", "type": "send_template", "template": template.pk, "next": "again"},
+        {"id": "again", "type": "send_template", "template": template.pk, "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]
+    enrollment = enter(journey_live(nodes=nodes, cap_messages=1, cap_days=1), contact_make())
+    assert len(nexmo.requests) == 1
+    assert JourneyStep.objects.get(enrollment=enrollment, node="again").outcome == "capped"
+
+
+def test_step_rows_keep_any_detail_text_and_a_repeat_is_ignored() -> None:
+    journey = journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}]
+    )
+    enrollment = enter(journey, contact_make())
+    detail = 'a "quoted" \\ back{slash}, comma'
+    row = (enrollment.pk, journey.pk, enrollment.version_id, "end", 7, "skipped", detail, None, timezone.now())
+    runtime._steps_insert([row])
+    runtime._steps_insert([row])
+    assert list(JourneyStep.objects.filter(visit=7).values_list("detail", flat=True)) == [detail]
+
+
+def test_paused_journey_holds_its_contacts_and_stop_exits_them() -> None:
+    journey = journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}]
+    )
+    enrollment = enter(journey, contact_make())
+    services.journey_pause(journey=journey)
+    assert services.enrollment_enter(journey=journey, contact=contact_make()) is None
+    assert services.journeys_tick(now=later(120)) == 0
+    services.journey_stop(journey=journey)
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.EXITED and enrollment.exit_reason == ExitReason.STOPPED
+
+
+def test_publishing_creates_the_tick_schedule_once() -> None:
+    from django_q.models import Schedule
+
+    nodes = [{"id": "end", "type": "exit"}]
+    journey_live(name="one", nodes=nodes)
+    journey_live(name="two", nodes=nodes)
+    assert list(Schedule.objects.values_list("func", flat=True)) == ["journeys.tasks.journeys_tick"]
+
+
+def test_reentry_rules() -> None:
+    nodes = [{"id": "end", "type": "exit"}]
+    contact = contact_make()
+    never = journey_live(name="never", nodes=nodes, reentry="never")
+    always = journey_live(name="always", nodes=nodes, reentry="always")
+    later_days = journey_live(name="days", nodes=nodes, reentry="after_days", reentry_days=7)
+    for journey in (never, always, later_days):
+        enter(journey, contact)
+    assert services.enrollment_enter(journey=never, contact=contact) is None
+    assert services.enrollment_enter(journey=always, contact=contact) is not None
+    assert services.enrollment_enter(journey=later_days, contact=contact) is None
+    Enrollment.objects.filter(journey=later_days).update(entered_at=timezone.now() - timedelta(days=8))
+    assert services.enrollment_enter(journey=later_days, contact=contact) is not None
+
+
+def test_segment_entry_enters_new_members_once() -> None:
+    from contacts.models import Segment
+
+    segment = Segment.objects.create(
+        name="Gold",
+        definition={
+            "match": "all",
+            "groups": [
+                {"match": "all", "conditions": [{"type": "property", "key": "plan", "op": "eq", "value": "gold"}]}
+            ],
+        },
+    )
+    journey = journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}],
+        trigger={"type": "segment_entry", "segment": segment.pk},
+    )
+    gold = contact_make(properties={"plan": "gold"})
+    contact_make(properties={"plan": "free"})
+    assert services.segment_entries_check() == 1
+    assert services.segment_entries_check() == 0
+    late = contact_make(properties={"plan": "gold"})
+    assert services.segment_entries_check() == 1
+    assert set(Enrollment.objects.filter(journey=journey).values_list("contact_id", flat=True)) == {gold.pk, late.pk}
