@@ -479,6 +479,10 @@ def message_status_apply(*, provider: ProviderConfig, event: StatusEvent) -> str
                     _status_update(_WHERE_UUID, (provider.pk, event.message_uuid), event)
         except IntegrityError:
             changed = 0
+        if not changed:
+            # The send's answer may have recorded the uuid between our two updates (the first found no uuid, the
+            # second no longer a NULL one): by uuid once more, or the status would be taken for a duplicate.
+            changed = _status_update(_WHERE_UUID, (provider.pk, event.message_uuid), event)
     if changed:
         _status_announce_on_commit(provider=provider, event=event)
         return "applied"

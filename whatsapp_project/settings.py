@@ -102,7 +102,13 @@ DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web server, the worker and the simulator share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(  # type: ignore[attr-defined]
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # Take the write lock when a transaction starts: a read that later upgrades to a write fails at once
+            # with "database is locked" instead of waiting its turn.
+            "transaction_mode": "IMMEDIATE",
+        }
     )
     if TESTING:
         # A file, not shared-cache memory: the live server's thread and the test's thread write at once (callbacks

@@ -348,3 +348,29 @@ def test_a_body_with_nul_characters_is_a_400_never_a_500(provider: ProviderConfi
     )
     assert response.status_code == 400
     assert CallbackLog.objects.filter(response_status=400).count() == 1
+
+
+def test_a_status_racing_the_send_answer_is_still_applied(
+    provider: ProviderConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer's uuid lands between the callback's update by uuid and its update by client_ref."""
+    from providers import services
+
+    message = message_for(provider, uuid=None, client_ref="race-1", status="sending")
+    real_update = services._status_update
+    calls = []
+
+    def answer_lands_after_first_try(where: str, params: Any, event: Any) -> int:
+        changed = real_update(where, params, event)
+        if not calls:
+            Message.objects.filter(pk=message.pk).update(message_uuid="uuid-race", status="submitted")
+        calls.append(changed)
+        return changed
+
+    monkeypatch.setattr(services, "_status_update", answer_lands_after_first_try)
+
+    response = post(provider, "status", _status("delivered", timezone.now(), uuid="uuid-race", client_ref="race-1"))
+
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.status == "delivered" and message.delivered_at is not None
