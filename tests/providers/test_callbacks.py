@@ -358,7 +358,7 @@ def test_a_status_racing_the_send_answer_is_still_applied(
 
     message = message_for(provider, uuid=None, client_ref="race-1", status="sending")
     real_update = services._status_update
-    calls = []
+    calls: list[int] = []
 
     def answer_lands_after_first_try(where: str, params: Any, event: Any) -> int:
         changed = real_update(where, params, event)
