@@ -16,18 +16,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from common import free_port, production_env, psql
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
 DB_NAME = "bench_callbacks"
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "60000"))
 DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
@@ -203,24 +203,8 @@ def _load_wrk(url: str, start: int, count: int, status: str, seconds: float) -> 
 # --- orchestration ---------------------------------------------------------------------------------------------
 
 
-def _psql(sql: str) -> None:
-    subprocess.run(["psql", f"{PG_URL}/postgres", "-qc", sql], check=True, capture_output=True)
-
-
 def _env() -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    return os.environ | {
-        "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "x" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "FIELD_ENCRYPTION_KEYS": os.environ.get("BENCH_FERNET_KEY") or Fernet.generate_key().decode(),
-        "LOG_LEVEL": "ERROR",
-        "TESTING": "false",
-        "CONN_MAX_AGE": "600",
-    }
+    return production_env(DB_NAME, CONN_MAX_AGE="600")
 
 
 SEED = """
@@ -231,12 +215,6 @@ Message.objects.bulk_create([Message(provider=p, to="+447700900001", status="sub
     origin_ref="bench", content_type="text", message_uuid=f"bench-{i:08d}", client_ref=f"bench-ref-{i:08d}")
     for i in range(%d)], batch_size=5000)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_ready(url: str, *, workers: int) -> None:
@@ -255,7 +233,7 @@ def _wait_ready(url: str, *, workers: int) -> None:
 
 def _measure(env: dict[str, str], path: str, start: int, status: str) -> dict[str, Any]:
     """Serve with gunicorn, warm up for a second, then load for BENCH_SECONDS over messages start, start+1, …"""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             str(Path(PY).with_name("gunicorn")),
@@ -328,8 +306,8 @@ def _parse_cost() -> float:
 def run() -> list[dict[str, Any]]:
     env = _env()
     load_before = os.getloadavg()[0]
-    _psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    _psql(f"CREATE DATABASE {DB_NAME}")
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    psql(f"CREATE DATABASE {DB_NAME}")
     try:
         subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         subprocess.run([PY, "manage.py", "shell", "-c", SEED % (TOKEN, MESSAGES)], cwd=ROOT, env=env, check=True)
@@ -340,7 +318,7 @@ def run() -> list[dict[str, Any]]:
         real_read = _measure(env, f"/callbacks/nexmo/{TOKEN}/status/", MESSAGES // 2, "read")
         bare = _measure(env, "/bare/", 0, "delivered")
     finally:
-        _psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     parse_us = _parse_cost()
     load_after = os.getloadavg()[0]
     note = (

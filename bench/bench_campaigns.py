@@ -29,11 +29,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from common import free_port, production_env, psql
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
 DB_NAME = "bench_campaigns"
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 DISPATCH = int(os.environ.get("BENCH_DISPATCH", "20000"))
 NAIVE = int(os.environ.get("BENCH_NAIVE", "100"))
 CAP_RATE = int(os.environ.get("BENCH_CAP_RATE", "200"))
@@ -261,31 +262,8 @@ def _worker(phase: str, args: list[str]) -> None:
 # --- orchestration ---------------------------------------------------------------------------------------------
 
 
-def _psql(sql: str) -> None:
-    subprocess.run(["psql", f"{PG_URL}/postgres", "-qc", sql], check=True, capture_output=True)
-
-
 def _env() -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    return os.environ | {
-        "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "x" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "FIELD_ENCRYPTION_KEYS": os.environ.get("BENCH_FERNET_KEY") or Fernet.generate_key().decode(),
-        "LOG_LEVEL": "ERROR",
-        "TESTING": "false",
-        "REDIS_URL": "",
-        "PYTHONPATH": str(ROOT),
-    }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return production_env(DB_NAME, REDIS_URL="", PYTHONPATH=str(ROOT))
 
 
 def _keys(folder: Path) -> tuple[Path, Path]:
@@ -342,10 +320,10 @@ def _max_in_one_second(times: list[float]) -> int:
 def run() -> list[dict[str, Any]]:
     load_before = os.getloadavg()
     env = _env()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    _psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    _psql(f"CREATE DATABASE {DB_NAME}")
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    psql(f"CREATE DATABASE {DB_NAME}")
     simulator: subprocess.Popen[bytes] | None = None
     try:
         subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -401,7 +379,7 @@ def run() -> list[dict[str, Any]]:
         if simulator is not None:
             simulator.terminate()
             simulator.wait(timeout=10)
-        _psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     load_after = os.getloadavg()
     achieved = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
     busiest = _max_in_one_second(times)
