@@ -170,7 +170,7 @@ def journey_pause(*, journey: Journey) -> Journey:
 
 def journey_resume(*, journey: Journey) -> Journey:
     journey = _status_move(journey, allowed=(JourneyStatus.PAUSED,), to=JourneyStatus.LIVE, verb="resumed")
-    async_task("journeys.tasks.journeys_tick")
+    transaction.on_commit(lambda: async_task("journeys.tasks.journeys_tick"))
     return journey
 
 

@@ -226,14 +226,14 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
 
 def _pending_statuses_apply(client_refs: list[str]) -> None:
     """Statuses parked before their message had a uuid (rare): apply them now, by message."""
-    from providers.services import _pending_apply
+    from providers.services import message_pending_apply
 
     # The refs come from the request bodies: one query per batch in the common case of nothing waiting.
     waiting = set(PendingStatus.objects.filter(client_ref__in=client_refs).values_list("client_ref", flat=True))
     if not waiting:
         return
     for message in Message.objects.filter(client_ref__in=waiting).select_related("provider"):
-        _pending_apply(message)
+        message_pending_apply(message)
 
 
 def _unclaim(ids: list[int]) -> None:

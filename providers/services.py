@@ -265,7 +265,7 @@ def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendR
         except IntegrityError:
             logger.error("Nexmo returned message_uuid %s twice; kept on the first message", uuid)
         message.refresh_from_db()
-        _pending_apply(message)
+        message_pending_apply(message)
         message.refresh_from_db()
         return SendResult(message=message, status_code=outcome.status_code, body=outcome.body)
     if isinstance(outcome, NexmoError):
@@ -286,7 +286,7 @@ def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendR
         status=S.UNKNOWN, error_code="timeout", error_reason=str(outcome)[:2000], updated_at=now
     )
     message.refresh_from_db()
-    _pending_apply(message)
+    message_pending_apply(message)
     message.refresh_from_db()
     return SendResult(message=message, status_code=None, body=None)
 
@@ -507,7 +507,7 @@ def message_status_apply(*, provider: ProviderConfig, event: StatusEvent) -> str
         Q(message_uuid=event.message_uuid) | (Q(client_ref=event.client_ref) if event.client_ref else Q(pk__in=[]))
     ).first()
     if message is not None:
-        _pending_apply(message)
+        message_pending_apply(message)
     return "pending"
 
 
@@ -527,7 +527,7 @@ def _event_payload(event: StatusEvent) -> dict[str, Any]:
     return payload
 
 
-def _pending_apply(message: Message) -> None:
+def message_pending_apply(message: Message) -> None:
     """Apply (and remove) statuses that arrived before this message was known."""
     match = Q(message_uuid=message.message_uuid) if message.message_uuid else Q(pk__in=[])
     match |= Q(client_ref=message.client_ref)

@@ -252,10 +252,10 @@ def test_status_before_the_message_is_known_is_kept_and_applied_later(provider: 
     assert post(provider, "status", _status("delivered", t0, uuid="early", client_ref="ref-early")).status_code == 200
     assert post(provider, "status", _status("delivered", t0, uuid="early", client_ref="ref-early")).status_code == 200
     assert PendingStatus.objects.count() == 1
-    from providers.services import _pending_apply
+    from providers.services import message_pending_apply
 
     message = message_for(provider, uuid=None, client_ref="ref-early", status="sending")
-    _pending_apply(message)
+    message_pending_apply(message)
     message.refresh_from_db()
     assert (message.status, message.message_uuid, message.delivered_at) == ("delivered", "early", t0)
     assert not PendingStatus.objects.exists()
