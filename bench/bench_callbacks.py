@@ -1,11 +1,12 @@
-"""Status-callback ingestion under gunicorn + PostgreSQL, load from another process over loopback.
+"""Status-callback ingestion with PostgreSQL, load from another process (wrk) over loopback.
 
-Three servers are measured in the same run, each with the same load generator (aiohttp, keep-alive, fixed
-concurrency) in its own process:
-- `callbacks`: the real endpoint `/callbacks/nexmo/<token>/status/` (verify, parse, one conditional UPDATE).
+Four servers are measured in the same run, each under the same load (keep-alive, fixed concurrency):
+- the real endpoint `/callbacks/nexmo/<token>/status/` as production serves it: `whatsapp_project.asgi` under
+  uvicorn, where concurrent status callbacks share one transaction (verify, parse, conditional UPDATE each);
+- the same URL through the Django view under gunicorn sync workers (what `make run` serves, one commit each);
 - `naive`: the same work done the obvious way (get the row, check order in Python, save() the whole row, log every
-  callback in a table) — the baseline.
-- `bare`: a Django view answering `{"ok": true}` with no database at all: the ceiling of gunicorn + Django here.
+  callback in a table) under gunicorn — the baseline;
+- `bare`: a Django view answering `{"ok": true}` with no database at all under gunicorn.
 
 The database `bench_callbacks` is created, migrated, filled with messages and dropped by the run. This module is
 also the gunicorn entry point (`bench_callbacks:application`), serving the real URLs plus `/naive/` and `/bare/`.
@@ -28,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
 DB_NAME = "bench_callbacks"
-MESSAGES = int(os.environ.get("BENCH_MESSAGES", "60000"))
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "240000"))
 DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
@@ -152,9 +153,9 @@ def _load(url: str, start: int, count: int, status: str) -> None:
 
 WRK_SCRIPT = """
 local counter = 0
-local first, total, status = %d, %d, "%s"
+local first, count, status = %d, %d, "%s"
 request = function()
-  local i = (first + counter) %% total
+  local i = first + counter %% count
   counter = counter + 1
   local body = string.format('{"message_uuid":"bench-%%08d","to":{"type":"whatsapp","number":"447700900001"},'
     .. '"from":{"type":"whatsapp","number":"447700900000"},"timestamp":"2026-01-01T12:00:00.000Z",'
@@ -170,7 +171,7 @@ def _load_wrk(url: str, start: int, count: int, status: str, seconds: float) -> 
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % (start, MESSAGES, status))
+        script.write(WRK_SCRIPT % (start, count, status))
     try:
         out = subprocess.run(
             ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script.name, url],
@@ -231,34 +232,70 @@ def _wait_ready(url: str, *, workers: int) -> None:
             time.sleep(0.2)
 
 
-def _measure(env: dict[str, str], path: str, start: int, status: str) -> dict[str, Any]:
-    """Serve with gunicorn, warm up for a second, then load for BENCH_SECONDS over messages start, start+1, …"""
+def _gunicorn(port: int) -> list[str]:
+    """The Django views under gunicorn sync workers (this module's URLs: the real ones plus /naive/ and /bare/)."""
+    return [
+        str(Path(PY).with_name("gunicorn")),
+        "bench_callbacks:application",
+        "--chdir",
+        str(HERE),
+        "-w",
+        str(WORKERS),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "3",
+    ]
+
+
+def _uvicorn(port: int) -> list[str]:
+    """The production entry point as the README runs it: the ASGI app with the callback fast path."""
+    return [
+        str(Path(PY).with_name("uvicorn")),
+        "whatsapp_project.asgi:application",
+        "--app-dir",
+        str(ROOT),
+        "--workers",
+        str(WORKERS),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "3",
+    ]
+
+
+def _measure(
+    env: dict[str, str],
+    path: str,
+    messages: range,
+    status: str,
+    *,
+    server: Any = _gunicorn,
+    ready: str = "/bare/",
+) -> dict[str, Any]:
+    """Serve, warm up for a second, then load for BENCH_SECONDS over these messages (wrapping if it runs out)."""
+    start, count = messages.start, len(messages)
     port = free_port()
     server = subprocess.Popen(
-        [
-            str(Path(PY).with_name("gunicorn")),
-            "bench_callbacks:application",
-            "--chdir",
-            str(HERE),
-            "-w",
-            str(WORKERS),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--backlog",
-            "2048",
-            "--log-level",
-            "warning",
-            "--graceful-timeout",
-            "3",
-        ],
-        env=env | {"BENCH_CALLBACKS_SERVER": "1", "PYTHONPATH": str(ROOT)},
+        server(port), env=env | {"BENCH_CALLBACKS_SERVER": "1", "PYTHONPATH": str(ROOT)}, cwd=ROOT
     )
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/bare/", workers=WORKERS)
+        _wait_ready(f"http://127.0.0.1:{port}{ready}", workers=WORKERS)
         url = f"http://127.0.0.1:{port}{path}"
         if shutil.which("wrk"):
             _load_wrk(url, start, 300, status, 1)  # warm-up
-            return _load_wrk(url, start + 300, MESSAGES // 2 - 300, status, DURATION)
+            return _load_wrk(url, start + 300, count - 300, status, DURATION)
         subprocess.run(
             [PY, __file__, "load", url, str(start), "300", status],
             env=env | {"BENCH_SECONDS": "1"},
@@ -267,7 +304,7 @@ def _measure(env: dict[str, str], path: str, start: int, status: str) -> dict[st
             check=True,
         )
         out = subprocess.run(
-            [PY, __file__, "load", url, str(start + 300), str(MESSAGES // 2 - 300), status],
+            [PY, __file__, "load", url, str(start + 300), str(count - 300), status],
             env=env,
             capture_output=True,
             text=True,
@@ -311,18 +348,22 @@ def run() -> list[dict[str, Any]]:
     try:
         subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         subprocess.run([PY, "manage.py", "shell", "-c", SEED % (TOKEN, MESSAGES)], cwd=ROOT, env=env, check=True)
-        # Each run moves fresh messages forward: the naive one the first half, the real endpoint the second half
-        # (submitted → delivered, then delivered → read), so every request does a real update.
-        naive = _measure(env, f"/naive/{TOKEN}/status/", 0, "delivered")
-        real_delivered = _measure(env, f"/callbacks/nexmo/{TOKEN}/status/", MESSAGES // 2, "delivered")
-        real_read = _measure(env, f"/callbacks/nexmo/{TOKEN}/status/", MESSAGES // 2, "read")
-        bare = _measure(env, "/bare/", 0, "delivered")
+        # Each run moves its own fresh messages forward (the production path: submitted → delivered, then
+        # delivered → read), so every request does a real update.
+        naive_range, view_range = range(0, MESSAGES // 6), range(MESSAGES // 6, MESSAGES // 3)
+        real_range = range(MESSAGES // 3, MESSAGES)
+        real = f"/callbacks/nexmo/{TOKEN}/status/"
+        naive = _measure(env, f"/naive/{TOKEN}/status/", naive_range, "delivered")
+        view = _measure(env, real, view_range, "delivered")
+        real_delivered = _measure(env, real, real_range, "delivered", server=_uvicorn, ready="/healthz")
+        real_read = _measure(env, real, real_range, "read", server=_uvicorn, ready="/healthz")
+        bare = _measure(env, "/bare/", naive_range, "delivered")
     finally:
         psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     parse_us = _parse_cost()
     load_after = os.getloadavg()[0]
     note = (
-        f"{WORKERS} gunicorn sync workers, {CONCURRENCY} connections, "
+        f"uvicorn, {WORKERS} workers (baseline: gunicorn, {WORKERS} sync workers), {CONCURRENCY} connections, "
         f"{'wrk' if shutil.which('wrk') else 'aiohttp'} load in its own process; "
         f"machine load average {load_before:.1f} before / {load_after:.1f} after (other work shares the 2 cores)"
     )
@@ -352,7 +393,13 @@ def run() -> list[dict[str, Any]]:
             "note": f"p99 {real_read['p99']:.1f} ms",
         },
         {
-            "name": "bare Django JSON view (ceiling, no DB)",
+            "name": "the same callbacks through the Django view (gunicorn sync, as under `make run`)",
+            "value": round(view["rate"]),
+            "unit": "req/s",
+            "note": f"p99 {view['p99']:.1f} ms",
+        },
+        {
+            "name": "bare Django JSON view under gunicorn (no DB)",
             "value": round(bare["rate"]),
             "unit": "req/s",
             "note": f"p99 {bare['p99']:.1f} ms",

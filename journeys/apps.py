@@ -7,3 +7,7 @@ class JourneysConfig(AppConfig):
 
     def ready(self) -> None:
         from journeys import receivers  # noqa: F401 - connects the signal receivers
+        from providers.models import Origin
+        from providers.signals import status_changes_announce_for
+
+        status_changes_announce_for(Origin.JOURNEY)

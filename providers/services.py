@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,12 +150,20 @@ _provider_cache: dict[str, tuple[float, ProviderConfig]] = {}
 PROVIDER_CACHE_SECONDS = 10.0
 
 
+def provider_cached(*, token: str) -> ProviderConfig | None:
+    """The provider for this callback token if this process looked it up moments ago (no query; None: look it up)."""
+    hit = _provider_cache.get(token)
+    if hit is not None and time.monotonic() - hit[0] < PROVIDER_CACHE_SECONDS:
+        return hit[1]
+    return None
+
+
 def provider_for_callback(*, token: str) -> ProviderConfig | None:
     """The active-or-not provider owning this callback token (None: unknown token)."""
-    now = timezone.now().timestamp()
-    hit = _provider_cache.get(token)
-    if hit is not None and now - hit[0] < PROVIDER_CACHE_SECONDS:
-        return hit[1]
+    hit = provider_cached(token=token)
+    if hit is not None:
+        return hit
+    now = time.monotonic()
     provider = ProviderConfig.objects.filter(callback_token=token).first()
     if provider is None:
         return None
@@ -386,72 +396,119 @@ def _sql_in(values: Sequence[str]) -> str:
 
 
 def _earliest_sql(field: str) -> str:
-    return f'"{field}" = CASE WHEN "{field}" IS NULL OR "{field}" > %s THEN %s ELSE "{field}" END'
+    return f'"{field}" = CASE WHEN "{field}" IS NULL OR "{field}" > {{at}} THEN {{at}} ELSE "{field}" END'
 
 
 @cache
-def _status_update_sql(status: str, with_error: bool, with_price: bool, where: str) -> tuple[str, tuple[str, ...]]:
-    """The UPDATE for one shape of status callback, and the order of its parameters.
+def _status_update_parts(status: str, with_error: bool, with_price: bool) -> tuple[str, str]:
+    """The SET list and the condition of the UPDATE for one shape of status callback, values as {name}.
 
-    Hand-written and cached because this runs once per status callback (thousands a second): building the same
+    Hand-written and cached because this runs for every status callback (thousands a second): building the same
     conditional UPDATE with ORM expressions cost several times the database's own work.
     """
     field = _TIMESTAMP_FIELD[status]
     moves = _sql_in(_moves_from(status))
-    sets = [f'"status" = CASE WHEN "status" IN ({moves}) THEN %s ELSE "status" END']
-    names = ["status"]
+    sets = [f'"status" = CASE WHEN "status" IN ({moves}) THEN {{status}} ELSE "status" END']
     if status in ("rejected", "undeliverable"):
-        sets.append(f'"{field}" = COALESCE("{field}", %s)')
-        names.append("at")
+        sets.append(f'"{field}" = COALESCE("{field}", {{at}})')
     else:
         # Keep the earliest time we heard of each state: a duplicate or late callback never moves it later.
         sets.append(_earliest_sql(field))
-        names += ["at", "at"]
     if status == "read":
         # Read implies delivered: a read that overtakes its delivered still records delivered_at.
-        sets.append(
-            '"delivered_at" = CASE WHEN "delivered_at" IS NULL OR "delivered_at" > %s THEN %s ELSE "delivered_at" END'
-        )
-        names += ["at", "at"]
+        sets.append(_earliest_sql("delivered_at"))
     if with_error:
-        sets += ['"error_code" = %s', '"error_reason" = %s']
-        names += ["error_code", "error_reason"]
+        sets += ['"error_code" = {error_code}', '"error_reason" = {error_reason}']
     if with_price:
-        sets += ['"price" = COALESCE("price", %s)', '"currency" = %s']
-        names += ["price", "currency"]
-    sets.append('"updated_at" = %s')
-    names += ["now", "where"]
+        sets += ['"price" = COALESCE("price", {price})', '"currency" = {currency}']
+    sets.append('"updated_at" = {now}')
     # Only a state we move into (or a late timestamp of a state already passed) may change the row.
     condition = f'"status" IN ({moves})'
     later = _later_than(status)
     if later:
-        condition = f'({condition} OR ("status" IN ({_sql_in(later)}) AND ("{field}" IS NULL OR "{field}" > %s)))'
-        names.append("at")
+        condition = f'({condition} OR ("status" IN ({_sql_in(later)}) AND ("{field}" IS NULL OR "{field}" > {{at}})))'
+    return ", ".join(sets), condition
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@cache
+def _status_update_sql(status: str, with_error: bool, with_price: bool, where: str) -> tuple[str, tuple[str, ...]]:
+    """The UPDATE of one message for one shape of status callback, and the names of its parameters in order."""
+    sets, condition = _status_update_parts(status, with_error, with_price)
+    names: list[str] = []
+
+    def param(match: re.Match[str]) -> str:
+        names.append(match.group(1))
+        return "%s"
+
+    sets = _PLACEHOLDER.sub(param, sets)
+    names.append("where")  # the WHERE's own values come before the condition's
+    condition = _PLACEHOLDER.sub(param, condition)
     table = Message._meta.db_table
     # Every piece is one of our own constants; values travel as parameters.
-    sql = f'UPDATE "{table}" SET {", ".join(sets)} WHERE {where} AND {condition}'  # noqa: S608
+    sql = f'UPDATE "{table}" SET {sets} WHERE {where} AND {condition}'  # noqa: S608
     return sql, tuple(names)
+
+
+# The columns of the VALUES list a batched update joins on, with their PostgreSQL types.
+_BATCH_COLUMNS = (
+    ("provider", "bigint"),
+    ("uuid", "text"),
+    ("status", "text"),
+    ("at", "timestamptz"),
+    ("error_code", "text"),
+    ("error_reason", "text"),
+    ("price", "numeric"),
+    ("currency", "text"),
+    ("now", "timestamptz"),
+)
+
+
+@cache
+def _status_update_many_sql(status: str, with_error: bool, with_price: bool, rows: int) -> str:
+    """One UPDATE … FROM (VALUES …) for many messages of the same shape of callback (PostgreSQL), RETURNING the
+    (provider, message_uuid, origin) of each row it changed."""
+    sets, condition = _status_update_parts(status, with_error, with_price)
+    column = lambda match: f'"v"."v_{match.group(1)}"'  # noqa: E731
+    sets, condition = _PLACEHOLDER.sub(column, sets), _PLACEHOLDER.sub(column, condition)
+    row = "(" + ", ".join(f"%s::{kind}" for _, kind in _BATCH_COLUMNS) + ")"
+    names = ", ".join(f'"v_{name}"' for name, _ in _BATCH_COLUMNS)
+    table = Message._meta.db_table
+    return (
+        f'UPDATE "{table}" SET {sets} FROM (VALUES {", ".join([row] * rows)}) AS "v" ({names}) '  # noqa: S608
+        f'WHERE "provider_id" = "v"."v_provider" AND "message_uuid" = "v"."v_uuid" AND {condition} '
+        f'RETURNING "provider_id", "message_uuid", "origin"'
+    )
 
 
 _WHERE_UUID = '"provider_id" = %s AND "message_uuid" = %s'
 _WHERE_PK = '"id" = %s'
 
 
-def _status_update(where: str, where_params: Sequence[Any], event: StatusEvent) -> int:
-    """One conditional UPDATE: move the status forward and/or fill in this state's timestamp; returns rows changed."""
-    with_error = bool(event.error_code or event.error_reason)
-    with_price = event.price is not None
-    sql, names = _status_update_sql(event.status, with_error, with_price, where)
+def _status_values(event: StatusEvent, now: Any) -> dict[str, Any]:
     ops = connection.ops
-    values: dict[str, Any] = {
+    return {
         "status": event.status,
         "at": ops.adapt_datetimefield_value(event.timestamp),
         "error_code": event.error_code,
         "error_reason": event.error_reason,
-        "price": ops.adapt_decimalfield_value(event.price, 10, 5) if with_price else None,
+        "price": ops.adapt_decimalfield_value(event.price, 10, 5) if event.price is not None else None,
         "currency": event.currency,
-        "now": ops.adapt_datetimefield_value(timezone.now()),
+        "now": now,
     }
+
+
+def _status_shape(event: StatusEvent) -> tuple[str, bool, bool]:
+    return event.status, bool(event.error_code or event.error_reason), event.price is not None
+
+
+def _status_update(where: str, where_params: Sequence[Any], event: StatusEvent) -> str | None:
+    """One conditional UPDATE: move the status forward and/or fill in this state's timestamp; returns the origin of
+    the message it changed (None: nothing changed)."""
+    sql, names = _status_update_sql(*_status_shape(event), where)
+    values = _status_values(event, connection.ops.adapt_datetimefield_value(timezone.now()))
     params: list[Any] = []
     for name in names:
         if name == "where":
@@ -459,32 +516,94 @@ def _status_update(where: str, where_params: Sequence[Any], event: StatusEvent) 
         else:
             params.append(values[name])
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
+        cursor.execute(sql + ' RETURNING "origin"', params)
+        row = cursor.fetchone()
+    return None if row is None else str(row[0])
 
 
-def message_status_apply(*, provider: ProviderConfig, event: StatusEvent) -> str:
+def _status_update_many(events: Sequence[tuple[ProviderConfig, StatusEvent]]) -> dict[tuple[int, str], str]:
+    """Apply callbacks of one shape, each for a different message, in one statement; (provider id, message uuid) →
+    origin of each message it changed."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[Any] = []
+    for provider, event in events:
+        values = _status_values(event, now)
+        params.append(provider.pk)
+        params.append(event.message_uuid)
+        params.extend(values[name] for name, _ in _BATCH_COLUMNS[2:])
+    with connection.cursor() as cursor:
+        cursor.execute(_status_update_many_sql(*_status_shape(events[0][1]), len(events)), params)
+        return {(int(provider_id), str(uuid)): str(origin) for provider_id, uuid, origin in cursor.fetchall()}
+
+
+def message_statuses_apply(
+    *, events: Sequence[tuple[ProviderConfig, StatusEvent]], announcements: list[Announcement]
+) -> list[str]:
+    """Apply many status callbacks inside the caller's transaction; the outcome of each (see message_status_apply).
+
+    On PostgreSQL the common case (the message is known and moves forward) takes one statement per shape of
+    callback for the whole batch; the rest (repeats, messages not known yet, statuses to ignore) take the path of a
+    single callback.
+    """
+    outcomes = [""] * len(events)
+    if connection.vendor == "postgresql" and len(events) > 1:
+        groups: dict[tuple[str, bool, bool], list[int]] = {}
+        seen: set[tuple[int, str]] = set()
+        for i, (provider, event) in enumerate(events):
+            key = (provider.pk, event.message_uuid)
+            # A second callback for a message in this batch is left to the single path, after the first.
+            if event.known and key not in seen:
+                seen.add(key)
+                groups.setdefault(_status_shape(event), []).append(i)
+        for indexes in groups.values():
+            for start in range(0, len(indexes), _BATCH_ROWS):
+                chunk = indexes[start : start + _BATCH_ROWS]
+                changed = _status_update_many([events[i] for i in chunk])
+                for i in chunk:
+                    provider, event = events[i]
+                    origin = changed.get((provider.pk, event.message_uuid))
+                    if origin is not None:
+                        outcomes[i] = "applied"
+                        _status_announce(provider=provider, event=event, origin=origin, into=announcements)
+    for i, (provider, event) in enumerate(events):
+        if not outcomes[i]:
+            outcomes[i] = message_status_apply(provider=provider, event=event, announcements=announcements)
+    return outcomes
+
+
+# Rows per batched UPDATE at most (each size's statement is cached: at most this many per shape).
+_BATCH_ROWS = 100
+
+
+def message_status_apply(
+    *, provider: ProviderConfig, event: StatusEvent, announcements: list[Announcement] | None = None
+) -> str:
     """Apply a status callback: "applied", "duplicate" (nothing to change), "pending" (message not known yet) or
-    "ignored" (a status value we do not track)."""
+    "ignored" (a status value we do not track).
+
+    An applied change is announced to higher apps after commit; a caller applying many callbacks in one transaction
+    passes `announcements` to collect them and enqueues them once (`status_announce_on_commit`).
+    """
     if not event.known:
         return "ignored"
-    changed = _status_update(_WHERE_UUID, (provider.pk, event.message_uuid), event)
-    if not changed and event.client_ref:
+    origin = _status_update(_WHERE_UUID, (provider.pk, event.message_uuid), event)
+    if origin is None and event.client_ref:
         # The send's answer has not been recorded yet: the callback's client_ref finds the message.
         by_ref = Q(provider_id=provider.pk, client_ref=event.client_ref, message_uuid__isnull=True)
         try:
             with transaction.atomic():
-                changed = Message.objects.filter(by_ref).update(message_uuid=event.message_uuid)
-                if changed:
+                found = list(Message.objects.filter(by_ref).values_list("origin", flat=True)[:1])
+                if found and Message.objects.filter(by_ref).update(message_uuid=event.message_uuid):
                     _status_update(_WHERE_UUID, (provider.pk, event.message_uuid), event)
+                    origin = found[0]
         except IntegrityError:
-            changed = 0
-        if not changed:
+            origin = None
+        if origin is None:
             # The send's answer may have recorded the uuid between our two updates (the first found no uuid, the
             # second no longer a NULL one): by uuid once more, or the status would be taken for a duplicate.
-            changed = _status_update(_WHERE_UUID, (provider.pk, event.message_uuid), event)
-    if changed:
-        _status_announce_on_commit(provider=provider, event=event)
+            origin = _status_update(_WHERE_UUID, (provider.pk, event.message_uuid), event)
+    if origin is not None:
+        _status_announce(provider=provider, event=event, origin=origin, into=announcements)
         return "applied"
     known = Message.objects.filter(provider_id=provider.pk).filter(
         Q(message_uuid=event.message_uuid) | (Q(client_ref=event.client_ref) if event.client_ref else Q(pk__in=[]))
@@ -542,23 +661,44 @@ def message_pending_apply(message: Message) -> None:
             if message.message_uuid is None:
                 Message.objects.filter(pk=message.pk, message_uuid__isnull=True).update(message_uuid=event.message_uuid)
                 message.message_uuid = event.message_uuid
-            if _status_update(_WHERE_PK, (message.pk,), event):
-                _status_announce_on_commit(provider=message.provider, event=event)
+            if _status_update(_WHERE_PK, (message.pk,), event) is not None:
+                _status_announce(provider=message.provider, event=event, origin=message.origin)
 
 
-def _status_announce_on_commit(*, provider: ProviderConfig, event: StatusEvent) -> None:
-    # No receiver connected (no higher app installed): skip the task, keeping the callback at one write.
-    if not signals.message_status_changed.has_listeners():
+# (provider id, message uuid, status, ISO timestamp): what a status task needs to announce one change.
+Announcement = tuple[int, str, str, str]
+
+
+def _status_announce(
+    *, provider: ProviderConfig, event: StatusEvent, origin: str, into: list[Announcement] | None = None
+) -> None:
+    # Only what some app listens for (campaign callbacks, thousands a second, mostly nobody): no task otherwise.
+    if origin not in signals.status_announced_origins or not signals.message_status_changed.has_listeners():
         return
-    args = (provider.pk, event.message_uuid, event.status, event.timestamp.isoformat())
-    transaction.on_commit(lambda: async_task("providers.tasks.status_announce", *args))
+    item = (provider.pk, event.message_uuid, event.status, event.timestamp.isoformat())
+    if into is not None:
+        into.append(item)
+    else:
+        status_announce_on_commit([item])
 
 
-def status_announce(*, provider_id: int, message_uuid: str, status: str, timestamp: datetime) -> None:
-    message = Message.objects.filter(provider_id=provider_id, message_uuid=message_uuid).first()
-    if message is None:
-        return
-    signals.message_status_changed.send(sender=Message, message=message, status=status, timestamp=timestamp)
+def status_announce_on_commit(announcements: Sequence[Announcement]) -> None:
+    """One task for all of these changes, enqueued when the current transaction commits."""
+    if announcements:
+        items = [list(item) for item in announcements]
+        transaction.on_commit(lambda: async_task("providers.tasks.status_announce_many", items))
+
+
+def status_announce(*, announcements: Sequence[Announcement]) -> None:
+    """Send message_status_changed for each change, the messages loaded in one query."""
+    uuids = {item[1] for item in announcements}
+    messages = {(m.provider_id, m.message_uuid): m for m in Message.objects.filter(message_uuid__in=uuids).order_by()}
+    for provider_id, message_uuid, status, timestamp in announcements:
+        message = messages.get((provider_id, message_uuid))
+        if message is not None:
+            signals.message_status_changed.send(
+                sender=Message, message=message, status=status, timestamp=datetime.fromisoformat(timestamp)
+            )
 
 
 # --- inbound callbacks -----------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 from providers import services
 from providers.models import InboundMessage
@@ -14,7 +14,10 @@ def inbound_process(inbound_id: int) -> None:
         services.inbound_process(inbound=inbound)
 
 
+def status_announce_many(announcements: list[list[Any]]) -> None:
+    services.status_announce(announcements=[(int(p), str(u), str(s), str(t)) for p, u, s, t in announcements])
+
+
 def status_announce(provider_id: int, message_uuid: str, status: str, timestamp: str) -> None:
-    services.status_announce(
-        provider_id=provider_id, message_uuid=message_uuid, status=status, timestamp=datetime.fromisoformat(timestamp)
-    )
+    """One change (tasks enqueued before changes were announced in batches)."""
+    services.status_announce(announcements=[(provider_id, message_uuid, status, timestamp)])

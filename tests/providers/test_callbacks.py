@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from contacts.models import Consent, Contact
 from providers.models import CallbackLog, InboundMessage, Message, PendingStatus, ProviderConfig
-from providers.signals import inbound_message_received, message_status_changed
+from providers.signals import inbound_message_received, message_status_changed, status_announced_origins
 from tests.providers.factories import provider_make, sign
 from tests.vonage_fixtures import load
 
@@ -268,20 +268,32 @@ def test_status_finds_message_by_client_ref_before_its_uuid_is_recorded(provider
     assert (message.status, message.message_uuid) == ("delivered", "u-9")
 
 
-def test_status_changes_are_announced_once(provider: ProviderConfig) -> None:
+def message_for_origin(provider: ProviderConfig, *, uuid: str, origin: str) -> Message:
+    message = message_for(provider, uuid=uuid, client_ref=f"ref-{uuid}")
+    Message.objects.filter(pk=message.pk).update(origin=origin)
+    return message
+
+
+def test_status_changes_are_announced_once_for_the_origins_listened_to(provider: ProviderConfig) -> None:
+    """Journeys listen for their own messages' statuses; a campaign's callbacks announce nothing (no task)."""
     heard: list[dict[str, Any]] = []
 
     def receiver(**kwargs: Any) -> None:
         heard.append(kwargs)
 
+    assert "journey" in status_announced_origins and "campaign" not in status_announced_origins
     message_status_changed.connect(receiver)
     try:
-        message_for(provider, uuid="m-1", client_ref="r")
+        message_for_origin(provider, uuid="m-1", origin="journey")
+        message_for_origin(provider, uuid="m-2", origin="campaign")
         post(provider, "status", _status("delivered", timezone.now()))
         post(provider, "status", _status("delivered", timezone.now()))
+        post(provider, "status", _status("delivered", timezone.now(), uuid="m-2"))
     finally:
         message_status_changed.disconnect(receiver)
+    assert Message.objects.filter(status="delivered").count() == 2
     assert len(heard) == 1
+    assert heard[0]["message"].message_uuid == "m-1"
     assert heard[0]["message"].status == "delivered" and heard[0]["status"] == "delivered"
 
 
@@ -358,9 +370,9 @@ def test_a_status_racing_the_send_answer_is_still_applied(
 
     message = message_for(provider, uuid=None, client_ref="race-1", status="sending")
     real_update = services._status_update
-    calls: list[int] = []
+    calls: list[str | None] = []
 
-    def answer_lands_after_first_try(where: str, params: Any, event: Any) -> int:
+    def answer_lands_after_first_try(where: str, params: Any, event: Any) -> str | None:
         changed = real_update(where, params, event)
         if not calls:
             Message.objects.filter(pk=message.pk).update(message_uuid="uuid-race", status="submitted")

@@ -1,0 +1,195 @@
+"""The production front door for callbacks (`whatsapp_project.asgi`): same answers as the Django views, status
+callbacks that arrive together written in one transaction, and a failed batch never costing the good callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from django.core.asgi import get_asgi_application
+
+from providers import asgi, services
+from providers.asgi import CallbackFastPath
+from providers.models import CallbackLog, InboundMessage, Message, PendingStatus, ProviderConfig
+from tests.providers.factories import provider_make, sign
+from tests.vonage_fixtures import load
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "signature-secret-0123456789-abcdefghij"
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app() -> Iterator[CallbackFastPath]:
+    application = CallbackFastPath(get_asgi_application())
+    yield application
+    asyncio.run(application.close())
+
+
+async def _client(app: CallbackFastPath) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+
+
+def run(app: CallbackFastPath, requests: list[dict[str, Any]]) -> list[httpx.Response]:
+    """Send these requests concurrently, as Nexmo does, and return the answers in order."""
+
+    async def main() -> list[httpx.Response]:
+        async for client in _client(app):
+            return list(await asyncio.gather(*(client.request(**r) for r in requests)))
+        raise AssertionError("unreachable")
+
+    return asyncio.run(main())
+
+
+def status(provider: ProviderConfig, uuid: str, state: str, at: datetime, **extra: Any) -> dict[str, Any]:
+    body = json.dumps(
+        {
+            "message_uuid": uuid,
+            "to": {"type": "whatsapp", "number": "447700900000"},
+            "from": {"type": "whatsapp", "number": "447700900001"},
+            "timestamp": at.isoformat().replace("+00:00", "Z"),
+            "status": state,
+            **extra,
+        }
+    ).encode()
+    return {
+        "method": "POST",
+        "url": f"/callbacks/nexmo/{provider.callback_token}/status/",
+        "content": body,
+        "headers": {"content-type": "application/json"},
+    }
+
+
+def messages(provider: ProviderConfig, count: int) -> list[Message]:
+    return Message.objects.bulk_create(
+        Message(
+            provider=provider,
+            to="+447700900000",
+            status="submitted",
+            message_uuid=f"m-{i}",
+            client_ref=f"r-{i}",
+            origin="campaign",
+            content_type="text",
+        )
+        for i in range(count)
+    )
+
+
+def test_concurrent_status_callbacks_share_transactions_and_all_apply(app: CallbackFastPath) -> None:
+    provider = provider_make()
+    messages(provider, 40)
+    requests = [status(provider, f"m-{i}", "delivered", T0 + timedelta(seconds=1)) for i in range(40)]
+    requests += [status(provider, f"m-{i}", "read", T0 + timedelta(seconds=2)) for i in range(0, 40, 2)]
+    requests += [status(provider, "m-1", "delivered", T0 + timedelta(seconds=1))]  # a duplicate
+    requests += [status(provider, "m-3", "delivered", T0, error={"code": 1000, "reason": "late"})]  # with an error
+
+    answers = run(app, requests)
+
+    assert [a.status_code for a in answers] == [200] * len(requests)
+    assert all(a.json() == {"status": "ok"} for a in answers)
+    rows = {m.message_uuid: m for m in Message.objects.all()}
+    for i in range(40):
+        expected = "read" if i % 2 == 0 else "delivered"
+        assert rows[f"m-{i}"].status == expected, i
+    assert rows["m-3"].delivered_at == T0  # the earliest time of a state wins, whatever order they came in
+    assert rows["m-0"].read_at == T0 + timedelta(seconds=2)
+    assert rows["m-0"].delivered_at == T0 + timedelta(seconds=1)
+    assert app.writer.transactions < len(requests) // 4
+
+
+def test_answers_match_the_django_views(app: CallbackFastPath) -> None:
+    provider = provider_make()
+    url = f"/callbacks/nexmo/{provider.callback_token}/status/"
+    big = json.dumps({"pad": "x" * (256 * 1024)}).encode()
+    answers = run(
+        app,
+        [
+            {"method": "GET", "url": url},
+            {"method": "POST", "url": "/callbacks/nexmo/nope/status/", "content": b"{}"},
+            {"method": "POST", "url": url, "content": b"not json"},
+            {"method": "POST", "url": url, "content": b'{"hello": 1}'},
+            {"method": "POST", "url": url, "content": b'{"status": NaN}'},
+            {"method": "POST", "url": url, "content": big},
+            {"method": "GET", "url": "/accounts/login/"},
+        ],
+    )
+    assert [a.status_code for a in answers] == [405, 404, 400, 400, 400, 413, 200]
+    assert answers[0].headers["allow"] == "POST"
+    assert "copy it again" in answers[1].json()["detail"]
+    assert answers[2].json()["detail"].startswith("Not a Nexmo status callback")
+    assert b"<form" in answers[6].content  # everything else is Django's
+    assert CallbackLog.objects.filter(response_status=400).count() == 3
+
+
+def test_signed_callbacks_are_checked(app: CallbackFastPath) -> None:
+    provider = provider_make(signature_secret=SECRET)
+    messages(provider, 1)
+    unsigned = status(provider, "m-0", "delivered", T0)
+    signed = status(provider, "m-0", "delivered", T0)
+    signed["headers"]["authorization"] = sign(signed["content"], SECRET)
+    wrong = status(provider, "m-0", "read", T0)
+    wrong["headers"]["authorization"] = sign(b"another body", SECRET)
+
+    answers = run(app, [unsigned, signed, wrong])
+
+    assert [a.status_code for a in answers] == [401, 200, 401]
+    assert Message.objects.get().status == "delivered"
+    assert CallbackLog.objects.filter(response_status=401).count() == 2
+
+
+def test_unknown_messages_are_kept_and_inbound_is_recorded(app: CallbackFastPath) -> None:
+    provider = provider_make()
+    inbound = load("v0.1-inbound-text.json")
+    answers = run(
+        app,
+        [
+            status(provider, "not-yet", "delivered", T0, client_ref="ref-later"),
+            {
+                "method": "POST",
+                "url": f"/callbacks/nexmo/{provider.callback_token}/inbound/",
+                "content": json.dumps(inbound).encode(),
+            },
+        ],
+    )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert PendingStatus.objects.get().message_uuid == "not-yet"
+    assert InboundMessage.objects.get().message_uuid == inbound["message_uuid"]
+
+
+def test_a_failing_batch_is_retried_one_by_one(app: CallbackFastPath, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One callback the database refuses costs only itself (503, Nexmo retries), never the rest of its batch."""
+    provider = provider_make()
+    messages(provider, 10)
+    real = services.message_statuses_apply
+
+    def refuse_poison(*, events: Any, announcements: Any) -> list[str]:
+        if any(event.message_uuid == "m-7" for _, event in events):
+            raise RuntimeError("the database refused the write")
+        return real(events=events, announcements=announcements)
+
+    monkeypatch.setattr(services, "message_statuses_apply", refuse_poison)
+    answers = run(app, [status(provider, f"m-{i}", "delivered", T0) for i in range(10)])
+
+    codes = [a.status_code for a in answers]
+    assert codes[7] == 503 and codes[:7] + codes[8:] == [200] * 9
+    states = dict(Message.objects.values_list("message_uuid", "status"))
+    assert states.pop("m-7") == "submitted"
+    assert set(states.values()) == {"delivered"}
+
+
+def test_a_stalled_database_is_answered_503_not_queued_forever(
+    app: CallbackFastPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = provider_make()
+    messages(provider, 1)
+    monkeypatch.setattr(asgi, "BACKLOG_MAX", 0)
+    [answer] = run(app, [status(provider, "m-0", "delivered", T0)])
+    assert answer.status_code == 503
+    assert Message.objects.get().status == "submitted"
