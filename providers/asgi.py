@@ -3,10 +3,10 @@
 Nexmo sends a status callback for every state of every message: at campaign speed that is thousands a second. Each
 is tiny work (verify, parse, one UPDATE), so what costs is around it: Django's middleware stack, one database commit
 (an fsync) per request. Here the same steps as the Django views (`providers.callbacks`) run on the event loop, and
-the writes go to one database thread per process, which applies every status callback that arrived while it was
-busy with the previous batch in a single transaction. A callback is answered 200 only after its batch committed, so
-an answer still means the write is stored; a batch the database refuses is retried item by item, and an item that
-still fails is answered 503 (Nexmo retries it).
+the writes go to a few database threads per process (CALLBACK_DB_THREADS), each applying every status callback
+that arrived while the threads were busy in a single transaction. A callback is answered 200 only after its batch
+committed, so an answer still means the write is stored; a batch the database refuses is retried item by item, and
+an item that still fails is answered 503 (Nexmo retries it).
 
 Everything else (and callbacks when this module is not in front) goes to Django unchanged.
 """
@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from providers import callbacks, services
@@ -42,12 +44,15 @@ BACKLOG_MAX = 20_000
 
 
 class _Writer:
-    """One database thread per process, and the batching of status callbacks in front of it."""
+    """The database threads of this process (CALLBACK_DB_THREADS, each with its own connection), and the batching of
+    status callbacks in front of them: a callback waits for the next free thread, with every other that came in
+    meanwhile."""
 
-    def __init__(self) -> None:
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callback-db")
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="callback-db")
         self.waiting: list[tuple[callbacks.Received, asyncio.Future[int]]] = []
-        self.flushing = False
+        self.flushing = 0
         self.transactions = 0  # batches written: how many commits the status callbacks took
 
     async def run[T](self, fn: Callable[..., T], *args: Any) -> T:
@@ -58,8 +63,8 @@ class _Writer:
             return 503
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.waiting.append((item, future))
-        if not self.flushing:
-            self.flushing = True
+        if self.flushing < self.threads:
+            self.flushing += 1
             asyncio.get_running_loop().create_task(self._flush())
         return await future
 
@@ -78,23 +83,33 @@ class _Writer:
                     if not future.done():
                         future.set_result(answer)
         finally:
-            self.flushing = False
+            self.flushing -= 1
+
+    async def close(self) -> None:
+        """Close each thread's connection (each thread closes its own), then stop the threads."""
+        barrier = threading.Barrier(self.threads)
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(loop.run_in_executor(self.executor, _connection_close, barrier) for _ in range(self.threads))
+        )
+        self.executor.shutdown(wait=True)
 
 
-_checked = [0.0]  # when the database thread last did Django's between-requests connection check
+_local = threading.local()  # per database thread: when it last did Django's between-requests connection check
 
 
 def _in_db_thread[T](fn: Callable[..., T], *args: Any) -> T:
     # What Django does around every request (drop a connection past CONN_MAX_AGE, or broken), once a second here:
     # with health checks on it costs a round trip, which a batch every millisecond should not pay each time.
-    if time.monotonic() - _checked[0] > 1.0:
+    if time.monotonic() - getattr(_local, "checked", 0.0) > 1.0:
         close_old_connections()
-        _checked[0] = time.monotonic()
+        _local.checked = time.monotonic()
     return fn(*args)
 
 
-def _connection_close() -> None:
-    connection.close()  # resolved in the database thread: its own connection
+def _connection_close(barrier: threading.Barrier) -> None:
+    barrier.wait(timeout=30)  # every thread holds one of these calls: each closes its own connection
+    connection.close()
 
 
 def _statuses_write(items: list[callbacks.Received]) -> list[int]:
@@ -103,7 +118,7 @@ def _statuses_write(items: list[callbacks.Received]) -> list[int]:
     except Exception:
         logger.warning("A batch of %d status callbacks failed; writing them one by one", len(items), exc_info=True)
         close_old_connections()
-        _checked[0] = time.monotonic()
+        _local.checked = time.monotonic()
         return callbacks.statuses_write_each(items)
     return [200] * len(items)
 
@@ -147,7 +162,7 @@ class CallbackFastPath:
     @property
     def writer(self) -> _Writer:
         if self._writer is None:
-            self._writer = _Writer()
+            self._writer = _Writer(int(settings.CALLBACK_DB_THREADS))
         return self._writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,8 +190,7 @@ class CallbackFastPath:
         """Let the database thread finish, close its connection, and stop it."""
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            await writer.run(_connection_close)
-            writer.executor.shutdown(wait=True)
+            await writer.close()
 
     async def callback(self, kind: str, token: str, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])

@@ -452,7 +452,7 @@ def _status_update_sql(status: str, with_error: bool, with_price: bool, where: s
     return sql, tuple(names)
 
 
-# The columns of the VALUES list a batched update joins on, with their PostgreSQL types.
+# The arrays a batched update joins on (one element per callback), with their PostgreSQL types.
 _BATCH_COLUMNS = (
     ("provider", "bigint"),
     ("uuid", "text"),
@@ -462,22 +462,26 @@ _BATCH_COLUMNS = (
     ("error_reason", "text"),
     ("price", "numeric"),
     ("currency", "text"),
-    ("now", "timestamptz"),
 )
 
 
 @cache
-def _status_update_many_sql(status: str, with_error: bool, with_price: bool, rows: int) -> str:
-    """One UPDATE … FROM (VALUES …) for many messages of the same shape of callback (PostgreSQL), RETURNING the
-    (provider, message_uuid, origin) of each row it changed."""
+def _status_update_many_sql(status: str, with_error: bool, with_price: bool) -> str:
+    """One UPDATE … FROM unnest(arrays) for many messages and one shape of callback (PostgreSQL), RETURNING the
+    (provider, message_uuid, origin) of each row it changed. Its text is the same whatever the number of rows, so
+    the server prepares it once per connection and stops planning it."""
     sets, condition = _status_update_parts(status, with_error, with_price)
-    column = lambda match: f'"v"."v_{match.group(1)}"'  # noqa: E731
-    sets, condition = _PLACEHOLDER.sub(column, sets), _PLACEHOLDER.sub(column, condition)
-    row = "(" + ", ".join(f"%s::{kind}" for _, kind in _BATCH_COLUMNS) + ")"
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return "%(now)s" if name == "now" else f'"v"."v_{name}"'
+
+    sets, condition = _PLACEHOLDER.sub(value, sets), _PLACEHOLDER.sub(value, condition)
+    arrays = ", ".join(f"%({name})s::{kind}[]" for name, kind in _BATCH_COLUMNS)
     names = ", ".join(f'"v_{name}"' for name, _ in _BATCH_COLUMNS)
     table = Message._meta.db_table
     return (
-        f'UPDATE "{table}" SET {sets} FROM (VALUES {", ".join([row] * rows)}) AS "v" ({names}) '  # noqa: S608
+        f'UPDATE "{table}" SET {sets} FROM unnest({arrays}) AS "v" ({names}) '  # noqa: S608
         f'WHERE "provider_id" = "v"."v_provider" AND "message_uuid" = "v"."v_uuid" AND {condition} '
         f'RETURNING "provider_id", "message_uuid", "origin"'
     )
@@ -523,16 +527,25 @@ def _status_update(where: str, where_params: Sequence[Any], event: StatusEvent) 
 
 def _status_update_many(events: Sequence[tuple[ProviderConfig, StatusEvent]]) -> dict[tuple[int, str], str]:
     """Apply callbacks of one shape, each for a different message, in one statement; (provider id, message uuid) →
-    origin of each message it changed."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params: list[Any] = []
+    origin of each message it changed.
+
+    Runs on psycopg's own cursor inside Django's transaction: server-side parameters let the statement be prepared,
+    where Django's cursor would inline every value into new SQL text to be parsed and planned each time.
+    """
+    params: dict[str, Any] = {name: [] for name, _ in _BATCH_COLUMNS}
     for provider, event in events:
-        values = _status_values(event, now)
-        params.append(provider.pk)
-        params.append(event.message_uuid)
-        params.extend(values[name] for name, _ in _BATCH_COLUMNS[2:])
-    with connection.cursor() as cursor:
-        cursor.execute(_status_update_many_sql(*_status_shape(events[0][1]), len(events)), params)
+        params["provider"].append(provider.pk)
+        params["uuid"].append(event.message_uuid)
+        params["status"].append(event.status)
+        params["at"].append(event.timestamp)
+        params["error_code"].append(event.error_code)
+        params["error_reason"].append(event.error_reason)
+        params["price"].append(event.price)
+        params["currency"].append(event.currency)
+    params["now"] = timezone.now()
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(_status_update_many_sql(*_status_shape(events[0][1])), params)
         return {(int(provider_id), str(uuid)): str(origin) for provider_id, uuid, origin in cursor.fetchall()}
 
 
@@ -556,6 +569,8 @@ def message_statuses_apply(
                 seen.add(key)
                 groups.setdefault(_status_shape(event), []).append(i)
         for indexes in groups.values():
+            # Rows locked in one order by every batch: two batches written at once wait, never deadlock.
+            indexes.sort(key=lambda i: (events[i][0].pk, events[i][1].message_uuid))
             for start in range(0, len(indexes), _BATCH_ROWS):
                 chunk = indexes[start : start + _BATCH_ROWS]
                 changed = _status_update_many([events[i] for i in chunk])
@@ -571,8 +586,8 @@ def message_statuses_apply(
     return outcomes
 
 
-# Rows per batched UPDATE at most (each size's statement is cached: at most this many per shape).
-_BATCH_ROWS = 100
+# Rows per batched UPDATE at most.
+_BATCH_ROWS = 500
 
 
 def message_status_apply(
