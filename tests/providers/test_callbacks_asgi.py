@@ -194,3 +194,37 @@ def test_a_stalled_database_is_answered_503_not_queued_forever(
     [answer] = run(app, [status(provider, "m-0", "delivered", T0)])
     assert answer.status_code == 503
     assert Message.objects.get().status == "submitted"
+
+
+def test_the_production_entry_point_under_uvicorn() -> None:
+    """`whatsapp_project.asgi:application` served by a real uvicorn: callbacks over HTTP, lifespan shutdown clean."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from whatsapp_project.asgi import application
+
+    provider = provider_make()
+    messages(provider, 3)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            answers = [client.request(**status(provider, f"m-{i}", "read", T0)) for i in range(3)]
+            login = client.get("/accounts/login/")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert login.status_code == 200
+    assert set(Message.objects.values_list("status", flat=True)) == {"read"}
+    assert not thread.is_alive()
