@@ -117,7 +117,7 @@ def plan_in_sql(*, campaign: Campaign, contacts: QuerySet[Contact]) -> int | Non
             continue
         if slot.kind not in _SQL_SLOT_KINDS:
             return None
-        missing = _constant(template, slot, spec.get("fallback"), header_media_url)
+        missing = _constant(template, slot, spec.get("fallback") if isinstance(spec, dict) else None, header_media_url)
         kind, name = source
         if kind == "field":
             text = f"c.{connection.ops.quote_name(name)}"

@@ -397,7 +397,7 @@ def _messages_insert_postgresql(campaign: Campaign, prepared: list[_Prepared], n
         f" UPDATE {recipient} SET message_id = linked.message_id, state = %s FROM linked"
         f" WHERE {recipient}.id = linked.recipient_id RETURNING linked.message_id, linked.to_send, linked.recipient_id"
     )
-    params = [
+    params: list[Any] = [
         [p.recipient_id for p in prepared],
         [p.contact_id for p in prepared],
         [p.phone for p in prepared],

@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -145,7 +145,7 @@ async def paced[T](
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     margin: float = 0.0,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T]:
     """Yield items no faster than the pacer's schedule allows, each at (or just after) its own slot.
 
     `margin` (seconds) widens the one-second window, e.g. to absorb jitter between here and the provider's clock.
