@@ -104,9 +104,9 @@ class CampaignRecipient(models.Model):
     state = models.CharField(max_length=16, choices=RecipientState.choices, default=RecipientState.PLANNED)
     skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
     skip_detail = models.CharField(max_length=255, blank=True)
-    # The request body, rendered once at planning: what is sent never changes after launch.
-    body = models.JSONField(null=True, blank=True)
-    content_summary = models.CharField(max_length=500, blank=True)
+    # Every template slot's value, resolved once at planning (`{"1": "Ann", "2": "SPRING"}`): what is sent never
+    # changes after launch. The request body is built from them when the recipient's message is prepared.
+    parameters = models.JSONField(null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True)
     message = models.OneToOneField(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign_recipient"
@@ -118,6 +118,8 @@ class CampaignRecipient(models.Model):
         indexes = [
             # Dispatch: the next planned recipients whose time has come.
             models.Index(fields=["campaign", "state", "send_after"], name="campaign_recipient_due_idx"),
+            # Dispatch: the next planned recipients in id order, read a batch at a time by the sending worker.
+            models.Index(fields=["campaign", "state", "id"], name="campaign_recipient_next_idx"),
         ]
 
     def __str__(self) -> str:

@@ -66,6 +66,22 @@ def contacts_over_frequency_cap(*, contact_ids: Iterable[int], limit: int, days:
     return over
 
 
+def contacts_over_frequency_cap_query(*, limit: int, days: int) -> tuple[str, tuple[Any, ...]]:
+    """SQL (and its parameters) selecting the ids of contacts over the cap, for set-based planning; same rule as
+    `contacts_over_frequency_cap`."""
+    since = timezone.now() - timedelta(days=days)
+    over = (
+        Message.objects.filter(contact_id__isnull=False, created_at__gte=since, status__in=_COUNTS_TOWARDS_CAP)
+        .values("contact_id")
+        .annotate(sent=Count("id"))
+        .filter(sent__gte=limit)
+        .values_list("contact_id", flat=True)
+        .order_by()
+    )
+    sql, params = over.query.sql_with_params()
+    return sql, tuple(params)
+
+
 def contact_timeline(contact: Contact, *, limit: int = 50) -> dict[str, Any]:
     """The contact's latest messages both ways, newest first (the profile page's Messages section)."""
     sent: list[dict[str, Any]] = [

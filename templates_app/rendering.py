@@ -165,6 +165,32 @@ def _web_url(slot: Slot, value: str) -> str:
     return value
 
 
+def slot_resolve(template: Template, slot: Slot, value: Any, *, header_media_url: str | None = None) -> Any:
+    """One slot's final value from what its source gave (`value`): text, a location dict, or None for an optional
+    slot left empty. Raises TemplateRenderError / TemplateVariableMissing."""
+    if _empty(value) and slot.kind == "header_media" and header_media_url:
+        value = header_media_url
+    if _empty(value):
+        value = slot.default
+    if slot.kind == "header_location" and not _empty(value):
+        return _location(slot, value)
+    text = "" if _empty(value) else _as_text(slot, value)
+    if not text:
+        if slot.required:
+            raise TemplateVariableMissing(slot.key, slot.label)
+        return None
+    if slot.kind == "header_media":
+        text = _web_url(slot, text)
+    if slot.kind == "header_text" and len(template.header_text.replace("{{1}}", text)) > HEADER_TEXT_MAX:
+        raise TemplateRenderError(f"With {text!r} the header is longer than {HEADER_TEXT_MAX} characters.")
+    return text
+
+
+def mapped_value(slot: Slot, spec: Any, contact: Contact | None) -> Any:
+    """What a campaign's or journey's mapping gives for `slot` (its fallback when the contact has no value)."""
+    return _mapped_value(slot, spec, contact, None)
+
+
 def template_values(
     template: Template,
     *,
@@ -182,23 +208,9 @@ def template_values(
         value: Any = parameters.get(slot.key)
         if _empty(value) and slot.key in variables:
             value = _mapped_value(slot, variables[slot.key], contact, event_properties)
-        if _empty(value) and slot.kind == "header_media" and header_media_url:
-            value = header_media_url
-        if _empty(value):
-            value = slot.default
-        if slot.kind == "header_location" and not _empty(value):
-            values[slot.key] = _location(slot, value)
-            continue
-        text = "" if _empty(value) else _as_text(slot, value)
-        if not text:
-            if slot.required:
-                raise TemplateVariableMissing(slot.key, slot.label)
-            continue
-        if slot.kind == "header_media":
-            text = _web_url(slot, text)
-        if slot.kind == "header_text" and len(template.header_text.replace("{{1}}", text)) > HEADER_TEXT_MAX:
-            raise TemplateRenderError(f"With {text!r} the header is longer than {HEADER_TEXT_MAX} characters.")
-        values[slot.key] = text
+        resolved = slot_resolve(template, slot, value, header_media_url=header_media_url)
+        if resolved is not None:
+            values[slot.key] = resolved
     return values
 
 
@@ -297,20 +309,28 @@ def template_rendering(
         event_properties=event_properties,
         header_media_url=header_media_url,
     )
-    body_values = tuple(values[str(n)] for n in sorted(set(variables_in(template.body))))
+    content = template_content(template, values)
+    return RenderedTemplate(content=content, preview=template_preview_text(template, values), values=values)
+
+
+def template_content(template: Template, values: Mapping[str, Any]) -> TemplateContent | CustomTemplateContent:
+    """The content object from already resolved slot values (`template_values`' result, e.g. frozen at planning)."""
+    body_values = []
+    for number in sorted(set(variables_in(template.body))):
+        value = values.get(str(number))
+        if not isinstance(value, str) or not value:
+            raise TemplateVariableMissing(str(number), f"{{{{{number}}}}}")
+        body_values.append(value)
     header = _header_component(template, values)
     buttons = _button_components(template, values)
-    content: TemplateContent | CustomTemplateContent
     if header is None and not buttons:
         # Only the body varies: Nexmo's plain `template` content (namespace:name + parameters) carries it.
-        content = TemplateContent(name=template.name, language=template.language, parameters=body_values)
-    else:
-        components: list[dict[str, Any]] = [header] if header else []
-        if body_values:
-            components.append({"type": "body", "parameters": [{"type": "text", "text": v} for v in body_values]})
-        components.extend(buttons)
-        content = CustomTemplateContent(name=template.name, language=template.language, components=tuple(components))
-    return RenderedTemplate(content=content, preview=template_preview_text(template, values), values=values)
+        return TemplateContent(name=template.name, language=template.language, parameters=tuple(body_values))
+    components: list[dict[str, Any]] = [header] if header else []
+    if body_values:
+        components.append({"type": "body", "parameters": [{"type": "text", "text": v} for v in body_values]})
+    components.extend(buttons)
+    return CustomTemplateContent(name=template.name, language=template.language, components=tuple(components))
 
 
 def template_render(
