@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -33,7 +33,9 @@ def app() -> Iterator[CallbackFastPath]:
 
 
 async def _client(app: CallbackFastPath) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=cast(Any, app)), base_url="http://testserver"
+    ) as client:
         yield client
 
 
