@@ -451,6 +451,7 @@ def _messages_insert(campaign: Campaign, prepared: list[_Prepared]) -> list[int]
         rows=[(p.recipient_id, found[p.client_ref][0]) for p in prepared],
         assignments="message_id = v.message_id, state = %s",
         params=[RecipientState.QUEUED.value],
+        types=("bigint", "bigint"),
     )
     return [found[p.client_ref][0] for p in prepared if found[p.client_ref][1] == MessageStatus.QUEUED]
 

@@ -49,6 +49,8 @@ THROTTLED_CODES = frozenset({"1000", "429"})
 # than the cap into any second on its side (costs ~3 % of the rate). 20 ms was not enough once claims and result
 # writes ran alongside the sends on a loaded 2-core machine (21 sends in one second at a cap of 20).
 PACING_MARGIN_SECONDS = 0.03
+# How long a failing run waits for a claim under way to land, so its rows can be put back in the queue.
+CLAIM_DRAIN_SECONDS = 30.0
 # Rows claimed per round trip: a quarter second of sends. Smaller claims left the pacer idle while each claim's
 # commit came back (the cap was only 83 % used); larger ones leave more rows `unknown` when a worker dies.
 CLAIM_SECONDS = 0.25
@@ -126,13 +128,29 @@ def values_update(
     assignments: str,
     params: Sequence[Any] = (),
     chunk: int = 1000,
+    types: Sequence[str] | None = None,
 ) -> int:
     """UPDATE `table` from a list of rows in one statement per `chunk` rows; returns the rows updated.
 
     `columns` names the values of each row (the first is the table's id); `assignments` is the SET clause, reading
     them as `v.<column>` and taking `params` for its own placeholders (they come first in the statement).
-    PostgreSQL and SQLite (3.33+) alike.
+    PostgreSQL and SQLite (3.33+) alike. On PostgreSQL, given the columns' SQL `types`, all rows go as one array per
+    column through psycopg's server-side parameters: one statement text whatever the size (prepared once), and no
+    value spliced into SQL text.
     """
+    if not rows:
+        return 0
+    if types is not None and connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        sql = (
+            # Table, column names, types and assignments come from the caller's code; every value is a parameter.
+            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({', '.join(columns)}) "  # noqa: S608
+            f"WHERE {table}.id = v.{columns[0]}"
+        )
+        connection.ensure_connection()
+        with connection.connection.cursor() as raw:
+            raw.execute(sql, [*params, *([row[i] for row in rows] for i in range(len(columns)))])
+            return max(raw.rowcount, 0)
     updated = 0
     # VALUES names its columns column1, column2, … in both databases; the SELECT gives them the caller's names (and
     # the statement starts with UPDATE, so drivers report its row count).
@@ -183,6 +201,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                         table=Message._meta.db_table,
                         columns=("id", "uuid", "body"),
                         rows=[(pk, r.message_uuid or None, json.dumps(r.body)) for pk, r in accepted],
+                        types=("bigint", "text", "text"),
                         assignments=(
                             f"status = CASE WHEN {movable} THEN %s ELSE status END, "
                             f"submitted_at = CASE WHEN {movable} THEN %s ELSE submitted_at END, "
@@ -453,7 +472,13 @@ async def _dispatch(
                 await db(_unclaim)(leftover)
     except BaseException:
         # An error (a failed write...) ends the run: what was claimed but never went out goes back to the queue,
-        # if the database still answers; otherwise a resumed run settles it as `unknown`.
+        # if the database still answers; otherwise a resumed run settles it as `unknown`. A claim still under way
+        # must land first: cancelled mid-query, its rows would stay `sending`, be settled `unknown` and never sent.
+        stopping = True
+        room.set()
+        if not feeder.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(feeder), timeout=CLAIM_DRAIN_SECONDS)
         unsent = [job.message_id for job in (*ready, *retry)]
         if unsent:
             with contextlib.suppress(Exception):

@@ -258,7 +258,8 @@ def test_interrupted_sends_are_settled_as_unknown_and_queued_ones_untouched() ->
     assert rows[sending[1]].error_reason
 
 
-def test_values_update_writes_each_row_its_own_values() -> None:
+@pytest.mark.parametrize("types", [None, ("bigint", "text")], ids=["values", "arrays"])
+def test_values_update_writes_each_row_its_own_values(types: tuple[str, ...] | None) -> None:
     provider = provider_make()
     ids = _queued(provider, 3)
 
@@ -269,6 +270,7 @@ def test_values_update_writes_each_row_its_own_values() -> None:
         assignments="error_code = v.code, error_reason = %s",
         params=["set in bulk"],
         chunk=1,
+        types=types,
     )
 
     assert updated == 2
