@@ -20,7 +20,7 @@ FAILED = ("failed", "rejected", "undeliverable")
 
 
 def campaign_list() -> QuerySet[Campaign]:
-    return Campaign.objects.select_related("provider", "template", "segment")
+    return Campaign.objects.select_related("provider", "template", "segment", "audience_list")
 
 
 def campaign_recipients(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,8 +14,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import is_marketer, marketer_required
 from campaigns import services
+from campaigns.audience_lists import audience_list_upload
 from campaigns.forms import AudienceForm, DetailsForm
-from campaigns.models import Campaign, RecipientState, SkipReason
+from campaigns.models import Audience, Campaign, RecipientState, SkipReason
 from campaigns.selectors import campaign_list as campaigns_all
 from campaigns.selectors import campaign_recipients, campaign_recipients_csv, campaign_stats
 from contacts.selectors import contact_test_profiles
@@ -31,11 +33,22 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 
 @marketer_required
 def campaign_new(request: HttpRequest) -> HttpResponse:
-    """Wizard step 1: name, template (and so the number), audience."""
-    form = AudienceForm(request.GET or None)
-    if request.GET and form.is_valid():
-        query = request.GET.urlencode()
-        return redirect(f"/campaigns/new/details/?{query}")
+    """Wizard step 1: name, template (and so the number), audience; an uploaded list is read here, once."""
+    if request.method == "POST":
+        form = AudienceForm(request.POST, request.FILES)
+    else:
+        form = AudienceForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        upload = form.cleaned_data.get("audience_file")
+        if form.cleaned_data["audience"] == Audience.UPLOADED_LIST and upload is not None:
+            try:
+                form.cleaned_data["audience_list"] = audience_list_upload(
+                    handle=upload, name=upload.name or "", size=upload.size, user=request.user
+                )
+            except ValidationError as exc:
+                form.add_error("audience_file", exc.messages)
+        if form.is_valid():
+            return redirect(f"/campaigns/new/details/?{urlencode(form.query())}")
     return render(request, "campaigns/campaign_new.html", {"form": form, "step": 1})
 
 
@@ -66,6 +79,7 @@ def campaign_new_details(request: HttpRequest) -> HttpResponse:
             "template": template,
             "audience": first.cleaned_data["audience"],
             "segment": first.cleaned_data.get("segment"),
+            "audience_list": first.cleaned_data.get("audience_list"),
             "variables": variables,
             **{k: v for k, v in form.cleaned_data.items() if not k.startswith("var_")},
         }
