@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, QuerySet
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+)
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState, SkipReason
@@ -97,7 +107,105 @@ def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
     stats["replied"] = accepted.filter(Exists(replies)).count()
     if campaign.conversion_event:
         stats["conversions"] = _conversions(campaign, accepted)
+    stats["timeline"] = campaign_timeline(campaign=campaign, messages=messages)
     return stats
+
+
+# Bucket widths the over-time chart may use, in seconds: the smallest that keeps the span within TIMELINE_BUCKETS.
+TIMELINE_WIDTHS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400)
+TIMELINE_BUCKETS = 60
+DELIVERED = ("delivered", "read")
+
+
+class _EpochBucket(Func):
+    """The index of the `width`-second bucket a timestamp falls in (floor of its Unix time / width); NULL stays NULL."""
+
+    output_field = IntegerField()
+
+    def __init__(self, expression: str, width: int) -> None:
+        super().__init__(F(expression))
+        self.width = int(width)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
+        template = f"CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / {self.width}) AS BIGINT)"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django keeps SQLite datetimes as UTC text, which strftime('%s') reads as Unix seconds.
+        template = f"(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) / {self.width})"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+def timeline_width(span_seconds: float) -> int:
+    """A minute or coarser: the smallest width that shows the span in at most TIMELINE_BUCKETS buckets."""
+    for width in TIMELINE_WIDTHS:
+        if span_seconds <= width * TIMELINE_BUCKETS:
+            return width
+    return TIMELINE_WIDTHS[-1] * (int(span_seconds // (TIMELINE_WIDTHS[-1] * TIMELINE_BUCKETS)) + 1)
+
+
+def campaign_timeline(*, campaign: Campaign, messages: QuerySet[Message] | None = None) -> dict[str, Any]:
+    """Sent, delivered, read and failed per time bucket, from ONE grouped query over the campaign's messages.
+
+    Each message is grouped by the buckets of its four timestamps (and its status, so the totals match the funnel:
+    sent = accepted by Nexmo, delivered includes read, failed = failed + rejected + undeliverable); the handful of
+    distinct combinations is folded into the series here. The chart spans the campaign's life so far (start to
+    now), in one-minute buckets or coarser. Returns `{"bucket_seconds", "start", "end", "points": [{"at", "sent",
+    "delivered", "read", "failed"}]}`, with every bucket present (zeros included); no points before the start.
+    """
+    start = campaign.started_at
+    if start is None:
+        return {"bucket_seconds": TIMELINE_WIDTHS[0], "start": None, "end": None, "points": []}
+    now = timezone.now()
+    end = max(now, start)
+    width = timeline_width((end - start).total_seconds())
+    first, last = int(start.timestamp()) // width, int(end.timestamp()) // width
+    size = last - first + 1
+    series = {name: [0] * size for name in ("sent", "delivered", "read", "failed")}
+
+    def add(name: str, bucket: int | None, count: int) -> None:
+        # No timestamp (never expected), a callback clock slightly behind ours, or the end passed meanwhile: the
+        # message is kept at the edge rather than lost, so each series adds up to its funnel count.
+        at = size - 1 if bucket is None else min(max(bucket - first, 0), size - 1)
+        series[name][at] += count
+
+    if messages is None:
+        messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
+    grouped = (
+        messages.values(
+            "status",
+            s=_EpochBucket("submitted_at", width),
+            d=_EpochBucket("delivered_at", width),
+            r=_EpochBucket("read_at", width),
+            f=_EpochBucket("failed_at", width),
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in grouped:
+        status, n = row["status"], row["n"]
+        submitted, delivered, read, failed = row["s"], row["d"], row["r"], row["f"]
+        # A receipt can arrive without the ones before it (no 202 seen, or no delivered before read).
+        if status in ACCEPTED:
+            add("sent", _first(submitted, delivered, read, failed), n)
+        if status in DELIVERED:
+            add("delivered", _first(delivered, read), n)
+        if status == "read":
+            add("read", read, n)
+        if status in FAILED:
+            add("failed", _first(failed, submitted), n)
+    points = [
+        {
+            "at": datetime.fromtimestamp((first + i) * width, tz=UTC).isoformat(),
+            **{name: values[i] for name, values in series.items()},
+        }
+        for i in range(size)
+    ]
+    return {"bucket_seconds": width, "start": start.isoformat(), "end": end.isoformat(), "points": points}
+
+
+def _first(*buckets: int | None) -> int | None:
+    return next((b for b in buckets if b is not None), None)
 
 
 def _conversions(campaign: Campaign, accepted: QuerySet[Message]) -> dict[str, Any]:

@@ -10,11 +10,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from accounts.roles import is_marketer, marketer_required
 from campaigns import services
 from campaigns.audience_lists import audience_list_upload
+from campaigns.charts import timeline_chart
 from campaigns.forms import AudienceForm, DetailsForm
 from campaigns.models import Audience, Campaign, RecipientState, SkipReason
 from campaigns.selectors import campaign_list as campaigns_all
@@ -104,9 +106,11 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(campaigns_all(), pk=pk)
     state, status, q = request.GET.get("state", ""), request.GET.get("status", ""), request.GET.get("q", "")
     rows = Paginator(campaign_recipients(campaign=campaign, state=state, status=status, q=q), 50)
+    stats = campaign_stats(campaign=campaign)
     context = {
         "campaign": campaign,
-        "stats": campaign_stats(campaign=campaign),
+        "stats": stats,
+        "chart": timeline_chart(stats.get("timeline")),
         "page": rows.get_page(request.GET.get("page")),
         "states": [*RecipientState.choices, *SkipReason.choices],
         "statuses": MessageStatus.choices,
@@ -118,10 +122,15 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @marketer_required
 def campaign_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    """The small JSON the detail page polls: status, progress and the funnel (from the rollup)."""
+    """The small JSON the detail page polls: status, progress, the funnel and the chart (from the rollup)."""
     campaign = get_object_or_404(Campaign, pk=pk)
     stats = campaign_stats(campaign=campaign, max_age_seconds=2.0)
-    return JsonResponse({"status": campaign.status, "pause_reason": campaign.pause_reason, "stats": stats})
+    chart_html = render_to_string(
+        "campaigns/includes/timeline_chart.html", {"chart": timeline_chart(stats.get("timeline"))}
+    )
+    return JsonResponse(
+        {"status": campaign.status, "pause_reason": campaign.pause_reason, "stats": stats, "chart_html": chart_html}
+    )
 
 
 ACTIONS = {
