@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, serializers, status, viewsets
@@ -14,19 +16,47 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
 from campaigns import services
-from campaigns.models import Audience, Campaign
+from campaigns.audience_lists import audience_list_upload
+from campaigns.models import Audience, AudienceList, Campaign
 from campaigns.selectors import campaign_list, campaign_stats
 from providers.services import SendResult
 
 
+class AudienceListSerializer(serializers.ModelSerializer):
+    problems = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="The first unmatched rows, each {line, value, reason}.",
+    )
+
+    class Meta:
+        model = AudienceList
+        fields = ["id", "name", "rows", "matched", "duplicates", "unmatched", "problems", "created_at"]
+        read_only_fields = fields
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     audience = serializers.ChoiceField(choices=Audience.choices, required=False)
+    audience_file = serializers.FileField(
+        write_only=True,
+        required=False,
+        help_text="An uploaded list (multipart): a CSV of phone numbers and/or external ids, one per row, header "
+        "row optional ('phone', 'external_id'). Rows matching existing contacts become the audience (`audience` "
+        "becomes `uploaded_list`); the rows matching nobody are reported in `audience_upload`.",
+    )
+    audience_upload = AudienceListSerializer(
+        source="audience_list",
+        read_only=True,
+        help_text="What the uploaded list resolved to: matched contacts and the unmatched rows with reasons.",
+    )
 
     class Meta:
         model = Campaign
         fields = [
             "id",
             *services.EDITABLE_FIELDS,
+            "audience_file",
+            "audience_upload",
             "status",
             "pause_reason",
             "started_at",
@@ -38,6 +68,11 @@ class CampaignSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("segment") is not None and "audience" not in attrs:
             attrs["audience"] = Audience.SEGMENT
+        uploaded = attrs.get("audience_file") is not None or attrs.get("audience_list") is not None
+        if uploaded and "audience" not in attrs:
+            attrs["audience"] = Audience.UPLOADED_LIST
+        if attrs.get("audience_file") is not None and attrs.get("audience") != Audience.UPLOADED_LIST:
+            raise serializers.ValidationError({"audience_file": ["A list file goes with audience 'uploaded_list'."]})
         return attrs
 
 
@@ -63,17 +98,30 @@ class CampaignViewSet(
     def _write(self, request: Request, instance: Campaign | None, partial: bool) -> Response:
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        upload = data.pop("audience_file", None)
         try:
-            if instance is None:
-                campaign = services.campaign_create(data=dict(serializer.validated_data), user=request.user)
-            else:
-                campaign = services.campaign_update(campaign=instance, data=dict(serializer.validated_data))
+            # One transaction: a list read for a campaign that is then refused is not kept.
+            with transaction.atomic():
+                if upload is not None:
+                    data["audience_list"] = self._upload(upload, request)
+                if instance is None:
+                    campaign = services.campaign_create(data=data, user=request.user)
+                else:
+                    campaign = services.campaign_update(campaign=instance, data=data)
         except ValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         except services.CampaignActionRefused as exc:
             raise serializers.ValidationError({"status": [str(exc)]}) from None
         code = status.HTTP_201_CREATED if instance is None else status.HTTP_200_OK
         return Response(self.get_serializer(campaign).data, status=code)
+
+    @staticmethod
+    def _upload(upload: UploadedFile, request: Request) -> AudienceList:
+        try:
+            return audience_list_upload(handle=upload, name=upload.name or "", size=upload.size, user=request.user)
+        except ValidationError as exc:
+            raise serializers.ValidationError({"audience_file": exc.messages}) from None
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._write(request, None, False)

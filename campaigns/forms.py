@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from campaigns.models import Audience, QuietHoursAction
+from campaigns.models import Audience, AudienceList, QuietHoursAction
 from contacts.selectors import segment_list
 from templates_app.models import Template
 from templates_app.rendering import Slot
@@ -20,6 +20,16 @@ class AudienceForm(forms.Form):
     )
     audience = forms.ChoiceField(choices=Audience.choices)
     segment = forms.ModelChoiceField(queryset=segment_list(), required=False)
+    audience_file = forms.FileField(
+        required=False,
+        label="Uploaded list (CSV)",
+        help_text="One phone number or external id per row; a header row ('phone', 'external_id') is optional. "
+        "Rows are matched to existing contacts; the ones that match nobody are listed on the next step.",
+    )
+    # Set once the file has been read, so the next steps carry the list rather than the file.
+    audience_list = forms.ModelChoiceField(
+        queryset=AudienceList.objects.all(), required=False, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -32,7 +42,23 @@ class AudienceForm(forms.Form):
         data = super().clean() or {}
         if data.get("audience") == Audience.SEGMENT and not data.get("segment"):
             self.add_error("segment", "Pick a segment, or choose the test profiles or everyone subscribed.")
+        if (
+            data.get("audience") == Audience.UPLOADED_LIST
+            and not data.get("audience_file")
+            and not data.get("audience_list")
+        ):
+            self.add_error("audience_file", "Choose the CSV file of the list.")
         return data
+
+    def query(self) -> dict[str, Any]:
+        """The step's choices as query parameters for the next step (ids, not objects; never the file)."""
+        data = self.cleaned_data
+        values = {"name": data["name"], "template": data["template"].pk, "audience": data["audience"]}
+        if data["audience"] == Audience.SEGMENT:
+            values["segment"] = data["segment"].pk
+        if data["audience"] == Audience.UPLOADED_LIST and data.get("audience_list"):
+            values["audience_list"] = data["audience_list"].pk
+        return values
 
 
 class DetailsForm(forms.Form):

@@ -15,6 +15,42 @@ class Audience(models.TextChoices):
     SEGMENT = "segment", "A segment"
     TEST_PROFILES = "test_profiles", "Test profiles"
     ALL_SUBSCRIBED = "all_subscribed", "Everyone subscribed"
+    UPLOADED_LIST = "uploaded_list", "An uploaded list"
+
+
+class AudienceList(models.Model):
+    """An uploaded CSV of phone numbers and/or external ids, resolved to existing contacts when it was uploaded.
+
+    The matched contacts are its members; the rows that matched nobody are counted, and the first few are kept with
+    their reason so the marketer sees what was left out.
+    """
+
+    name = models.CharField(max_length=255, help_text="The uploaded file's name.")
+    rows = models.PositiveIntegerField(default=0, help_text="Data rows read (blank lines aside).")
+    matched = models.PositiveIntegerField(default=0, help_text="Distinct contacts the rows matched.")
+    duplicates = models.PositiveIntegerField(default=0, help_text="Rows naming a contact already matched.")
+    unmatched = models.PositiveIntegerField(default=0, help_text="Rows that matched no contact or were invalid.")
+    problems = models.JSONField(default=list, blank=True, help_text="The first unmatched rows: line, value, reason.")
+    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.matched} contacts)"
+
+
+class AudienceListMember(models.Model):
+    audience_list = models.ForeignKey(AudienceList, on_delete=models.CASCADE, related_name="members")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="audience_list_memberships")
+
+    class Meta:
+        # One row per contact, however often the file names it; planning reads a list's members through this.
+        constraints = [models.UniqueConstraint(fields=["audience_list", "contact"], name="audience_list_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in list {self.audience_list_id}"
 
 
 class CampaignStatus(models.TextChoices):
@@ -37,6 +73,9 @@ class Campaign(models.Model):
     template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="campaigns")
     audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.SEGMENT)
     segment = models.ForeignKey(Segment, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns")
+    audience_list = models.ForeignKey(
+        AudienceList, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns"
+    )
     variables = models.JSONField(default=dict, blank=True)
     header_media_url = models.URLField(max_length=2000, blank=True)
     scheduled_at = models.DateTimeField(null=True, blank=True)

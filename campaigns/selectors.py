@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, QuerySet
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    QuerySet,
+)
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState, SkipReason
@@ -20,7 +29,7 @@ FAILED = ("failed", "rejected", "undeliverable")
 
 
 def campaign_list() -> QuerySet[Campaign]:
-    return Campaign.objects.select_related("provider", "template", "segment")
+    return Campaign.objects.select_related("provider", "template", "segment", "audience_list")
 
 
 def campaign_recipients(
@@ -54,7 +63,11 @@ def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
         if state == RecipientState.SKIPPED:
             skipped_by[reason] = skipped_by.get(reason, 0) + count
     messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
-    by_status = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
+    # The chart's grouped query also counts messages by status: one scan serves the funnel and the chart.
+    timeline, grouped_status = _timeline_and_statuses(campaign, messages)
+    by_status = grouped_status
+    if by_status is None:
+        by_status = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
     failed_by = dict(messages.filter(status__in=FAILED).values_list("error_code").annotate(n=Count("id")).order_by())
     audience = sum(by_state.values())
     skipped = by_state.get(RecipientState.SKIPPED, 0)
@@ -97,7 +110,122 @@ def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
     stats["replied"] = accepted.filter(Exists(replies)).count()
     if campaign.conversion_event:
         stats["conversions"] = _conversions(campaign, accepted)
+    stats["timeline"] = timeline
     return stats
+
+
+# Bucket widths the over-time chart may use, in seconds: the smallest that keeps the span within TIMELINE_BUCKETS.
+TIMELINE_WIDTHS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400)
+TIMELINE_BUCKETS = 60
+DELIVERED = ("delivered", "read")
+
+
+class _Bin(Func):
+    """The start of the `width`-second bucket (counted from the Unix epoch) a timestamp falls in; NULL stays NULL."""
+
+    output_field = DateTimeField()
+
+    def __init__(self, expression: str, width: int) -> None:
+        super().__init__(F(expression))
+        self.width = int(width)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
+        # date_bin (PostgreSQL 14+) measured about twice as fast over 1M rows as FLOOR(EXTRACT(EPOCH ...) / w),
+        # whose numeric arithmetic dominates the scan.
+        template = f"date_bin('{self.width} seconds', %(expressions)s, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django keeps SQLite datetimes as UTC text, which strftime('%s') reads as Unix seconds.
+        seconds = f"(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) / {self.width}) * {self.width}"
+        return super().as_sql(compiler, connection, template=f"datetime({seconds}, 'unixepoch')", **extra)
+
+
+def timeline_width(span_seconds: float) -> int:
+    """A minute or coarser: the smallest width that shows the span in at most TIMELINE_BUCKETS buckets."""
+    for width in TIMELINE_WIDTHS:
+        if span_seconds <= width * TIMELINE_BUCKETS:
+            return width
+    return TIMELINE_WIDTHS[-1] * (int(span_seconds // (TIMELINE_WIDTHS[-1] * TIMELINE_BUCKETS)) + 1)
+
+
+def campaign_timeline(*, campaign: Campaign, messages: QuerySet[Message] | None = None) -> dict[str, Any]:
+    """The over-time chart's data (see `_timeline_and_statuses`)."""
+    if messages is None:
+        messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
+    return _timeline_and_statuses(campaign, messages)[0]
+
+
+def _timeline_and_statuses(
+    campaign: Campaign, messages: QuerySet[Message]
+) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """Sent, delivered, read and failed per time bucket, and the count per status, from ONE grouped query.
+
+    Each message is grouped by the buckets of its four timestamps (and its status, so the totals match the funnel:
+    sent = accepted by Nexmo, delivered includes read, failed = failed + rejected + undeliverable); the handful of
+    distinct combinations is folded into the series here. The chart spans the campaign's life so far (start to
+    now), in one-minute buckets or coarser. Returns `{"bucket_seconds", "start", "end", "points": [{"at", "sent",
+    "delivered", "read", "failed"}]}`, with every bucket present (zeros included); no points before the start.
+    The counts per status are None for a campaign not started (no span to bucket by).
+    """
+    start = campaign.started_at
+    if start is None:
+        return {"bucket_seconds": TIMELINE_WIDTHS[0], "start": None, "end": None, "points": []}, None
+    now = timezone.now()
+    end = max(now, start)
+    width = timeline_width((end - start).total_seconds())
+    first, last = int(start.timestamp()) // width, int(end.timestamp()) // width
+    size = last - first + 1
+    series = {name: [0] * size for name in ("sent", "delivered", "read", "failed")}
+
+    def add(name: str, bucket: int | None, count: int) -> None:
+        # No timestamp (never expected), a callback clock slightly behind ours, or the end passed meanwhile: the
+        # message is kept at the edge rather than lost, so each series adds up to its funnel count.
+        at = size - 1 if bucket is None else min(max(bucket - first, 0), size - 1)
+        series[name][at] += count
+
+    grouped = (
+        messages.values(
+            "status",
+            s=_Bin("submitted_at", width),
+            d=_Bin("delivered_at", width),
+            r=_Bin("read_at", width),
+            f=_Bin("failed_at", width),
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_status: dict[str, int] = {}
+    for row in grouped:
+        status, n = row["status"], row["n"]
+        by_status[status] = by_status.get(status, 0) + n
+        submitted, delivered, read, failed = (_index(row[k], width) for k in ("s", "d", "r", "f"))
+        # A receipt can arrive without the ones before it (no 202 seen, or no delivered before read).
+        if status in ACCEPTED:
+            add("sent", _first(submitted, delivered, read, failed), n)
+        if status in DELIVERED:
+            add("delivered", _first(delivered, read), n)
+        if status == "read":
+            add("read", read, n)
+        if status in FAILED:
+            add("failed", _first(failed, submitted), n)
+    points = [
+        {
+            "at": datetime.fromtimestamp((first + i) * width, tz=UTC).isoformat(),
+            **{name: values[i] for name, values in series.items()},
+        }
+        for i in range(size)
+    ]
+    timeline = {"bucket_seconds": width, "start": start.isoformat(), "end": end.isoformat(), "points": points}
+    return timeline, by_status
+
+
+def _index(moment: datetime | None, width: int) -> int | None:
+    return None if moment is None else int(moment.timestamp()) // width
+
+
+def _first(*buckets: int | None) -> int | None:
+    return next((b for b in buckets if b is not None), None)
 
 
 def _conversions(campaign: Campaign, accepted: QuerySet[Message]) -> dict[str, Any]:

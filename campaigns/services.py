@@ -19,6 +19,7 @@ from django_q.tasks import async_task
 
 from campaigns.models import (
     Audience,
+    AudienceListMember,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
@@ -59,6 +60,7 @@ EDITABLE_FIELDS = (
     "template",
     "audience",
     "segment",
+    "audience_list",
     "variables",
     "header_media_url",
     "scheduled_at",
@@ -106,6 +108,8 @@ def _validate(campaign: Campaign) -> None:
                     errors["variables"] = [f"{key}: {message}" for key, message in sorted(problems.items())]
     if campaign.audience == Audience.SEGMENT and not campaign.segment_id:
         errors["segment"] = ["Pick a segment, or choose the test profiles or everyone subscribed."]
+    if campaign.audience == Audience.UPLOADED_LIST and not campaign.audience_list_id:
+        errors["audience_list"] = ["Upload a CSV of phone numbers or external ids, or pick a list uploaded before."]
     if (campaign.quiet_start_hour is None) != (campaign.quiet_end_hour is None):
         errors["quiet_end_hour"] = ["Give both the start and the end of the quiet hours, or neither."]
     if (campaign.frequency_cap_count is None) != (campaign.frequency_cap_days is None):
@@ -131,6 +135,8 @@ def _apply(campaign: Campaign, data: dict[str, Any]) -> None:
             setattr(campaign, name, data[name])
     if campaign.audience != Audience.SEGMENT:
         campaign.segment = None
+    if campaign.audience != Audience.UPLOADED_LIST:
+        campaign.audience_list = None
 
 
 def campaign_create(*, data: dict[str, Any], user: Any = None) -> Campaign:
@@ -160,6 +166,10 @@ def _audience(campaign: Campaign) -> QuerySet[Contact]:
         return contact_test_profiles()
     if campaign.audience == Audience.ALL_SUBSCRIBED:
         return contacts_subscribed()
+    if campaign.audience == Audience.UPLOADED_LIST:
+        # A semi-join on the list's members (unique per contact): no duplicates, nothing loaded into Python.
+        members = AudienceListMember.objects.filter(audience_list_id=campaign.audience_list_id)
+        return Contact.objects.filter(id__in=members.values("contact_id"))
     if campaign.segment is None:
         return Contact.objects.none()
     return segment_contacts(campaign.segment)

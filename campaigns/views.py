@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from accounts.roles import is_marketer, marketer_required
 from campaigns import services
+from campaigns.audience_lists import audience_list_upload
+from campaigns.charts import timeline_chart
 from campaigns.forms import AudienceForm, DetailsForm
-from campaigns.models import Campaign, RecipientState, SkipReason
+from campaigns.models import Audience, Campaign, RecipientState, SkipReason
 from campaigns.selectors import campaign_list as campaigns_all
 from campaigns.selectors import campaign_recipients, campaign_recipients_csv, campaign_stats
 from contacts.selectors import contact_test_profiles
@@ -31,11 +35,22 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 
 @marketer_required
 def campaign_new(request: HttpRequest) -> HttpResponse:
-    """Wizard step 1: name, template (and so the number), audience."""
-    form = AudienceForm(request.GET or None)
-    if request.GET and form.is_valid():
-        query = request.GET.urlencode()
-        return redirect(f"/campaigns/new/details/?{query}")
+    """Wizard step 1: name, template (and so the number), audience; an uploaded list is read here, once."""
+    if request.method == "POST":
+        form = AudienceForm(request.POST, request.FILES)
+    else:
+        form = AudienceForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        upload = form.cleaned_data.get("audience_file")
+        if form.cleaned_data["audience"] == Audience.UPLOADED_LIST and upload is not None:
+            try:
+                form.cleaned_data["audience_list"] = audience_list_upload(
+                    handle=upload, name=upload.name or "", size=upload.size, user=request.user
+                )
+            except ValidationError as exc:
+                form.add_error("audience_file", exc.messages)
+        if form.is_valid():
+            return redirect(f"/campaigns/new/details/?{urlencode(form.query())}")
     return render(request, "campaigns/campaign_new.html", {"form": form, "step": 1})
 
 
@@ -66,6 +81,7 @@ def campaign_new_details(request: HttpRequest) -> HttpResponse:
             "template": template,
             "audience": first.cleaned_data["audience"],
             "segment": first.cleaned_data.get("segment"),
+            "audience_list": first.cleaned_data.get("audience_list"),
             "variables": variables,
             **{k: v for k, v in form.cleaned_data.items() if not k.startswith("var_")},
         }
@@ -90,9 +106,11 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(campaigns_all(), pk=pk)
     state, status, q = request.GET.get("state", ""), request.GET.get("status", ""), request.GET.get("q", "")
     rows = Paginator(campaign_recipients(campaign=campaign, state=state, status=status, q=q), 50)
+    stats = campaign_stats(campaign=campaign)
     context = {
         "campaign": campaign,
-        "stats": campaign_stats(campaign=campaign),
+        "stats": stats,
+        "chart": timeline_chart(stats.get("timeline")),
         "page": rows.get_page(request.GET.get("page")),
         "states": [*RecipientState.choices, *SkipReason.choices],
         "statuses": MessageStatus.choices,
@@ -104,10 +122,15 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @marketer_required
 def campaign_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    """The small JSON the detail page polls: status, progress and the funnel (from the rollup)."""
+    """The small JSON the detail page polls: status, progress, the funnel and the chart (from the rollup)."""
     campaign = get_object_or_404(Campaign, pk=pk)
     stats = campaign_stats(campaign=campaign, max_age_seconds=2.0)
-    return JsonResponse({"status": campaign.status, "pause_reason": campaign.pause_reason, "stats": stats})
+    chart_html = render_to_string(
+        "campaigns/includes/timeline_chart.html", {"chart": timeline_chart(stats.get("timeline"))}
+    )
+    return JsonResponse(
+        {"status": campaign.status, "pause_reason": campaign.pause_reason, "stats": stats, "chart_html": chart_html}
+    )
 
 
 ACTIONS = {

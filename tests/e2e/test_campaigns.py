@@ -1,4 +1,5 @@
-"""A marketer builds a campaign in the wizard, launches it, and watches it reach 100 % with delivered and read."""
+"""A marketer builds a campaign in the wizard from an uploaded list, launches it, and watches it reach 100 % with
+delivered and read, the over-time chart drawing its lines as the receipts come in."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ def test_wizard_launch_reaches_full_progress_with_delivered_and_read(
     key = rsa_pem()
     provider = provider_make(private_key=key, api_base_url="http://127.0.0.1:1")
     template = template_make(provider=provider, name="spring_sale", body="Hi {{1}}, use code {{2}}.")
-    for n in range(5):
-        contact_make(whatsapp_consent=Consent.SUBSCRIBED, name=f"Ann {n}")
+    listed = [contact_make(whatsapp_consent=Consent.SUBSCRIBED, name=f"Ann {n}") for n in range(5)]
+    contact_make(whatsapp_consent=Consent.SUBSCRIBED, name="Not on the list")
+    csv_rows = ["phone", *(c.phone for c in listed), "+447700999999", "not a number"]
     channel = Channel(
         application_id=provider.application_id,
         public_key_pem=public_pem(key).decode(),
@@ -36,8 +38,16 @@ def test_wizard_launch_reaches_full_progress_with_delivered_and_read(
         page.goto("/campaigns/new/")
         page.fill("input[name=name]", "Spring sale")
         page.select_option("select[name=template]", str(template.pk))
-        page.select_option("select[name=audience]", "all_subscribed")
+        page.select_option("select[name=audience]", "uploaded_list")
+        page.set_input_files(
+            "input[name=audience_file]",
+            files=[{"name": "vip.csv", "mimeType": "text/csv", "buffer": "\n".join(csv_rows).encode()}],
+        )
         page.click("#step-audience button[type=submit]")
+        report = page.locator("#audience-list-report")
+        assert report.locator("[data-list=matched]").inner_text() == "5"
+        assert report.locator("[data-list=unmatched]").inner_text() == "2"
+        assert "not a number" in page.inner_text("#audience-list-problems")
         page.select_option("select[name=var_1_source]", "property")
         page.fill("input[name=var_1_name]", "name")
         page.fill("input[name=var_1_fallback]", "there")
@@ -55,5 +65,15 @@ def test_wizard_launch_reaches_full_progress_with_delivered_and_read(
             timeout=20_000,
         )
         assert page.inner_text("#campaign-status") == "completed"
+        assert page.inner_text("[data-stat=audience]") == "5"
+        # The chart is redrawn by the poll: the read line only reaches 5 once the receipts have come in.
+        page.wait_for_function(
+            "document.querySelector('#timeline-chart polyline[data-series=read]')?.dataset.total === '5'"
+        )
+        sent = page.locator("#timeline-chart polyline[data-series=sent]")
+        assert sent.get_attribute("data-total") == "5"
+        heights = [float(xy.split(",")[1]) for xy in (sent.get_attribute("points") or "").split()]
+        baseline = float(page.locator("#timeline-chart line.axis").first.get_attribute("y1") or 0)
+        assert heights and min(heights) < baseline  # a point above the axis: a non-zero bucket is drawn
     finally:
         simulator.stop()
