@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0001_initial'),
+        ('campaigns', '0002_recipient_parameters_next_idx'),
         ('contacts', '0003_events_segments_imports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
