@@ -137,7 +137,9 @@ class SkipReason(models.TextChoices):
 
 
 class CampaignRecipient(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
+    # No index of its own: the unique (campaign, contact) and the indexes below all start with it (planning inserts
+    # a million rows into every index this table has).
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="campaign_recipients")
     phone = models.CharField(max_length=20)
     state = models.CharField(max_length=16, choices=RecipientState.choices, default=RecipientState.PLANNED)
@@ -147,13 +149,20 @@ class CampaignRecipient(models.Model):
     # changes after launch. The request body is built from them when the recipient's message is prepared.
     parameters = models.JSONField(null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True)
-    message = models.OneToOneField(
-        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign_recipient"
+    # One message per recipient, ever; unique only where set, so planning (every row still without one) writes
+    # nothing into that index.
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign_recipients", db_index=False
     )
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["campaign", "contact"], name="campaign_recipient_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="campaign_recipient_once"),
+            models.UniqueConstraint(
+                fields=["message"], condition=models.Q(message__isnull=False), name="campaign_recipient_message_once"
+            ),
+        ]
         indexes = [
             # Dispatch: the next planned recipients whose time has come.
             models.Index(fields=["campaign", "state", "send_after"], name="campaign_recipient_due_idx"),
