@@ -137,6 +137,16 @@ def test_a_large_batch_with_one_known_contact_among_new_ones_updates_it_and_crea
     }
 
 
+def test_names_and_property_values_are_stored_exactly_as_written() -> None:
+    text = 'Zoë "Z" \\ O\'Neil\t😀'
+    cell = '"' + text.replace('"', '""') + '"'
+    job = run(f"phone,name,note,tier\n+447700900001,{cell},{cell},\n".encode())
+    assert job.created_count == 1
+    contact = Contact.objects.get(phone="+447700900001")
+    assert contact.name == text
+    assert contact.properties == {"note": text}
+
+
 def test_a_retried_task_resumes_after_the_last_committed_batch(settings: Any) -> None:
     settings.CONTACT_IMPORT_BATCH_SIZE = 1
     job = contact_import_create(upload=upload(b"phone\n+447700900001\n+447700900002\n"), user=None)
