@@ -548,7 +548,7 @@ def _copy_new_postgresql(
     ids = [row[0] for row in cursor.fetchall()]
     # The properties object is spelled out here rather than by json.dumps per row, which costs several times more:
     # the keys are encoded once per batch, each value by the C string encoder json.dumps itself uses.
-    quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+    quote = json.encoder.encode_basestring_ascii
     keyed = [(quote(key) + ": ", FIRST_PROPERTY + i) for i, key in enumerate(properties)]
     # Timestamps go as ISO text, which PostgreSQL parses: adapting a datetime per cell costs more than the row's
     # other cells together.
