@@ -90,6 +90,7 @@ def _phase_import(path: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
+        "load": os.getloadavg()[0],
         "rows": job.rows_processed,
         "created": job.created_count,
         "invalid": job.invalid_count,
@@ -176,6 +177,7 @@ def _phase_segment() -> dict[str, Any]:
             naive += 1
     naive_seconds = time.perf_counter() - started
     return {
+        "load": os.getloadavg()[0],
         "cold": timings[0],
         "warm": min(timings[1:]),
         "count": count,
@@ -250,8 +252,8 @@ def run() -> list[dict[str, Any]]:
             "unit": "rows/s",
             "baseline": round(naive_rate),
             "goal": ">= 20000",
-            "note": f"{imported['seconds']:.1f} s, {imported['created']:,} created; baseline: per-row get/save "
-            f"loop on {naive['rows']:,} rows",
+            "note": f"{imported['seconds']:.1f} s, {imported['created']:,} created, load average "
+            f"{imported['load']:.1f} at the end (2 cores); baseline: per-row get/save loop on {naive['rows']:,} rows",
         },
         {
             "name": "CSV import peak memory (RSS)",
@@ -265,7 +267,8 @@ def run() -> list[dict[str, Any]]:
             "unit": "s",
             "baseline": round(segment["naive_seconds"], 2),
             "goal": "< 2",
-            "note": f"first run {segment['cold']:.2f} s; {segment['count']:,} contacts match "
+            "note": f"first run {segment['cold']:.2f} s, load average {segment['load']:.1f}; "
+            f"{segment['count']:,} contacts match "
             f"(Python filtering found {segment['naive_count']:,}); baseline: same audience filtered in Python",
         },
         {

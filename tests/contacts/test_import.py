@@ -115,6 +115,38 @@ def test_missing_columns_and_oversized_files_are_refused(settings: Any) -> None:
     assert "limit" in str(caught.value)
 
 
+def test_a_large_batch_with_one_known_contact_among_new_ones_updates_it_and_creates_the_rest() -> None:
+    # Most rows are new, so the batch is first tried as all-new; the known contact (row 3) is not in the rows
+    # sampled to decide that, so the attempt is refused by the unique index and the batch is matched instead.
+    known = ContactFactory.create(external_id="k", phone="+447700900001", name="Old", properties={"city": "Leeds"})
+    lines = [b"external_id,phone,name,plan,consent", b"n0,+447700910000,N0,gold,yes", b"k,+447700900001,Kim,silver,no"]
+    lines += [b"n%d,+4477009%05d,N%d,free," % (n, 10000 + n, n) for n in range(1, 100)]
+    job = run(b"\n".join(lines) + b"\n")
+    assert (job.created_count, job.updated_count, job.skipped_count, job.invalid_count) == (100, 1, 0, 0)
+    known.refresh_from_db()
+    assert (known.name, known.properties, known.whatsapp_consent) == (
+        "Kim",
+        {"city": "Leeds", "plan": "silver"},
+        Consent.UNSUBSCRIBED,
+    )
+    assert Contact.objects.count() == 101
+    assert Contact.objects.get(external_id="n7").properties == {"plan": "free"}
+    assert set(ConsentChange.objects.values_list("contact__external_id", "consent")) == {
+        ("n0", Consent.SUBSCRIBED),
+        ("k", Consent.UNSUBSCRIBED),
+    }
+
+
+def test_names_and_property_values_are_stored_exactly_as_written() -> None:
+    text = 'Zoë "Z" \\ O\'Neil\t😀'
+    cell = '"' + text.replace('"', '""') + '"'
+    job = run(f"phone,name,note,tier\n+447700900001,{cell},{cell},\n".encode())
+    assert job.created_count == 1
+    contact = Contact.objects.get(phone="+447700900001")
+    assert contact.name == text
+    assert contact.properties == {"note": text}
+
+
 def test_a_retried_task_resumes_after_the_last_committed_batch(settings: Any) -> None:
     settings.CONTACT_IMPORT_BATCH_SIZE = 1
     job = contact_import_create(upload=upload(b"phone\n+447700900001\n+447700900002\n"), user=None)
