@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import free_port, production_env, psql
+from common import PG_URL, free_port, production_env, psql
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -286,6 +286,10 @@ def _measure(
 ) -> dict[str, Any]:
     """Serve, warm up for a second, then load for BENCH_SECONDS over these messages (wrapping if it runs out)."""
     start, count = messages.start, len(messages)
+    # Every phase starts from the same kind of table: the previous phase's dead row versions vacuumed (as autovacuum
+    # would between bursts) and its dirty pages flushed, so no checkpoint or vacuum lands inside a measurement.
+    for statement in ("VACUUM ANALYZE providers_message", "CHECKPOINT"):
+        subprocess.run(["psql", f"{PG_URL}/{DB_NAME}", "-qc", statement], check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen(
         server(port), env=env | {"BENCH_CALLBACKS_SERVER": "1", "PYTHONPATH": str(ROOT)}, cwd=ROOT
