@@ -84,7 +84,11 @@ def messages(provider: ProviderConfig, count: int) -> list[Message]:
     )
 
 
-def test_concurrent_status_callbacks_share_transactions_and_all_apply(app: CallbackFastPath) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_concurrent_status_callbacks_share_transactions_and_all_apply(
+    app: CallbackFastPath, settings: Any, threads: int
+) -> None:
+    settings.CALLBACK_DB_THREADS = threads
     provider = provider_make()
     messages(provider, 40)
     requests = [status(provider, f"m-{i}", "delivered", T0 + timedelta(seconds=1)) for i in range(40)]
