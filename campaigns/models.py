@@ -164,8 +164,12 @@ class CampaignRecipient(models.Model):
             ),
         ]
         indexes = [
-            # Dispatch: the next planned recipients whose time has come.
-            models.Index(fields=["campaign", "state", "send_after"], name="campaign_recipient_due_idx"),
+            # Dispatch: when the next waiting recipient's time comes (only rows that wait have a send_after).
+            models.Index(
+                fields=["campaign", "state", "send_after"],
+                condition=models.Q(send_after__isnull=False),
+                name="campaign_recipient_due_idx",
+            ),
             # Dispatch: the next planned recipients in id order, read a batch at a time by the sending worker.
             models.Index(fields=["campaign", "state", "id"], name="campaign_recipient_next_idx"),
         ]

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from campaigns.models import Audience, Campaign, CampaignRecipient, RecipientState, SkipReason
 from contacts.models import Consent, Contact
@@ -84,9 +85,10 @@ def _contact_source(spec: Any) -> tuple[str, str] | None:
     return "property", name
 
 
-def plan_in_sql(*, campaign: Campaign, contacts: QuerySet[Contact]) -> int | None:
-    """Insert the recipients SQL can plan exactly; returns how many rows it added, or None when this campaign is
-    Python's to plan (another database, quiet hours, local time, a contact-dependent media header...)."""
+def plan_in_sql(*, campaign: Campaign, contacts: QuerySet[Contact]) -> tuple[int, QuerySet[Contact]] | None:
+    """Insert the recipients SQL can plan exactly; returns how many rows it added and the contacts left for Python
+    (whose values SQL cannot render exactly), or None when this campaign is Python's to plan (another database,
+    quiet hours, local time, a contact-dependent media header...)."""
     if connection.vendor != "postgresql":
         return None
     quiet = campaign.quiet_start_hour is not None and campaign.quiet_start_hour != campaign.quiet_end_hour
@@ -156,7 +158,7 @@ def _insert(
     dynamic: list[tuple[Slot, str, _Outcome]],
     errors: list[tuple[str, str]],
     eligible: list[str],
-) -> int:
+) -> tuple[int, QuerySet[Contact]]:
     reason_cases: list[str] = []
     opted_out, subscribed = _literal(Consent.UNSUBSCRIBED.value), _literal(Consent.SUBSCRIBED.value)
     reason_cases.append(f"WHEN c.whatsapp_consent = {opted_out} THEN {_literal(SkipReason.OPTED_OUT.value)}")
@@ -215,7 +217,11 @@ def _insert(
         # Placeholders in statement order: the campaign, the missing-variable reason, the frequency cap's (inside the
         # reason CASE), then the audience's.
         cursor.execute(sql, [campaign.pk, SkipReason.MISSING_VARIABLE.value, *cap_params, *audience_params])
-        return max(cursor.rowcount, 0)
+        added = max(cursor.rowcount, 0)
+    # The rest of the audience, found by the same conditions rather than by looking up a million planned rows. The
+    # statement above is all or nothing, so nothing eligible is left unplanned.
+    rest = f"SELECT c.id FROM ({audience_sql}) AS c WHERE NOT coalesce(({' AND '.join(eligible)}), FALSE)"  # noqa: S608
+    return added, Contact.objects.filter(id__in=RawSQL(rest, audience_params))  # noqa: S611 - as the INSERT above
 
 
 def _literal(value: str) -> str:

@@ -231,9 +231,13 @@ def campaign_plan(*, campaign: Campaign) -> int:
     plans whatever SQL can say exactly (campaigns.planning); Python plans the rest, with the same rules.
     """
     contacts = _audience(campaign)
-    added = plan_in_sql(campaign=campaign, contacts=contacts) or 0
-    planned = CampaignRecipient.objects.filter(campaign=campaign, contact=OuterRef("pk"))
-    added += _plan_in_python(campaign, contacts.filter(~Exists(planned)))
+    in_sql = plan_in_sql(campaign=campaign, contacts=contacts)
+    if in_sql is None:
+        planned = CampaignRecipient.objects.filter(campaign=campaign, contact=OuterRef("pk"))
+        added, rest = 0, contacts.filter(~Exists(planned))
+    else:
+        added, rest = in_sql
+    added += _plan_in_python(campaign, rest)
     Campaign.objects.filter(pk=campaign.pk).update(planned_at=timezone.now())
     campaign.planned_at = timezone.now()
     return added
@@ -550,16 +554,13 @@ def campaign_run(
 
 def _campaign_finish_or_wait(campaign: Campaign) -> None:
     """Completed when nobody is left to send to; otherwise run again when the next contact's time comes."""
+    planned = CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED)
+    # The earliest time a planned contact waits for (quiet hours, local time); read from the index of rows that
+    # have one, so the common campaign (everyone due at once) never writes that index at planning.
     waiting = (
-        CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED)
-        .order_by("send_after")
-        .values_list("send_after", flat=True)
-        .first()
+        planned.filter(send_after__isnull=False).order_by("send_after").values_list("send_after", flat=True).first()
     )
-    if (
-        waiting is None
-        and not CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED).exists()
-    ):
+    if waiting is None and not planned.exists():
         Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(
             status=S.COMPLETED, completed_at=timezone.now()
         )
