@@ -37,4 +37,6 @@ def simulated_provider(
     try:
         yield provider, handle
     finally:
+        # Let callbacks on their way land before the test's database is torn down under them.
+        handle.drain()
         handle.stop()

@@ -141,6 +141,16 @@ class SimulatorHandle:
                 raise TimeoutError(f"Simulator counters never matched: {counters}")
             time.sleep(0.01)
 
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until no callback is scheduled or on its way (True), or `timeout` passes (False): stopping cancels
+        what is left, and a callback cancelled mid-request may still be handled by its receiver afterwards."""
+        deadline = time.monotonic() + timeout
+        while self._loop.is_running() and self._sync(lambda: len(self.simulator.tasks)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def stop(self) -> None:
         if not self._loop.is_running():
             return
