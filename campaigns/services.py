@@ -44,6 +44,7 @@ from templates_app.rendering import (
     template_values,
     template_variables_problems,
 )
+from whatsapp_project.db import server_side_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -428,10 +429,7 @@ def _messages_insert_postgresql(campaign: Campaign, prepared: list[_Prepared], n
         MessageStatus.QUEUED.value,
         RecipientState.QUEUED.value,
     ]
-    # psycopg's own cursor: server-side parameters send the arrays as they are (Django's cursor would quote every
-    # element into the SQL text in Python, which cost more of the sending worker's CPU than the statement itself).
-    connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
+    with server_side_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [int(pk) for pk, to_send, _ in sorted(rows, key=lambda row: row[2]) if to_send]

@@ -38,6 +38,7 @@ from providers import pacing
 from providers.models import Message, MessageStatus, PendingStatus, ProviderConfig
 from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
+from whatsapp_project.db import server_side_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +148,7 @@ def values_update(
             f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({', '.join(columns)}) "  # noqa: S608
             f"WHERE {table}.id = v.{columns[0]}"
         )
-        connection.ensure_connection()
-        with connection.connection.cursor() as raw:
+        with server_side_cursor() as raw:
             raw.execute(sql, [*params, *([row[i] for row in rows] for i in range(len(columns)))])
             return max(raw.rowcount, 0)
     updated = 0

@@ -39,6 +39,7 @@ from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
 from providers.nexmo.payloads import body_build, client_ref_for, content_describe
 from providers.nexmo.webhooks import InboundEvent, PayloadInvalid, StatusEvent, status_parse
+from whatsapp_project.db import server_side_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -528,9 +529,6 @@ def _status_update(where: str, where_params: Sequence[Any], event: StatusEvent) 
 def _status_update_many(events: Sequence[tuple[ProviderConfig, StatusEvent]]) -> dict[tuple[int, str], str]:
     """Apply callbacks of one shape, each for a different message, in one statement; (provider id, message uuid) →
     origin of each message it changed.
-
-    Runs on psycopg's own cursor inside Django's transaction: server-side parameters let the statement be prepared,
-    where Django's cursor would inline every value into new SQL text to be parsed and planned each time.
     """
     params: dict[str, Any] = {name: [] for name, _ in _BATCH_COLUMNS}
     for provider, event in events:
@@ -543,8 +541,7 @@ def _status_update_many(events: Sequence[tuple[ProviderConfig, StatusEvent]]) ->
         params["price"].append(event.price)
         params["currency"].append(event.currency)
     params["now"] = timezone.now()
-    connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
+    with server_side_cursor() as cursor:
         cursor.execute(_status_update_many_sql(*_status_shape(events[0][1])), params)
         return {(int(provider_id), str(uuid)): str(origin) for provider_id, uuid, origin in cursor.fetchall()}
 
