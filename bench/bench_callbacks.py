@@ -2,7 +2,7 @@
 
 Four servers are measured in the same run, each under the same load (keep-alive, fixed concurrency):
 - the real endpoint `/callbacks/nexmo/<token>/status/` as production serves it: `whatsapp_project.asgi` under
-  uvicorn, where concurrent status callbacks share one transaction (verify, parse, conditional UPDATE each);
+  gunicorn with uvicorn workers, where concurrent status callbacks share one transaction (verify, parse, conditional UPDATE each);
 - the same URL through the Django view under gunicorn sync workers (what `make run` serves, one commit each);
 - `naive`: the same work done the obvious way (get the row, check order in Python, save() the whole row, log every
   callback in a table) under gunicorn — the baseline;
@@ -252,25 +252,25 @@ def _gunicorn(port: int) -> list[str]:
     ]
 
 
-def _uvicorn(port: int) -> list[str]:
-    """The production entry point as the README runs it: the ASGI app with the callback fast path."""
+def _asgi(port: int) -> list[str]:
+    """The production entry point as the README runs it: the ASGI app with the callback fast path, in uvicorn
+    workers under gunicorn."""
     return [
-        str(Path(PY).with_name("uvicorn")),
+        str(Path(PY).with_name("gunicorn")),
         "whatsapp_project.asgi:application",
-        "--app-dir",
+        "--worker-class",
+        "uvicorn_worker.UvicornWorker",
+        "--chdir",
         str(ROOT),
-        "--workers",
+        "-w",
         str(WORKERS),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+        "-b",
+        f"127.0.0.1:{port}",
         "--backlog",
         "2048",
         "--log-level",
         "warning",
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
+        "--graceful-timeout",
         "3",
     ]
 
@@ -359,15 +359,15 @@ def run() -> list[dict[str, Any]]:
         real = f"/callbacks/nexmo/{TOKEN}/status/"
         naive = _measure(env, f"/naive/{TOKEN}/status/", naive_range, "delivered")
         view = _measure(env, real, view_range, "delivered")
-        real_delivered = _measure(env, real, real_range, "delivered", server=_uvicorn, ready="/healthz")
-        real_read = _measure(env, real, real_range, "read", server=_uvicorn, ready="/healthz")
+        real_delivered = _measure(env, real, real_range, "delivered", server=_asgi, ready="/healthz")
+        real_read = _measure(env, real, real_range, "read", server=_asgi, ready="/healthz")
         bare = _measure(env, "/bare/", naive_range, "delivered")
     finally:
         psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     parse_us = _parse_cost()
     load_after = os.getloadavg()[0]
     note = (
-        f"uvicorn, {WORKERS} workers (baseline: gunicorn, {WORKERS} sync workers), {CONCURRENCY} connections, "
+        f"gunicorn, {WORKERS} uvicorn workers (baseline: gunicorn, {WORKERS} sync workers), {CONCURRENCY} connections, "
         f"{'wrk' if shutil.which('wrk') else 'aiohttp'} load in its own process; "
         f"machine load average {load_before:.1f} before / {load_after:.1f} after (other work shares the 2 cores)"
     )

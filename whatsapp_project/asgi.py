@@ -1,6 +1,7 @@
 """ASGI entry point for production: Nexmo's callback URLs on a lean fast path, everything else through Django.
 
-Serve with `uvicorn whatsapp_project.asgi:application --workers N` (see README, "Running at scale").
+Serve with `gunicorn whatsapp_project.asgi:application -k uvicorn_worker.UvicornWorker -w N` (see README, "Running at
+scale").
 """
 
 import os

@@ -235,3 +235,63 @@ def test_the_production_entry_point_under_uvicorn() -> None:
     assert login.status_code == 200
     assert set(Message.objects.values_list("status", flat=True)) == {"read"}
     assert not thread.is_alive()
+
+
+def test_the_production_recipe_under_gunicorn_with_uvicorn_workers() -> None:
+    """The README's command (`gunicorn whatsapp_project.asgi:application -k uvicorn_worker.UvicornWorker`) in its own
+    processes, on this test database: callbacks are applied, other URLs reach Django, and it stops cleanly."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import connection
+
+    provider = provider_make()
+    messages(provider, 3)
+    database = connection.settings_dict
+    if connection.vendor == "postgresql":
+        url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    else:
+        url = f"sqlite:///{Path(database['NAME']).resolve()}"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "REDIS_URL": "",
+    }
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    command = [str(gunicorn), "whatsapp_project.asgi:application", "-k", "uvicorn_worker.UvicornWorker"]
+    server = subprocess.Popen(
+        [*command, "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            while True:
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                    time.sleep(0.1)
+            answers = [client.request(**status(provider, f"m-{i}", "read", T0)) for i in range(3)]
+            login = client.get("/accounts/login/")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert login.status_code == 200
+    assert set(Message.objects.values_list("status", flat=True)) == {"read"}
+    assert server.returncode == 0, errors
+    assert "Traceback" not in errors, errors
