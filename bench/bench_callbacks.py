@@ -1,8 +1,9 @@
 """Status-callback ingestion with PostgreSQL, load from another process (wrk) over loopback.
 
 Four servers are measured in the same run, each under the same load (keep-alive, fixed concurrency):
-- the real endpoint `/callbacks/nexmo/<token>/status/` as production serves it: `whatsapp_project.asgi` under
-  gunicorn with uvicorn workers, where concurrent status callbacks share one transaction (verify, parse, conditional UPDATE each);
+- the real endpoint `/callbacks/nexmo/<token>/status/` as production serves it: `whatsapp_project.asgi` in uvicorn
+  workers under gunicorn, where concurrent status callbacks share one transaction (verify, parse, conditional
+  UPDATE each);
 - the same URL through the Django view under gunicorn sync workers (what `make run` serves, one commit each);
 - `naive`: the same work done the obvious way (get the row, check order in Python, save() the whole row, log every
   callback in a table) under gunicorn — the baseline;
