@@ -50,7 +50,8 @@ THROTTLED_CODES = frozenset({"1000", "429"})
 # than the cap into any second on its side (costs ~3 % of the rate). 20 ms was not enough once claims and result
 # writes ran alongside the sends on a loaded 2-core machine (21 sends in one second at a cap of 20).
 PACING_MARGIN_SECONDS = 0.03
-# How long a failing run waits for a claim under way to land, so its rows can be put back in the queue.
+# How long a failing run waits for a claim under way to land (so its rows can be put back in the queue) and for the
+# requests on their way to be answered.
 CLAIM_DRAIN_SECONDS = 30.0
 # Rows claimed per round trip: a quarter second of sends. Smaller claims left the pacer idle while each claim's
 # commit came back (the cap was only 83 % used); larger ones leave more rows `unknown` when a worker dies.
@@ -89,6 +90,8 @@ class _Job:
     message_id: int
     body: dict[str, Any]
     attempts: int = 0
+    # Its request has begun (and may have reached Nexmo): from then on it is never put back in the queue.
+    on_wire: bool = False
 
 
 def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
@@ -328,6 +331,7 @@ async def _dispatch(
     ready: deque[_Job] = deque()  # claimed (`sending`), waiting for their slot
     retry: deque[_Job] = deque()
     in_flight: set[asyncio.Task[None]] = set()
+    launched: dict[asyncio.Task[None], _Job] = {}  # send tasks still running, with their job
     crashed: list[BaseException] = []
     wake = asyncio.Event()  # the sender has something new to look at
     room = asyncio.Event()  # the feeder may claim the next group
@@ -373,6 +377,7 @@ async def _dispatch(
 
     async def send(client: nexmo.AsyncNexmoClient, job: _Job) -> None:
         job.attempts += 1
+        job.on_wire = True
         outcome: nexmo.Outcome
         try:
             outcome = await client.send(credentials=credentials, body=job.body)
@@ -383,6 +388,7 @@ async def _dispatch(
                 report.throttled += 1
                 await pacer.back_off(back_off_seconds)
             report.retried += 1
+            job.on_wire = False  # Nexmo refused it: nothing went out
             retry.append(job)
             wake.set()
             return
@@ -410,6 +416,7 @@ async def _dispatch(
 
     def finished(task: asyncio.Task[None]) -> None:
         in_flight.discard(task)
+        launched.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             crashed.append(task.exception())  # type: ignore[arg-type]
         wake.set()
@@ -465,21 +472,29 @@ async def _dispatch(
                     continue
                 task = asyncio.create_task(send(client, job))
                 in_flight.add(task)
+                launched[task] = job
                 task.add_done_callback(finished)
             leftover = [job.message_id for job in (*ready, *retry)]
             if leftover:
                 # Claimed, never accepted, and we are stopping: back to the queue for the next run.
                 await db(_unclaim)(leftover)
     except BaseException:
-        # An error (a failed write...) ends the run: what was claimed but never went out goes back to the queue,
-        # if the database still answers; otherwise a resumed run settles it as `unknown`. A claim still under way
-        # must land first: cancelled mid-query, its rows would stay `sending`, be settled `unknown` and never sent.
+        # An error (a failed write...) ends the run. What was claimed but never went out goes back to the queue, if
+        # the database still answers; otherwise a resumed run settles it as `unknown`. Sends not yet started are
+        # cancelled before they can start (no await comes first), so putting them back cannot send one twice.
         stopping = True
         room.set()
+        unsent = [job.message_id for task, job in list(launched.items()) if not job.on_wire and task.cancel()]
+        # A claim still under way must land first: cancelled mid-query, its rows would stay `sending`, be settled
+        # `unknown` and never sent. Requests already on their way are let finish rather than cut off mid-flight:
+        # refused ones (retryable) go back to the queue; accepted or unanswered ones stay `sending` for the resumed
+        # run to settle as `unknown`, and their status callbacks (which carry the client_ref) settle them.
+        pending = {task for task, job in launched.items() if job.on_wire and not task.done()}
         if not feeder.done():
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(feeder), timeout=CLAIM_DRAIN_SECONDS)
-        unsent = [job.message_id for job in (*ready, *retry)]
+            pending.add(feeder)
+        if pending:
+            await asyncio.wait(pending, timeout=CLAIM_DRAIN_SECONDS)
+        unsent += [job.message_id for job in (*ready, *retry)]
         if unsent:
             with contextlib.suppress(Exception):
                 await db(_unclaim)(unsent)
