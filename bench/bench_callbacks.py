@@ -233,13 +233,14 @@ def _wait_ready(url: str, *, workers: int) -> None:
             time.sleep(0.2)
 
 
-def _gunicorn(port: int) -> list[str]:
+def _gunicorn(port: int, app: str = "bench_callbacks:application", *extra: str) -> list[str]:
     """The Django views under gunicorn sync workers (this module's URLs: the real ones plus /naive/ and /bare/)."""
     return [
         str(Path(PY).with_name("gunicorn")),
-        "bench_callbacks:application",
+        app,
+        *extra,
         "--chdir",
-        str(HERE),
+        str(HERE if app.startswith("bench_callbacks") else ROOT),
         "-w",
         str(WORKERS),
         "-b",
@@ -256,24 +257,7 @@ def _gunicorn(port: int) -> list[str]:
 def _asgi(port: int) -> list[str]:
     """The production entry point as the README runs it: the ASGI app with the callback fast path, in uvicorn
     workers under gunicorn."""
-    return [
-        str(Path(PY).with_name("gunicorn")),
-        "whatsapp_project.asgi:application",
-        "--worker-class",
-        "uvicorn_worker.UvicornWorker",
-        "--chdir",
-        str(ROOT),
-        "-w",
-        str(WORKERS),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--backlog",
-        "2048",
-        "--log-level",
-        "warning",
-        "--graceful-timeout",
-        "3",
-    ]
+    return _gunicorn(port, "whatsapp_project.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker")
 
 
 def _measure(

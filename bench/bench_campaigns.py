@@ -114,35 +114,26 @@ def _phase_setup(private_key_file: str, base_url: str) -> dict[str, Any]:
     from templates_app.models import Template
 
     pem = Path(private_key_file).read_text()
-    provider = ProviderConfig.objects.create(
-        nickname="Bench",
-        phone_number=BUSINESS,
-        application_id=APPLICATION_ID,
-        private_key=pem,
-        private_key_fingerprint=private_key_fingerprint(pem),
-        api_base_url=base_url,
-        whatsapp_namespace="bench_ns",
-    )
-    # A second number of the same Nexmo application, for the two-number phase.
-    second = ProviderConfig.objects.create(
-        nickname="Bench 2",
-        phone_number=SECOND_NUMBER,
-        application_id=APPLICATION_ID,
-        private_key=pem,
-        private_key_fingerprint=private_key_fingerprint(pem),
-        api_base_url=base_url,
-        whatsapp_namespace="bench_ns",
-    )
-    for owner in (provider, second):
+    # Two numbers of the same Nexmo application: the second one for the two-number phase.
+    for nickname, number in (("Bench", BUSINESS), ("Bench 2", SECOND_NUMBER)):
+        provider = ProviderConfig.objects.create(
+            nickname=nickname,
+            phone_number=number,
+            application_id=APPLICATION_ID,
+            private_key=pem,
+            private_key_fingerprint=private_key_fingerprint(pem),
+            api_base_url=base_url,
+            whatsapp_namespace="bench_ns",
+        )
         Template.objects.create(
-            provider=owner,
+            provider=provider,
             name="spring_sale",
             language="en_US",
             category="marketing",
             status="approved",
             body="Hi {{1}}, use code {{2}}.",
         )
-    return {"provider": provider.pk}
+    return {"providers": ProviderConfig.objects.count()}
 
 
 def _phase_dispatch(count: int, first: int) -> dict[str, Any]:
