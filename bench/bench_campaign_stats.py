@@ -40,12 +40,11 @@ def _phase() -> dict[str, Any]:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
-    from django.db.models import Count
     from django.utils import timezone
 
     from campaigns.audience_lists import audience_list_upload
     from campaigns.models import Campaign
-    from campaigns.selectors import _Bin, campaign_timeline
+    from campaigns.selectors import campaign_timeline, timeline_grouped
     from contacts.models import Contact
     from contacts.phones import phone_normalize
     from providers.models import Message, Origin
@@ -104,18 +103,7 @@ def _phase() -> dict[str, Any]:
                 messages.filter(**{f"{field}__gte": at, f"{field}__lt": end}).count()
 
     naive_seconds = timed(per_bucket, repeat=1)
-    grouped = (
-        messages.values(
-            "status",
-            s=_Bin("submitted_at", width),
-            d=_Bin("delivered_at", width),
-            r=_Bin("read_at", width),
-            f=_Bin("failed_at", width),
-        )
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    sql, params = grouped.query.sql_with_params()
+    sql, params = timeline_grouped(messages, width).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         plan = [row[0] for row in cursor.fetchall()]
