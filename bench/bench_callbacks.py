@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -260,6 +261,35 @@ def _asgi(port: int) -> list[str]:
     return _gunicorn(port, "whatsapp_project.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker")
 
 
+def _cpu_seconds(root: int) -> dict[str, float]:
+    """CPU time (user + system) used so far by the process tree under `root` (the server), by every PostgreSQL
+    process, and by this process's finished children (the load generator), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                raw = stat.read()
+        except OSError:
+            continue
+        name, rest = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+        pid = int(entry)
+        parents[pid], names[pid], used[pid] = int(rest[1]), name, (int(rest[11]) + int(rest[12])) / ticks
+    tree = {root}
+    for _ in range(3):  # gunicorn master → workers (→ their helpers)
+        tree |= {pid for pid, parent in parents.items() if parent in tree}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "server": sum(used[pid] for pid in tree if pid in used),
+        "db": sum(seconds for pid, seconds in used.items() if names[pid] == "postgres"),
+        "load": children.ru_utime + children.ru_stime,
+    }
+
+
 def _measure(
     env: dict[str, str],
     path: str,
@@ -284,7 +314,14 @@ def _measure(
         url = f"http://127.0.0.1:{port}{path}"
         if shutil.which("wrk"):
             _load_wrk(url, start, 300, status, 1)  # warm-up
-            return _load_wrk(url, start + 300, count - 300, status, DURATION)
+            before = _cpu_seconds(server.pid)
+            result = _load_wrk(url, start + 300, count - 300, status, DURATION)
+            after = _cpu_seconds(server.pid)
+            # Where the time goes: CPU per request of the server, of PostgreSQL and of the load generator.
+            result["cpu_us"] = {
+                part: round((after[part] - before[part]) / max(result["requests"], 1) * 1e6) for part in after
+            }
+            return result
         subprocess.run(
             [PY, __file__, "load", url, str(start), "300", status],
             env=env | {"BENCH_SECONDS": "1"},
@@ -380,6 +417,17 @@ def run() -> list[dict[str, Any]]:
             "baseline": round(naive["rate"]),
             "goal": ">= 3000",
             "note": f"p99 {real_read['p99']:.1f} ms",
+        },
+        {
+            "name": "CPU per status callback (delivered / read): server, PostgreSQL, load generator",
+            "value": " / ".join(
+                f"{r['cpu_us']['server']}, {r['cpu_us']['db']}, {r['cpu_us']['load']}"
+                for r in (real_delivered, real_read)
+                if "cpu_us" in r
+            ),
+            "unit": "us",
+            "note": "from /proc over the measured seconds; the machine has 2 cores, so the three together bound "
+            "the rate at 2,000,000 / their sum per second",
         },
         {
             "name": "the same callbacks through the Django view (gunicorn sync, as under `make run`)",
