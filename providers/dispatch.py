@@ -90,8 +90,11 @@ class _Job:
     message_id: int
     body: dict[str, Any]
     attempts: int = 0
-    # Its request has begun (and may have reached Nexmo): from then on it is never put back in the queue.
+    # Its request has its turn and is going out (it may reach Nexmo): from then on it is never put back in the queue.
     on_wire: bool = False
+
+    def begun(self) -> None:
+        self.on_wire = True
 
 
 def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
@@ -377,10 +380,9 @@ async def _dispatch(
 
     async def send(client: nexmo.AsyncNexmoClient, job: _Job) -> None:
         job.attempts += 1
-        job.on_wire = True
         outcome: nexmo.Outcome
         try:
-            outcome = await client.send(credentials=credentials, body=job.body)
+            outcome = await client.send(credentials=credentials, body=job.body, started=job.begun)
         except (NexmoError, NexmoAmbiguousError) as exc:
             outcome = exc
         if isinstance(outcome, NexmoError) and outcome.retryable and job.attempts < max_attempts:
@@ -438,67 +440,77 @@ async def _dispatch(
             writer.add_done_callback(finished)
             in_flight.add(writer)
 
-    slots = pacing.paced(pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS)
-    try:
-        async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
-            while True:
-                if crashed:
-                    raise crashed[0]
-                maybe_write()
-                if surging():
-                    stopping = True
-                    room.set()
-                job: _Job | None = None
-                if not stopping:
-                    # The claimed group first, then retries: a retry of a 5xx benefits from waiting a little.
-                    if ready:
-                        job = ready.popleft()
-                        if len(ready) < group:
-                            room.set()
-                    elif retry and report.stopped is None:
-                        job = retry.popleft()
-                if job is None:
-                    if fed_up and not in_flight and not results:
-                        break
-                    # Nothing to launch now: wait for a claim, an answer (maybe a retry) or the next write.
-                    wake.clear()
-                    await _wait(wake, RESULTS_FLUSH_SECONDS if results else None)
-                    if not in_flight:
-                        maybe_write(force=True)
-                    continue
-                await anext(slots)
-                if surging():
-                    ready.appendleft(job)
-                    continue
-                task = asyncio.create_task(send(client, job))
-                in_flight.add(task)
-                launched[task] = job
-                task.add_done_callback(finished)
-            leftover = [job.message_id for job in (*ready, *retry)]
-            if leftover:
-                # Claimed, never accepted, and we are stopping: back to the queue for the next run.
-                await db(_unclaim)(leftover)
-    except BaseException:
-        # An error (a failed write...) ends the run. What was claimed but never went out goes back to the queue, if
-        # the database still answers; otherwise a resumed run settles it as `unknown`. Sends not yet started are
-        # cancelled before they can start (no await comes first), so putting them back cannot send one twice.
+    async def stop_after_failure() -> None:
+        """An error (a failed write...) ends the run; this runs while the client is still open. What was claimed
+        but never went out goes back to the queue, if the database still answers; otherwise a resumed run settles
+        it as `unknown`."""
+        nonlocal stopping
         stopping = True
         room.set()
+        # Sends still waiting for their turn are cancelled before they can go (no await comes first), so putting
+        # them back cannot send one twice.
         unsent = [job.message_id for task, job in list(launched.items()) if not job.on_wire and task.cancel()]
         # A claim still under way must land first: cancelled mid-query, its rows would stay `sending`, be settled
-        # `unknown` and never sent. Requests already on their way are let finish rather than cut off mid-flight:
-        # refused ones (retryable) go back to the queue; accepted or unanswered ones stay `sending` for the resumed
-        # run to settle as `unknown`, and their status callbacks (which carry the client_ref) settle them.
+        # `unknown` and never sent. Requests already going out are let finish rather than cut off mid-flight.
         pending = {task for task, job in launched.items() if job.on_wire and not task.done()}
         if not feeder.done():
             pending.add(feeder)
         if pending:
             await asyncio.wait(pending, timeout=CLAIM_DRAIN_SECONDS)
-        unsent += [job.message_id for job in (*ready, *retry)]
+        unsent += [job.message_id for job in (*ready, *retry)]  # refused (retryable) or never launched
         if unsent:
             with contextlib.suppress(Exception):
                 await db(_unclaim)(unsent)
-        raise
+        # Their answers are recorded if the database takes them; otherwise the resumed run settles those rows as
+        # `unknown`, and the status callbacks (which carry the client_ref) settle the ones Nexmo accepted.
+        if results:
+            with contextlib.suppress(Exception):
+                await db(_results_write)(results)
+
+    slots = pacing.paced(pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS)
+    try:
+        async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
+            try:
+                while True:
+                    if crashed:
+                        raise crashed[0]
+                    maybe_write()
+                    if surging():
+                        stopping = True
+                        room.set()
+                    job: _Job | None = None
+                    if not stopping:
+                        # The claimed group first, then retries: a retry of a 5xx benefits from waiting a little.
+                        if ready:
+                            job = ready.popleft()
+                            if len(ready) < group:
+                                room.set()
+                        elif retry and report.stopped is None:
+                            job = retry.popleft()
+                    if job is None:
+                        if fed_up and not in_flight and not results:
+                            break
+                        # Nothing to launch now: wait for a claim, an answer (maybe a retry) or the next write.
+                        wake.clear()
+                        await _wait(wake, RESULTS_FLUSH_SECONDS if results else None)
+                        if not in_flight:
+                            maybe_write(force=True)
+                        continue
+                    await anext(slots)
+                    if surging():
+                        ready.appendleft(job)
+                        continue
+                    task = asyncio.create_task(send(client, job))
+                    in_flight.add(task)
+                    launched[task] = job
+                    task.add_done_callback(finished)
+                leftover = [job.message_id for job in (*ready, *retry)]
+                if leftover:
+                    # Claimed, never accepted, and we are stopping: back to the queue for the next run.
+                    await db(_unclaim)(leftover)
+            except BaseException:
+                await stop_after_failure()
+                raise
     finally:
         await slots.aclose()
         for task in list(in_flight):

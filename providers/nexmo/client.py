@@ -243,14 +243,21 @@ class AsyncNexmoClient:
             await self._session.close()
             self._session = None
 
-    async def send(self, *, credentials: Credentials, body: dict[str, Any]) -> NexmoResponse:
-        """Same contract as the sync `send`."""
+    async def send(
+        self, *, credentials: Credentials, body: dict[str, Any], started: Callable[[], None] | None = None
+    ) -> NexmoResponse:
+        """Same contract as the sync `send`. `started()` is called once the request has its turn (within the
+        concurrency bound) and is about to go out: before that, cancelling the call sends nothing."""
         if self._session is not None:
             async with self._semaphore:
+                if started is not None:
+                    started()
                 return await self._session_send(self._session, credentials, body)
         if self._client is None:
             raise RuntimeError("Use AsyncNexmoClient as `async with AsyncNexmoClient() as client:`")
         async with self._semaphore:
+            if started is not None:
+                started()
             try:
                 response = await self._client.post(credentials.messages_url, json=body, headers=_headers(credentials))
             except httpx.HTTPError as exc:

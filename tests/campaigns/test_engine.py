@@ -136,33 +136,6 @@ def test_worker_killed_repeatedly_mid_dispatch_sends_each_contact_exactly_once(m
     assert stats["delivered"] == 60 and stats["unknown"] == 0
 
 
-def test_a_run_that_dies_leaves_sending_only_what_may_have_reached_nexmo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sends launched but not started when the run fails go back to the queue; only a request that began stays
-    `sending` (to be settled `unknown`). The next run sends what went back, so nobody is left without a message."""
-    from providers import dispatch
-
-    provider, template = setup_provider()
-    subscribed(30)
-    fake = FakeNexmo()
-    campaign = campaign_make(provider=provider, template=template)
-    campaign.status = CampaignStatus.SCHEDULED
-    campaign.save()
-
-    def dying_write(outcomes: list[Any]) -> None:
-        raise Killed()
-
-    monkeypatch.setattr(dispatch, "_results_write", dying_write)
-    monkeypatch.setattr(dispatch, "RESULTS_FLUSH_SIZE", 1)
-    with transport_override(fake.transport), pytest.raises(Killed):
-        campaign_run(campaign=campaign, batch_size=10)
-
-    reached = {body["client_ref"] for body in fake.bodies()}
-    messages = Message.objects.filter(origin="campaign")
-    left_sending = set(messages.filter(status=MessageStatus.SENDING).values_list("client_ref", flat=True))
-    assert left_sending and left_sending <= reached
-    assert not set(messages.filter(status=MessageStatus.QUEUED).values_list("client_ref", flat=True)) & reached
-
-
 def test_throttled_sends_back_off_and_go_through_and_rejections_are_kept() -> None:
     provider, template = setup_provider()
     subscribed(20)

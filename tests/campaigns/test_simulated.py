@@ -137,3 +137,50 @@ def test_a_throttled_campaign_never_exceeds_its_cap_in_any_second_at_the_provide
     assert _max_in_one_second(times) <= 20
     # ...and the cap is used: 50 sends at 20/s span about 2.45 s.
     assert max(times) - min(times) < 2.45 / 0.9
+
+
+class _Killed(BaseException):
+    """Stands for the worker process dying: nothing after it runs."""
+
+
+@pytest.mark.django_db
+def test_a_run_that_dies_puts_back_what_never_went_out_and_the_resumed_run_sends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first result write dies while most sends wait for their turn (4 at a time, Nexmo answering in 50 ms) and
+    a few are on their way, through the real client: what never went out is back in the queue, only what may have
+    reached Nexmo is left `sending`, and the resumed run sends the rest — every contact gets exactly one message."""
+    from providers import dispatch
+
+    def dying_write(outcomes: list[Any]) -> None:
+        raise _Killed()
+
+    simulator_settings = {"callbacks": False, "enforce_window": False, "latency_ms": 50.0}
+    with simulated_provider(simulator=simulator_settings) as (provider, simulator):
+        template = template_make(provider=provider, body="Hi {{1}}, use code {{2}}.")
+        contacts = subscribed(40)
+        campaign = campaign_make(provider=provider, template=template, throttle_per_second=1000)
+        Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SCHEDULED)
+        campaign.refresh_from_db()
+        with monkeypatch.context() as patched:
+            patched.setattr(dispatch, "_results_write", dying_write)
+            patched.setattr(dispatch, "RESULTS_FLUSH_SIZE", 1)
+            with pytest.raises(_Killed):
+                campaign_run(campaign=campaign, max_concurrency=4)
+
+        reached = {m["client_ref"] for m in simulator.messages(limit=1000)}
+        messages = Message.objects.filter(origin="campaign")
+        left_sending = set(messages.filter(status=MessageStatus.SENDING).values_list("client_ref", flat=True))
+        put_back = set(messages.filter(status=MessageStatus.QUEUED).values_list("client_ref", flat=True))
+        assert left_sending and left_sending <= reached
+        assert put_back and not put_back & reached
+
+        campaign.refresh_from_db()
+        report = campaign_run(campaign=campaign, max_concurrency=4)
+        received = Counter(m["to"] for m in simulator.messages(limit=1000))
+
+    assert report is not None
+    assert set(received.values()) == {1}
+    assert set(received) == {contact.phone.lstrip("+") for contact in contacts}
+    # The ones on their way when it died are `unknown` (their callbacks settle them), never sent again.
+    assert messages.filter(status=MessageStatus.UNKNOWN).count() == len(left_sending)
