@@ -426,8 +426,9 @@ def run() -> list[dict[str, Any]]:
                 if "cpu_us" in r
             ),
             "unit": "us",
-            "note": "from /proc over the measured seconds; the machine has 2 cores, so the three together bound "
-            "the rate at 2,000,000 / their sum per second",
+            "note": "from /proc over the measured seconds: the server's process tree, every PostgreSQL process on this "
+            "machine (background writers included; 0 if PostgreSQL runs elsewhere) and wrk; on 2 cores the three "
+            "together bound the rate at 2,000,000 / their sum per second",
         },
         {
             "name": "the same callbacks through the Django view (gunicorn sync, as under `make run`)",

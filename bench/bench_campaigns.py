@@ -416,7 +416,7 @@ def run() -> list[dict[str, Any]]:
                     break
                 except OSError:
                     time.sleep(0.1)
-            _sim(base, "/_sim/config", {"recent_limit": max(CAP_MESSAGES, NAIVE, DISPATCH) + 100})
+            _sim(base, "/_sim/config", {"recent_limit": max(CAP_MESSAGES, NAIVE, DISPATCH, 2 * PAIR) + 100})
             _phase(env, "setup", private, base)
         first = 1
         naive = _phase(env, "naive", NAIVE, first)

@@ -39,14 +39,16 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # While Playwright is open, test code runs in a context of its event loop's: the database connections
-        # Django opened there are not the ones the test database's teardown sees afterwards, and one left open
-        # stopped PostgreSQL from dropping the test database ("being accessed by other users"). Close them here.
-        from django.db import connections
+        try:
+            yield browser
+            browser.close()
+        finally:
+            # While Playwright is open, test code runs in a context of its event loop's: the database connections
+            # Django opened there are not the ones the test database's teardown sees afterwards, and one left open
+            # stopped PostgreSQL from dropping the test database ("being accessed by other users"). Close them here.
+            from django.db import connections
 
-        connections.close_all()
+            connections.close_all()
 
 
 @pytest.fixture

@@ -247,6 +247,7 @@ def test_the_production_recipe_under_gunicorn_with_uvicorn_workers() -> None:
     import sys
     import time
     from pathlib import Path
+    from urllib.parse import quote
 
     from django.conf import settings
     from django.db import connection
@@ -255,7 +256,9 @@ def test_the_production_recipe_under_gunicorn_with_uvicorn_workers() -> None:
     messages(provider, 3)
     database = connection.settings_dict
     if connection.vendor == "postgresql":
-        url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        user, password = quote(database["USER"] or "", safe=""), quote(database["PASSWORD"] or "", safe="")
+        host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
+        url = f"postgres://{user}:{password}@{host}:{port}/{database['NAME']}"
     else:
         url = f"sqlite:///{Path(database['NAME']).resolve()}"
     with socket.socket() as sock:
@@ -289,7 +292,12 @@ def test_the_production_recipe_under_gunicorn_with_uvicorn_workers() -> None:
             login = client.get("/accounts/login/")
     finally:
         server.send_signal(signal.SIGTERM)
-        _, errors = server.communicate(timeout=30)
+        try:
+            _, errors = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()  # its workers hold connections to the test database
+            _, errors = server.communicate()
+            raise
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert login.status_code == 200
     assert set(Message.objects.values_list("status", flat=True)) == {"read"}
