@@ -32,9 +32,9 @@ from contacts.models import Consent, Contact
 from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
 from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle, values_update
 from providers.models import Message, MessageStatus, Origin
-from providers.nexmo.payloads import body_build, client_ref_for, content_describe
+from providers.nexmo.payloads import client_ref_for, content_describe
 from providers.selectors import contacts_over_frequency_cap
-from providers.services import SendRefused, SendResult, message_send
+from providers.services import SendRefused, SendResult, message_body, message_send
 from templates_app.models import Status as TemplateStatus
 from templates_app.rendering import (
     TemplateRenderError,
@@ -350,14 +350,7 @@ def _prepare(
             continue
         client_ref = client_ref_for(origin=Origin.CAMPAIGN, origin_ref=origin_ref, recipient=phone)
         content_type, summary = content_describe(content)
-        body = body_build(
-            api_version=provider.api_version,
-            content=content,
-            from_number=provider.phone_number,
-            to=phone,
-            client_ref=client_ref,
-            namespace=provider.whatsapp_namespace,
-        )
+        body = message_body(provider=provider, content=content, to=phone, client_ref=client_ref)
         prepared.append(_Prepared(recipient_id, contact_id, phone, client_ref, content_type, summary[:500], body))
     return prepared, broken
 

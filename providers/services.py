@@ -182,6 +182,18 @@ def wa_me_link(provider: ProviderConfig) -> str:
     return f"https://wa.me/{phone_digits(provider.phone_number)}"
 
 
+def message_body(*, provider: ProviderConfig, content: Content, to: str, client_ref: str) -> dict[str, Any]:
+    """The request body Nexmo gets for this content from this provider's number (its API version and namespace)."""
+    return body_build(
+        api_version=provider.api_version,
+        content=content,
+        from_number=provider.phone_number,
+        to=to,
+        client_ref=client_ref,
+        namespace=provider.whatsapp_namespace,
+    )
+
+
 def message_prepare(
     *,
     provider: ProviderConfig,
@@ -218,14 +230,7 @@ def message_prepare(
     existing = Message.objects.filter(client_ref=client_ref).first()
     if existing is not None:
         return existing, False
-    body = body_build(
-        api_version=provider.api_version,
-        content=content,
-        from_number=provider.phone_number,
-        to=e164,
-        client_ref=client_ref,
-        namespace=provider.whatsapp_namespace,
-    )
+    body = message_body(provider=provider, content=content, to=e164, client_ref=client_ref)
     content_type, summary = content_describe(content)
     try:
         with transaction.atomic():
