@@ -1,7 +1,7 @@
 """Content + provider → the JSON body Nexmo expects, for payload version v0.1 (the default) and v1.
 
-v0.1: https://developer.vonage.com/en/api/messages-olympus (spec: shared/specs/vonage-messages-v0.1.yml)
-v1:   https://developer.vonage.com/en/api/messages (spec draft: shared/specs/vonage-messages-v1-draft.yml)
+v0.1: https://developer.vonage.com/en/api/messages-olympus (WhatsApp: message.content, message.whatsapp)
+v1:   https://developer.vonage.com/en/api/messages (WhatsApp: message_type and one field named after it)
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""Callbacks as Nexmo posts them, in payload version v0.1 or v1 (shapes: shared/fixtures/vonage/v*-status-*.json,
-v*-inbound-*.json; https://developer.vonage.com/en/api/messages#status-webhook)."""
+"""Callbacks as Nexmo posts them, in payload version v0.1 or v1.
+
+v0.1: https://developer.vonage.com/en/api/messages-olympus (message-status and inbound-message webhooks)
+v1:   https://developer.vonage.com/en/api/messages (message-status and inbound-message webhooks)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Nexmo's RFC 7807 answers, shaped like Vonage's published examples (shared/fixtures/vonage/error-*.json)."""
+"""Nexmo's RFC 7807 answers, shaped like the Messages API's documented errors.
+
+Error object: https://developer.vonage.com/en/api/messages (v1) and https://developer.vonage.com/en/api/messages-olympus
+(v0.1); codes: https://developer.vonage.com/en/api-errors/messages
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hand-checked request shapes of the WhatsApp sends, after the official specs (shared/specs/).
+"""Hand-checked request shapes of the WhatsApp sends, after Vonage's API reference (links below).
 
 Checked by hand rather than by a JSON-schema engine: a handful of dict look-ups per request keeps the simulator far
 from being a benchmark's bottleneck. Each problem is (parameter path, reason), as in Vonage's `invalid_parameters`.

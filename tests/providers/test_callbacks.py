@@ -1,4 +1,5 @@
-"""Nexmo's callbacks replayed from Vonage's published payloads: answers, dedupe, forward-only states, signatures."""
+"""Nexmo's callbacks replayed from our Vonage-shaped payloads (tests/fixtures/vonage): answers, dedupe, forward-only
+states, signatures."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ V1_INBOUND = [
     "v1-inbound-image.json",
     "v1-inbound-location.json",
     "v1-inbound-reply.json",
+    "v1-inbound-button.json",
     "v1-inbound-audio.json",
     "v1-inbound-video.json",
     "v1-inbound-file.json",
@@ -40,6 +42,7 @@ V1_INBOUND = [
     "v1-inbound-text-docs.json",
     "v1-inbound-text-bsuid.json",
     "v1-inbound-reply-button-docs.json",
+    "v1-inbound-reply-list-docs.json",
 ]
 V01_STATUS = [
     "v0.1-status-submitted.json",
@@ -48,7 +51,17 @@ V01_STATUS = [
     "v0.1-status-rejected-error.json",
     "v0.1-status-undeliverable.json",
 ]
-V1_STATUS = ["v1-status-submitted.json", "v1-status-read.json", "v1-status-read-bsuid.json"]
+V1_STATUS = [
+    "v1-status-submitted.json",
+    "v1-status-delivered.json",
+    "v1-status-read.json",
+    "v1-status-read-bsuid.json",
+    "v1-status-rejected-error.json",
+    "v1-status-undeliverable.json",
+]
+# Who is who in the fixtures: our WhatsApp number, the customer of most payloads, the one who taps the button.
+CUSTOMER = "+447700900207"
+BUTTON_CUSTOMER = "+447700900318"
 SECRET = "signature-secret-0123456789-abcdefghij"
 
 
@@ -113,19 +126,27 @@ def test_inbound_fields_are_extracted_for_v01_and_v1(provider: ProviderConfig) -
     location = InboundMessage.objects.get(message_uuid="v0.1-inbound-location.json")
     reply = InboundMessage.objects.get(message_uuid="v1-inbound-reply.json")
     text = InboundMessage.objects.get(message_uuid="v1-inbound-text.json")
-    assert (button.button_payload, button.button_text) == ("Yes-Button-Payload", "Yes")
-    assert (image.media_url, image.text) == ("https://example.com/cat.jpg", "My Tabby cat, Oliver.")
-    assert location.location and location.location["name"] == "Facebook HQ"
-    assert (reply.button_payload, reply.button_text) == ("row1", "9am")
-    assert text.text.startswith("Nexmo Verification code") and text.profile_name == "Jane Smith"
-    assert button.contact is not None and button.contact.phone == "+447700000001"
+    assert (button.button_payload, button.button_text) == ("RESTOCK_ALERT_YES", "Yes, tell me")
+    assert (image.media_url, image.text) == (
+        "https://media.example.com/inbound/4471/receipt.jpg",
+        "Receipt for order 4471",
+    )
+    assert location.location == {
+        "latitude": "53.800755",
+        "longitude": "-1.549077",
+        "name": "Collection point 3",
+        "address": "14 Example Lane, Leeds LS1 4AB",
+    }
+    assert (reply.button_payload, reply.button_text) == ("slot-tue-1030", "Tue 10:30")
+    assert text.text == "Do you have the blue one in size 10?" and text.profile_name == "Rosa Delgado"
+    assert button.contact is not None and button.contact.phone == BUTTON_CUSTOMER
 
 
 def test_unknown_sender_becomes_untracked_contact_and_window_opens(provider: ProviderConfig) -> None:
     now = timezone.now()
     payload = load("v0.1-inbound-text.json") | {"timestamp": now.isoformat().replace("+00:00", "Z")}
     post(provider, "inbound", payload)
-    contact = Contact.objects.get(phone="+447700900001")
+    contact = Contact.objects.get(phone=CUSTOMER)
     assert contact.whatsapp_consent == Consent.UNTRACKED
     assert contact.window_open()
     assert InboundMessage.objects.get().opened_window
@@ -134,7 +155,7 @@ def test_unknown_sender_becomes_untracked_contact_and_window_opens(provider: Pro
 def test_stop_opts_out_and_start_opts_back_in(provider: ProviderConfig) -> None:
     base = load("v0.1-inbound-text.json")
     post(provider, "inbound", base | {"message_uuid": "u1", "message": {"content": {"type": "text", "text": " stop "}}})
-    contact = Contact.objects.get(phone="+447700900001")
+    contact = Contact.objects.get(phone=CUSTOMER)
     assert contact.whatsapp_consent == Consent.UNSUBSCRIBED
     post(provider, "inbound", base | {"message_uuid": "u2", "message": {"content": {"type": "text", "text": "START"}}})
     contact.refresh_from_db()
@@ -146,7 +167,7 @@ def test_opt_out_keywords_come_from_the_provider() -> None:
     provider = provider_make(opt_out_keywords="ARRET, HALT")
     base = load("v1-inbound-text-bsuid.json")
     post(provider, "inbound", base | {"text": "halt"})
-    assert Contact.objects.get(phone="+447700900001").whatsapp_consent == Consent.UNSUBSCRIBED
+    assert Contact.objects.get(phone=CUSTOMER).whatsapp_consent == Consent.UNSUBSCRIBED
 
 
 def test_inbound_is_announced_to_higher_apps(provider: ProviderConfig) -> None:
@@ -162,8 +183,8 @@ def test_inbound_is_announced_to_higher_apps(provider: ProviderConfig) -> None:
     finally:
         inbound_message_received.disconnect(receiver)
     assert len(heard) == 1
-    assert heard[0]["inbound"].button_payload == "Yes-Button-Payload"
-    assert heard[0]["contact"].phone == "+447700000001"
+    assert heard[0]["inbound"].button_payload == "RESTOCK_ALERT_YES"
+    assert heard[0]["contact"].phone == BUTTON_CUSTOMER
     assert heard[0]["provider"] == provider and heard[0]["keyword"] is None
 
 
@@ -188,9 +209,9 @@ def test_status_error_and_price_are_kept(provider: ProviderConfig) -> None:
     post(provider, "status", delivered)
     m1.refresh_from_db()
     m2.refresh_from_db()
-    assert (m1.status, m1.error_code, m1.error_reason) == ("rejected", "1300", "Not part of the provider network")
+    assert (m1.status, m1.error_code, m1.error_reason) == ("rejected", "1340", "Outside the allowed window")
     assert m1.failed_at is not None
-    assert (str(m2.price), m2.currency) == ("0.03330", "EUR")
+    assert (str(m2.price), m2.currency) == ("0.01470", "EUR")
 
 
 def _status(status: str, at: datetime, uuid: str = "m-1", **extra: Any) -> dict[str, Any]:

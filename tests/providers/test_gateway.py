@@ -99,7 +99,7 @@ def test_problem_json_becomes_one_error_type(status: int, fixture: str, retryabl
 def test_invalid_parameters_are_kept() -> None:
     with pytest.raises(NexmoError) as raised:
         _send_with(lambda request: httpx.Response(422, json=load("error-422.json")))
-    assert raised.value.invalid_parameters == [{"name": "messenger.tag", "reason": "invalid value"}]
+    assert raised.value.invalid_parameters == [{"name": "image.url", "reason": "is not a valid URL"}]
 
 
 def test_server_errors_and_connection_failures_are_retryable() -> None:
