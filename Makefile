@@ -1,4 +1,6 @@
 # The three commands a user needs: `make run`, `make test`, `make bench` (and `make install`, used by all three).
+# With DATABASE_URL unset each runs against the project's own PostgreSQL (whatsapp_project/localdb.py): `make run`
+# keeps its cluster in var/postgres, `make test` and `make bench` use a throwaway one.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +9,7 @@ PYTHON_BOOT ?= $(shell for p in python3.12 python3.13 python3.14 $(wildcard $(HO
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run test bench bench-tools lint typecheck browser check
+.PHONY: install run test test-here bench bench-tools lint typecheck browser check
 
 install: $(VENV)/.installed
 
@@ -18,8 +20,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $@
 
+LOCALDB := $(PY) -m whatsapp_project.localdb
+
 run: install
-	$(PY) scripts/devserver.py
+	$(LOCALDB) --data var/postgres --database whatsapp -- $(PY) scripts/devserver.py
 
 # Debian's Chromium for the browser tests; installed when missing and we may (root), otherwise those tests skip.
 browser:
@@ -31,6 +35,10 @@ browser:
 	fi
 
 test: install browser
+	$(LOCALDB) --throwaway --no-fsync -- $(MAKE) --no-print-directory test-here
+
+# The suite against DATABASE_URL as it is (make test sets it); pytest-xdist gives each worker its own database.
+test-here:
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null || { echo "Model changes without migrations: run manage.py makemigrations"; exit 1; }
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -51,4 +59,4 @@ bench-tools:
 	fi
 
 bench: install bench-tools
-	$(PY) bench/run.py
+	DATABASE_URL="$${DATABASE_URL:-$${BENCH_DATABASE_URL:-}}" $(LOCALDB) --throwaway -- $(PY) bench/run.py

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import PG_URL, free_port, production_env, psql
+from common import free_port, production_env, psql
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -304,7 +304,7 @@ def _measure(
     # Every phase starts from the same kind of table: the previous phase's dead row versions vacuumed (as autovacuum
     # would between bursts) and its dirty pages flushed, so no checkpoint or vacuum lands inside a measurement.
     for statement in ("VACUUM ANALYZE providers_message", "CHECKPOINT"):
-        subprocess.run(["psql", f"{PG_URL}/{DB_NAME}", "-qc", statement], check=True, capture_output=True)
+        psql(statement, DB_NAME)
     port = free_port()
     server = subprocess.Popen(
         server(port), env=env | {"BENCH_CALLBACKS_SERVER": "1", "PYTHONPATH": str(ROOT)}, cwd=ROOT

@@ -1,8 +1,8 @@
 """Contacts at scale on PostgreSQL: a 1M-row CSV import and a segment count over 1M contacts and 5M events.
 
-Runs in its own database (`bench_contacts`, created and dropped here; server from BENCH_DATABASE_URL). Each phase
-runs in a child process so that its peak memory (RSS) is its own. Baselines, measured in the same run: a naive
-per-row get/save import loop on a smaller sample, and the same segment filtered in Python.
+Runs in its own database (`bench_contacts`, created and dropped here, on BENCH_DATABASE_URL's server or the one `make
+bench` started). Each phase runs in a child process so that its peak memory (RSS) is its own. Baselines, measured in the
+same run: a naive per-row get/save import loop on a smaller sample, and the same segment filtered in Python.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from common import PG_URL
+
 ROOT = Path(__file__).resolve().parent.parent
-DSN = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_contacts")
+DSN = f"{PG_URL}/bench_contacts"
 ROWS = int(os.environ.get("BENCH_CONTACTS_ROWS", "1000000"))
 EVENTS = int(os.environ.get("BENCH_CONTACTS_EVENTS", "5000000"))
 NAIVE_ROWS = 2000

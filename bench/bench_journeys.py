@@ -1,10 +1,10 @@
-"""Journeys at scale on PostgreSQL: 100,000 enrollments whose wait ends at the same moment, advanced by the
-scheduler tick (wait → update_property → exit), against a naive loop that runs one enrollment at a time.
+"""Journeys at scale on PostgreSQL: 100,000 enrollments whose wait ends at the same moment, advanced by the scheduler
+tick (wait → update_property → exit), against a naive loop that runs one enrollment at a time.
 
-Runs in its own database (`bench_journeys`, created and dropped here; server from BENCH_DATABASE_URL), in a child
-process with DATABASE_URL pointing there. A "step" is one node executed (update_property, exit) and logged; the
-wait that ends is not counted. The naive baseline runs the same runtime one enrollment at a time (claim, walk,
-write back per enrollment) on a sample, in the same run.
+Runs in its own database (`bench_journeys`, created and dropped here, on BENCH_DATABASE_URL's server or the one `make
+bench` started), in a child process with DATABASE_URL pointing there. A "step" is one node executed (update_property,
+exit) and logged; the wait that ends is not counted. The naive baseline runs the same runtime one enrollment at a time
+(claim, walk, write back per enrollment) on a sample, in the same run.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from common import PG_URL
+
 ROOT = Path(__file__).resolve().parent.parent
-DSN = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_journeys")
+DSN = f"{PG_URL}/bench_journeys"
 ENROLLMENTS = int(os.environ.get("BENCH_JOURNEYS_ENROLLMENTS", "100000"))
 NAIVE = 2000
 NODES = [

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+from urllib.parse import urlsplit, urlunsplit
 
 
-def psql(sql: str) -> None:
-    subprocess.run(["psql", f"{PG_URL}/postgres", "-qc", sql], check=True, capture_output=True)
+def _server_url() -> str:
+    """The server every benchmark database is made on: BENCH_DATABASE_URL's, else the one `make bench` started."""
+    raw = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432"
+    return urlunsplit(urlsplit(raw)._replace(path="", query="", fragment=""))
+
+
+PG_URL = _server_url()
+
+
+def psql(sql: str, database: str = "postgres") -> None:
+    """One statement in autocommit (CREATE/DROP DATABASE, VACUUM, CHECKPOINT) on `database` of the bench server."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/{database}", autocommit=True) as conn:
+        conn.execute(sql)
 
 
 def production_env(database: str, **extra: str) -> dict[str, str]:

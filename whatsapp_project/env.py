@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+# The URL schemes that name a PostgreSQL server (django-environ maps each to the postgresql backend).
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
+
 
 class Env:
     """A thin, strict wrapper over django-environ that reports the variable behind every error."""
@@ -80,19 +83,18 @@ class Env:
         return raw.rstrip("/")
 
     def database(self, name: str, default: str) -> dict[str, object]:
+        """A PostgreSQL URL, the only database the project runs on."""
         raw = self._env.str(name, default="").strip() or default
         scheme = urlsplit(raw).scheme
-        if scheme not in environ.Env.DB_SCHEMES:
+        if scheme not in POSTGRES_SCHEMES:
             raise ImproperlyConfigured(
-                f"{name} must be a database URL such as postgres://user@host:5432/name or sqlite:///path, "
+                f"{name} must be a PostgreSQL URL such as postgres://user@host:5432/name (PostgreSQL is required), "
                 f"got scheme {scheme!r}."
             )
         try:
             config = environ.Env.db_url_config(raw)
         except (ImproperlyConfigured, KeyError, ValueError) as exc:
             raise ImproperlyConfigured(f"{name} is not a database URL we understand: {exc}") from None
-        if not config.get("ENGINE"):
-            raise ImproperlyConfigured(f"{name} names an unknown database scheme: {raw!r}.")
         return config
 
     def fernet_keys(self, name: str) -> list[str]:

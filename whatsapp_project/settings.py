@@ -98,26 +98,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the web server, the worker and the simulator share the file.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(  # type: ignore[attr-defined]
-        {
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            # Take the write lock when a transaction starts: a read that later upgrades to a write fails at once
-            # with "database is locked" instead of waiting its turn.
-            "transaction_mode": "IMMEDIATE",
-        }
-    )
-    if TESTING:
-        # A file, not shared-cache memory: the live server's thread and the test's thread write at once (callbacks
-        # racing a send), which in-memory SQLite answers with "table is locked" instead of waiting.
-        (BASE_DIR / "var").mkdir(exist_ok=True)
-        DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.integer("CONN_MAX_AGE", 60, minimum=0)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL only. Unset, DATABASE_URL names the project's own server that `make run` starts
+# (whatsapp_project/localdb.py); `make test` and `make bench` export the address of the one they start.
+DATABASES = {"default": env.database("DATABASE_URL", "postgres://postgres@127.0.0.1:54329/whatsapp")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.integer("CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.text("REDIS_URL", default="").strip()

@@ -114,3 +114,11 @@ def test_task_timeout_stays_below_retry_with_attempts_capped() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "3"]
+
+
+@pytest.mark.parametrize("url", ["sqlite:///db.sqlite3", "mysql://root@127.0.0.1/test"])
+def test_another_database_engine_is_refused_saying_postgresql_is_required(url: str) -> None:
+    result = _load_settings(DATABASE_URL=url)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "DATABASE_URL" in last and "PostgreSQL is required" in last
