@@ -25,7 +25,7 @@ from contacts.models import Contact
 from contacts.phones import phone_normalize_fast
 
 BATCH = 5000
-INSERT_ROWS = 450  # two parameters a row, under SQLite's 999-parameter floor
+INSERT_ROWS = 5000  # two parameters a row, well under the 65,535 a PostgreSQL statement takes
 PROBLEMS_KEPT = 20
 HEAD_BYTES = 64 * 1024
 PHONE, EXTERNAL_ID = "phone", "external_id"

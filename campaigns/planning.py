@@ -1,4 +1,4 @@
-"""Set-based planning on PostgreSQL: one INSERT ... SELECT per campaign freezes every recipient of the audience with
+"""Set-based planning: one INSERT ... SELECT per campaign freezes every recipient of the audience with
 its skip reason or its resolved template parameters, the same as the per-contact Python path would.
 
 SQL covers what it can say exactly; the rest stays with Python (`campaigns.services.campaign_plan` runs it for the
@@ -87,10 +87,8 @@ def _contact_source(spec: Any) -> tuple[str, str] | None:
 
 def plan_in_sql(*, campaign: Campaign, contacts: QuerySet[Contact]) -> tuple[int, QuerySet[Contact]] | None:
     """Insert the recipients SQL can plan exactly; returns how many rows it added and the contacts left for Python
-    (whose values SQL cannot render exactly), or None when this campaign is Python's to plan (another database,
-    quiet hours, local time, a contact-dependent media header...)."""
-    if connection.vendor != "postgresql":
-        return None
+    (whose values SQL cannot render exactly), or None when this campaign is Python's to plan (quiet hours or local
+    time, which depend on each contact's time zone database entry; a contact-dependent media header...)."""
     quiet = campaign.quiet_start_hour is not None and campaign.quiet_start_hour != campaign.quiet_end_hour
     if quiet or (campaign.local_time and campaign.scheduled_at is not None):
         return None

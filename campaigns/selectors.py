@@ -135,11 +135,6 @@ class _Bin(Func):
         template = f"date_bin('{self.width} seconds', %(expressions)s, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
         return super().as_sql(compiler, connection, template=template, **extra)
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        # Django keeps SQLite datetimes as UTC text, which strftime('%s') reads as Unix seconds.
-        seconds = f"(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) / {self.width}) * {self.width}"
-        return super().as_sql(compiler, connection, template=f"datetime({seconds}, 'unixepoch')", **extra)
-
 
 def timeline_width(span_seconds: float) -> int:
     """A minute or coarser: the smallest width that shows the span in at most TIMELINE_BUCKETS buckets."""

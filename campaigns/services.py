@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_q.models import Schedule
@@ -30,7 +30,7 @@ from campaigns.models import (
 from campaigns.planning import in_control_group, plan_in_sql
 from contacts.models import Consent, Contact
 from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
-from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle, values_update
+from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle
 from providers.models import Message, MessageStatus, Origin
 from providers.nexmo.payloads import client_ref_for, content_describe
 from providers.selectors import contacts_over_frequency_cap
@@ -228,8 +228,8 @@ def campaign_plan(*, campaign: Campaign) -> int:
     """Freeze the recipients and their template parameters, in bulk; returns how many rows were added.
 
     Idempotent: re-planning (after a crash mid-way) adds only the contacts not yet planned. Every contact of the
-    audience gets a row; the ones that will not be sent to carry a skip reason. On PostgreSQL one INSERT ... SELECT
-    plans whatever SQL can say exactly (campaigns.planning); Python plans the rest, with the same rules.
+    audience gets a row; the ones that will not be sent to carry a skip reason. One INSERT ... SELECT plans
+    whatever SQL can say exactly (campaigns.planning); Python plans the rest, with the same rules.
     """
     contacts = _audience(campaign)
     in_sql = plan_in_sql(campaign=campaign, contacts=contacts)
@@ -380,12 +380,10 @@ def _materialize(campaign: Campaign, limit: int) -> list[int]:
     if not prepared:
         return _materialize(campaign, limit)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            return _messages_insert_postgresql(campaign, prepared, now)
-        return _messages_insert(campaign, prepared)
+        return _messages_insert(campaign, prepared, now)
 
 
-def _messages_insert_postgresql(campaign: Campaign, prepared: list[_Prepared], now: datetime) -> list[int]:
+def _messages_insert(campaign: Campaign, prepared: list[_Prepared], now: datetime) -> list[int]:
     """Insert the messages and link their recipients in one statement (the ORM's bulk insert spent more CPU turning
     ~20 parameters per row into SQL than the sends themselves took); returns the ids still queued."""
     message, recipient = Message._meta.db_table, CampaignRecipient._meta.db_table
@@ -426,42 +424,6 @@ def _messages_insert_postgresql(campaign: Campaign, prepared: list[_Prepared], n
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [int(pk) for pk, to_send, _ in sorted(rows, key=lambda row: row[2]) if to_send]
-
-
-def _messages_insert(campaign: Campaign, prepared: list[_Prepared]) -> list[int]:
-    messages = [
-        Message(
-            provider_id=campaign.provider_id,
-            contact_id=p.contact_id,
-            to=p.phone,
-            status=MessageStatus.QUEUED,
-            client_ref=p.client_ref,
-            origin=Origin.CAMPAIGN,
-            origin_ref=str(campaign.pk),
-            content_type=p.content_type,
-            content_summary=p.summary,
-            request_body=p.body,
-        )
-        for p in prepared
-    ]
-    # The unique client_ref makes this a no-op for rows a crashed run already inserted.
-    Message.objects.bulk_create(messages, batch_size=1000, ignore_conflicts=True)
-    found = {
-        ref: (pk, status)
-        for ref, pk, status in Message.objects.filter(client_ref__in=[p.client_ref for p in prepared]).values_list(
-            "client_ref", "id", "status"
-        )
-    }
-    # Link and mark queued in one UPDATE ... FROM (VALUES ...) (bulk_update's CASE per row is CPU-bound).
-    values_update(
-        table=CampaignRecipient._meta.db_table,
-        columns=("id", "message_id"),
-        rows=[(p.recipient_id, found[p.client_ref][0]) for p in prepared],
-        assignments="message_id = v.message_id, state = %s",
-        params=[RecipientState.QUEUED.value],
-        types=("bigint", "bigint"),
-    )
-    return [found[p.client_ref][0] for p in prepared if found[p.client_ref][1] == MessageStatus.QUEUED]
 
 
 def _lease_take(campaign: Campaign) -> bool:

@@ -2,9 +2,9 @@
 
 The file is read line by line (never whole), each batch is validated in Python, matched against existing contacts
 with one query, and written in one transaction together with the job's progress, its counters and its per-row
-errors. A retried task resumes after the last committed batch, so no row is applied twice. On PostgreSQL new
-contacts (and their consent history) are COPYed straight into their tables, and updates are COPYed into a temporary
-table and applied with one set-based statement; elsewhere the ORM's bulk operations do it.
+errors. A retried task resumes after the last committed batch, so no row is applied twice. New contacts (and their
+consent history) are COPYed straight into their tables, and updates are COPYed into a temporary table and applied
+with one set-based statement.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from contacts.models import Consent, ConsentChange, Contact, ContactImport, ContactImportError, ImportStatus
@@ -304,20 +304,16 @@ class BatchOutcome:
 
 def _existing(externals: list[str], phones: list[str]) -> Iterable[tuple[Any, ...]]:
     """Contacts holding any of these external ids or phones: (id, external_id, phone, consent, last_import_id)."""
-    if connection.vendor == "postgresql":
-        # The keys travel as two JSON texts: encoding them is C work, where array parameters cost ~20 µs a row.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT c.id, c.external_id, c.phone, c.whatsapp_consent, c.last_import_id"  # noqa: S608
-                f" FROM jsonb_array_elements_text(%s::jsonb) k JOIN {Contact._meta.db_table} c ON c.external_id = k"
-                " UNION ALL SELECT c.id, c.external_id, c.phone, c.whatsapp_consent, c.last_import_id"
-                f" FROM jsonb_array_elements_text(%s::jsonb) k JOIN {Contact._meta.db_table} c ON c.phone = k",
-                [json.dumps(externals), json.dumps(phones)],
-            )
-            return cursor.fetchall()
-    return Contact.objects.filter(Q(external_id__in=externals) | Q(phone__in=phones)).values_list(
-        "id", "external_id", "phone", "whatsapp_consent", "last_import_id"
-    )
+    # The keys travel as two JSON texts: encoding them is C work, where array parameters cost ~20 µs a row.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id, c.external_id, c.phone, c.whatsapp_consent, c.last_import_id"  # noqa: S608
+            f" FROM jsonb_array_elements_text(%s::jsonb) k JOIN {Contact._meta.db_table} c ON c.external_id = k"
+            " UNION ALL SELECT c.id, c.external_id, c.phone, c.whatsapp_consent, c.last_import_id"
+            f" FROM jsonb_array_elements_text(%s::jsonb) k JOIN {Contact._meta.db_table} c ON c.phone = k",
+            [json.dumps(externals), json.dumps(phones)],
+        )
+        return cursor.fetchall()
 
 
 def _resolve(job: ContactImport, records: list[Record], outcome: BatchOutcome) -> tuple[list[Record], list[Record]]:
@@ -428,50 +424,6 @@ def _record_properties(record: Record, properties: list[str]) -> dict[str, str]:
     }
 
 
-def _write_portable(
-    job: ContactImport, new: list[Record], updates: list[Record], now: datetime, properties: list[str]
-) -> tuple[int, int]:
-    """Apply a resolved batch with the ORM's bulk operations (SQLite and any other database)."""
-    created = Contact.objects.bulk_create(
-        [
-            Contact(
-                **_record_fields(record),
-                properties=_record_properties(record, properties),
-                consent_source="import" if record[CONSENT_CHANGED] else "",
-                consent_changed_at=now if record[CONSENT_CHANGED] else None,
-                last_import=job,
-            )
-            for record in new
-        ],
-        batch_size=500,
-    )
-    changed = Contact.objects.in_bulk([record[CONTACT_ID] for record in updates]) if updates else {}
-    touched: set[str] = {"properties", "last_import", "updated_at"}
-    for record in updates:
-        contact = changed[record[CONTACT_ID]]
-        for name, value in _record_fields(record).items():
-            setattr(contact, name, value)
-            touched.add(name)
-        contact.properties = {**(contact.properties or {}), **_record_properties(record, properties)}
-        contact.last_import, contact.updated_at = job, now
-        if record[CONSENT_CHANGED]:
-            contact.consent_source, contact.consent_changed_at = "import", now
-            touched |= {"consent_source", "consent_changed_at"}
-    if changed:
-        Contact.objects.bulk_update(list(changed.values()), sorted(touched), batch_size=500)
-    history = [
-        ConsentChange(contact=contact, consent=record[CONSENT], source="import", changed_at=now)
-        for record, contact in zip(new, created, strict=True)
-        if record[CONSENT_CHANGED]
-    ] + [
-        ConsentChange(contact_id=record[CONTACT_ID], consent=record[CONSENT], source="import", changed_at=now)
-        for record in updates
-        if record[CONSENT_CHANGED]
-    ]
-    ConsentChange.objects.bulk_create(history, batch_size=500)
-    return len(created), len(changed)
-
-
 STAGE_COLUMNS = (
     "n",
     "contact_id",
@@ -531,9 +483,7 @@ CONTACT_COPY_COLUMNS = (
 NAME, EMAIL, TZ, LANGUAGE = SLOT["name"], SLOT["email"], SLOT["timezone"], SLOT["language"]
 
 
-def _copy_new_postgresql(
-    cursor: Any, job: ContactImport, new: list[Record], now: datetime, properties: list[str]
-) -> None:
+def _copy_new(cursor: Any, job: ContactImport, new: list[Record], now: datetime, properties: list[str]) -> None:
     """COPY the batch's new contacts straight into the contact table, and their consent history after them.
 
     The lookup has shown that no contact holds their phones or external ids, so there is nothing to merge and no
@@ -612,7 +562,7 @@ def _insert_unshared(job: ContactImport, records: list[Record], properties: list
         record[CONSENT_CHANGED] = consent is not None and consent != Consent.UNTRACKED
     try:
         with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
-            _copy_new_postgresql(cursor, job, unshared, timezone.now(), properties)
+            _copy_new(cursor, job, unshared, timezone.now(), properties)
     except IntegrityError:
         return records, 0
     if len(unshared) == len(records):
@@ -621,7 +571,7 @@ def _insert_unshared(job: ContactImport, records: list[Record], properties: list
     return [r for r in records if id(r) not in inserted], len(unshared)
 
 
-def _write_postgresql(
+def _write(
     job: ContactImport, new: list[Record], updates: list[Record], now: datetime, properties: list[str]
 ) -> tuple[int, int]:
     """Apply a resolved batch: new contacts by COPY, updates through a temporary table in one set-based statement."""
@@ -629,7 +579,7 @@ def _write_postgresql(
     # COPY runs on psycopg's own cursor: the wrapper turns its errors (a unique violation above all) into Django's.
     with connection.cursor() as cursor, connection.wrap_database_errors:
         if new:
-            _copy_new_postgresql(cursor, job, new, now, properties)
+            _copy_new(cursor, job, new, now, properties)
         if not updates:
             return len(new), 0
         contact_table = Contact._meta.db_table
@@ -667,7 +617,7 @@ def _apply_rows_one_by_one(
     for record in (*new, *updates):
         try:
             with transaction.atomic():
-                created, updated = _write_portable(
+                created, updated = _write(
                     job, [] if record[CONTACT_ID] else [record], [record] if record[CONTACT_ID] else [], now, properties
                 )
         except IntegrityError:
@@ -684,16 +634,14 @@ def _apply_rows_one_by_one(
 
 
 def _write_batch(job: ContactImport, records: list[Record], outcome: BatchOutcome, properties: list[str]) -> None:
-    if connection.vendor == "postgresql":
-        records, created = _insert_unshared(job, records, properties)
-        outcome.created += created
-        if not records:
-            return
+    records, created = _insert_unshared(job, records, properties)
+    outcome.created += created
+    if not records:
+        return
     new, updates = _resolve(job, records, outcome)
-    writer = _write_postgresql if connection.vendor == "postgresql" else _write_portable
     try:
         with transaction.atomic():
-            created, updated = writer(job, new, updates, timezone.now(), properties)
+            created, updated = _write(job, new, updates, timezone.now(), properties)
     except IntegrityError:
         logger.info("Import %s: a batch collided with concurrent writes; applying it row by row", job.pk)
         _apply_rows_one_by_one(job, new, updates, outcome, properties)
@@ -779,12 +727,8 @@ class _Writer:
 
 
 def _writer_thread_allowed() -> bool:
-    """A second connection only helps on PostgreSQL, and must not be used inside a caller's transaction."""
-    return (
-        connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and bool(getattr(settings, "CONTACT_IMPORT_WRITER_THREAD", True))
-    )
+    """A second connection must not be used inside a caller's transaction."""
+    return not connection.in_atomic_block and bool(getattr(settings, "CONTACT_IMPORT_WRITER_THREAD", True))
 
 
 def contact_import_run(*, contact_import: ContactImport) -> ContactImport:
@@ -846,7 +790,7 @@ def _commit(
 ) -> None:
     own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if own_transaction and not final and connection.vendor == "postgresql":
+        if own_transaction and not final:
             # A batch's contacts, its row errors and the job's progress commit together, so this commit need not
             # wait for the disk: after a crash PostgreSQL recovers a prefix of the committed transactions, whole
             # and in order, so rows_processed still matches the rows present and the retried task re-applies

@@ -65,25 +65,12 @@ def claim_due(*, now: datetime, limit: int = BATCH_SIZE) -> str | None:
     token = uuid.uuid4().hex
     with transaction.atomic():
         _relaxed_commit()
-        if connection.vendor == "postgresql":
-            claimed = _claim_due_skip_locked(token=token, now=now, limit=limit)
-        else:
-            live = Journey.objects.filter(status=JourneyStatus.LIVE).values("pk")
-            due = (
-                Enrollment.objects.filter(state__in=RUNNABLE_STATES, next_run_at__lte=now, journey_id__in=live)
-                .order_by("next_run_at")
-                .values("pk")[:limit]
-            )
-            # One statement: the ids never travel to Python and back. The state condition is repeated outside the
-            # subquery so that two claimers racing for the same rows cannot both win one.
-            claimed = Enrollment.objects.filter(pk__in=due, state__in=RUNNABLE_STATES, next_run_at__lte=now).update(
-                state=EnrollmentState.ACTIVE, claim=token, next_run_at=now + LEASE
-            )
+        claimed = _claim_due_skip_locked(token=token, now=now, limit=limit)
     return token if claimed else None
 
 
 def _claim_due_skip_locked(*, token: str, now: datetime, limit: int) -> int:
-    """PostgreSQL: rows another scheduler is claiming right now are skipped, not waited for (SKIP LOCKED)."""
+    """Rows another scheduler is claiming right now are skipped, not waited for (SKIP LOCKED)."""
     table, journeys = Enrollment._meta.db_table, Journey._meta.db_table
     sql = (
         f'UPDATE "{table}" SET "state" = %s, "claim" = %s, "next_run_at" = %s WHERE "id" IN ('  # noqa: S608 - names from the models
@@ -104,9 +91,8 @@ def _relaxed_commit() -> None:
     write-backs, which only means those enrollments run their steps again (sends answer duplicate, step rows are
     skipped, properties are set to the same value). Message sends commit in their own, fully durable transactions.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def claim_ids(*, ids: list[int], now: datetime) -> str | None:
@@ -323,26 +309,19 @@ def _steps_insert(rows: list[tuple[Any, ...]]) -> None:
     columns = (
         '"enrollment_id", "journey_id", "version_id", "node", "visit", "outcome", "detail", "message_id", "created_at"'
     )
+    # Column arrays through unnest, each sent as one array literal built with str.join: a handful of parameters per
+    # statement instead of nine per row, and no per-element adaptation.
+    sql = (
+        f'INSERT INTO "{table}" ({columns}) SELECT e, j, v, n, vi, o, d, m, %s FROM unnest('  # noqa: S608 - values bound
+        "%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::integer[], %s::text[], %s::text[], "
+        "%s::bigint[]) AS t(e, j, v, n, vi, o, d, m) ON CONFLICT DO NOTHING"
+    )
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Column arrays through unnest, each sent as one array literal built with str.join: a handful of
-            # parameters per statement instead of nine per row, and no per-element adaptation.
-            sql = (
-                f'INSERT INTO "{table}" ({columns}) SELECT e, j, v, n, vi, o, d, m, %s FROM unnest('  # noqa: S608 - values bound
-                "%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::integer[], %s::text[], %s::text[], "
-                "%s::bigint[]) AS t(e, j, v, n, vi, o, d, m) ON CONFLICT DO NOTHING"
-            )
-            for start in range(0, len(rows), 10000):
-                chunk = rows[start : start + 10000]
-                cols = list(zip(*chunk, strict=True))
-                params = [chunk[0][8]] + [_pg_array(column) for column in cols[:8]]
-                cursor.execute(sql, params)
-        else:
-            marks = ", ".join(["%s"] * 9)
-            adapt = connection.ops.adapt_datetimefield_value  # stored the way the ORM stores it
-            rows = [(*row[:8], adapt(row[8])) for row in rows]
-            sql = f'INSERT OR IGNORE INTO "{table}" ({columns}) VALUES ({marks})'  # noqa: S608 - no values in it
-            cursor.executemany(sql, rows)
+        for start in range(0, len(rows), 10000):
+            chunk = rows[start : start + 10000]
+            cols = list(zip(*chunk, strict=True))
+            params = [chunk[0][8]] + [_pg_array(column) for column in cols[:8]]
+            cursor.execute(sql, params)
 
 
 def _pg_array(values: tuple[Any, ...]) -> str:
@@ -364,22 +343,11 @@ def _properties_merge(*, prop: str, value_json: str, contact_ids: list[int], now
     patch = json.dumps({prop: json.loads(value_json)})
     stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f'UPDATE "{table}" SET "properties" = COALESCE("properties", \'{{}}\'::jsonb) || %s::jsonb, '  # noqa: S608 - names from the model, values bound
-                f'"updated_at" = %s WHERE "id" = ANY(%s::bigint[])',
-                [patch, stamp, _pg_array(tuple(contact_ids))],
-            )
-            return
-        for start in range(0, len(contact_ids), 500):
-            chunk = contact_ids[start : start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            # json_patch (RFC 7396) merges; a null value removes the key there, as it does nowhere else.
-            cursor.execute(
-                f'UPDATE "{table}" SET "properties" = json_patch(COALESCE("properties", \'{{}}\'), %s), '  # noqa: S608 - names from the model, values bound
-                f'"updated_at" = %s WHERE "id" IN ({marks})',
-                [patch, stamp, *chunk],
-            )
+        cursor.execute(
+            f'UPDATE "{table}" SET "properties" = COALESCE("properties", \'{{}}\'::jsonb) || %s::jsonb, '  # noqa: S608 - names from the model, values bound
+            f'"updated_at" = %s WHERE "id" = ANY(%s::bigint[])',
+            [patch, stamp, _pg_array(tuple(contact_ids))],
+        )
 
 
 # --- node helpers --------------------------------------------------------------------------------------------------

@@ -131,48 +131,29 @@ def values_update(
     *,
     table: str,
     columns: Sequence[str],
+    types: Sequence[str],
     rows: Sequence[Sequence[Any]],
     assignments: str,
     params: Sequence[Any] = (),
-    chunk: int = 1000,
-    types: Sequence[str] | None = None,
 ) -> int:
-    """UPDATE `table` from a list of rows in one statement per `chunk` rows; returns the rows updated.
+    """UPDATE `table` from a list of rows in one statement; returns the rows updated.
 
-    `columns` names the values of each row (the first is the table's id); `assignments` is the SET clause, reading
-    them as `v.<column>` and taking `params` for its own placeholders (they come first in the statement).
-    PostgreSQL and SQLite (3.33+) alike. On PostgreSQL, given the columns' SQL `types`, all rows go as one array per
-    column through psycopg's server-side parameters: one statement text whatever the size (prepared once), and no
-    value spliced into SQL text.
+    `columns` names the values of each row (the first is the table's id) and `types` their SQL types; `assignments`
+    is the SET clause, reading them as `v.<column>` and taking `params` for its own placeholders (they come first in
+    the statement). All rows go as one array per column through psycopg's server-side parameters: one statement text
+    whatever the size (prepared once), and no value spliced into SQL text.
     """
     if not rows:
         return 0
-    if types is not None and connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-        sql = (
-            # Table, column names, types and assignments come from the caller's code; every value is a parameter.
-            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({', '.join(columns)}) "  # noqa: S608
-            f"WHERE {table}.id = v.{columns[0]}"
-        )
-        with server_side_cursor() as raw:
-            raw.execute(sql, [*params, *([row[i] for row in rows] for i in range(len(columns)))])
-            return max(raw.rowcount, 0)
-    updated = 0
-    # VALUES names its columns column1, column2, … in both databases; the SELECT gives them the caller's names (and
-    # the statement starts with UPDATE, so drivers report its row count).
-    names = ", ".join(f"column{n} AS {name}" for n, name in enumerate(columns, start=1))
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            sql = (
-                # Table, column names and assignments come from the caller's code; every value is a parameter.
-                f"UPDATE {table} SET {assignments} FROM (SELECT {names} FROM (VALUES "  # noqa: S608
-                f"{', '.join([row_sql] * len(part))}) AS rows_) AS v WHERE {table}.id = v.{columns[0]}"
-            )
-            cursor.execute(sql, list(params) + [value for row in part for value in row])
-            updated += max(cursor.rowcount, 0)
-    return updated
+    arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+    sql = (
+        # Table, column names, types and assignments come from the caller's code; every value is a parameter.
+        f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v ({', '.join(columns)}) "  # noqa: S608
+        f"WHERE {table}.id = v.{columns[0]}"
+    )
+    with server_side_cursor() as raw:
+        raw.execute(sql, [*params, *([row[i] for row in rows] for i in range(len(columns)))])
+        return max(raw.rowcount, 0)
 
 
 def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
@@ -195,7 +176,6 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
     with transaction.atomic():
         if accepted:
             ids = [pk for pk, _ in accepted]
-            body = "CAST(v.body AS jsonb)" if connection.vendor == "postgresql" else "v.body"
             # A status callback may have overtaken the answer (matched by client_ref): never move it back.
             movable = f"status IN ('{S.SENDING.value}', '{S.UNKNOWN.value}', '{S.QUEUED.value}')"
             stamp = connection.ops.adapt_datetimefield_value(now)
@@ -212,7 +192,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                             f"status = CASE WHEN {movable} THEN %s ELSE status END, "
                             f"submitted_at = CASE WHEN {movable} THEN %s ELSE submitted_at END, "
                             f"response_status = CASE WHEN {movable} THEN 202 ELSE response_status END, "
-                            f"updated_at = %s, message_uuid = v.uuid, response_body = {body}"
+                            f"updated_at = %s, message_uuid = v.uuid, response_body = CAST(v.body AS jsonb)"
                         ),
                         params=[S.SUBMITTED.value, stamp, stamp],
                     )

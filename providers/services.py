@@ -556,12 +556,12 @@ def message_statuses_apply(
 ) -> list[str]:
     """Apply many status callbacks inside the caller's transaction; the outcome of each (see message_status_apply).
 
-    On PostgreSQL the common case (the message is known and moves forward) takes one statement per shape of
-    callback for the whole batch; the rest (repeats, messages not known yet, statuses to ignore) take the path of a
+    The common case (the message is known and moves forward) takes one statement per shape of callback for the whole
+    batch; the rest (repeats, messages not known yet, statuses to ignore) take the path of a
     single callback.
     """
     outcomes = [""] * len(events)
-    if connection.vendor == "postgresql" and len(events) > 1:
+    if len(events) > 1:
         groups: dict[tuple[str, bool, bool], list[int]] = {}
         seen: set[tuple[int, str]] = set()
         for i, (provider, event) in enumerate(events):

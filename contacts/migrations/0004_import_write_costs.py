@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-# PostgreSQL only: Django adds a varchar_pattern_ops copy of every unique CharField's index so that
+# Django adds a varchar_pattern_ops copy of every unique CharField's index so that
 # `LIKE 'prefix%'` can use an index. No query filters contacts by a prefix of phone or external id (searches use
 # contains/icontains, which no btree serves; lookups are exact and use the unique index), so these two indexes
 # only cost every insert and every phone/external id change. A later AlterField that changes either column's type
@@ -16,8 +16,6 @@ AND (indexdef LIKE '%%(phone %%' OR indexdef LIKE '%%(external_id %%')
 
 
 def drop_like_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(LIKE_INDEXES)
         for (name,) in cursor.fetchall():
@@ -25,8 +23,6 @@ def drop_like_indexes(apps, schema_editor):
 
 
 def add_like_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     contact = apps.get_model("contacts", "Contact")
     for name in ("phone", "external_id"):
         field = contact._meta.get_field(name)

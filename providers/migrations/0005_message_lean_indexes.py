@@ -7,8 +7,7 @@ from django.db import migrations, models
 def _fillfactor(percent: int):
     def run(apps, schema_editor):
         # Room on each page for the row's next version: status updates then stay on the page (HOT).
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"ALTER TABLE providers_message SET (fillfactor = {percent})")
+        schema_editor.execute(f"ALTER TABLE providers_message SET (fillfactor = {percent})")
 
     return run
 

@@ -255,12 +255,9 @@ def test_the_production_recipe_under_gunicorn_with_uvicorn_workers() -> None:
     provider = provider_make()
     messages(provider, 3)
     database = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user, password = quote(database["USER"] or "", safe=""), quote(database["PASSWORD"] or "", safe="")
-        host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
-        url = f"postgres://{user}:{password}@{host}:{port}/{database['NAME']}"
-    else:
-        url = f"sqlite:///{Path(database['NAME']).resolve()}"
+    user, password = quote(database["USER"] or "", safe=""), quote(database["PASSWORD"] or "", safe="")
+    host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
+    url = f"postgres://{user}:{password}@{host}:{port}/{database['NAME']}"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
