@@ -30,6 +30,7 @@ from campaigns.models import (
 from campaigns.planning import in_control_group, plan_in_sql
 from contacts.models import Consent, Contact
 from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
+from providers import transitions
 from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle
 from providers.models import Message, MessageStatus, Origin
 from providers.nexmo.payloads import client_ref_for, content_describe
@@ -616,7 +617,7 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
         raise CampaignActionRefused(f"A {campaign.status} campaign has nothing to retry.")
     count = (
         _campaign_messages(campaign)
-        .filter(status=MessageStatus.FAILED)
+        .filter(transitions.q_step(MessageStatus.FAILED, MessageStatus.QUEUED))
         .update(status=MessageStatus.QUEUED, error_code="", error_reason="", failed_at=None, updated_at=timezone.now())
     )
     if count:

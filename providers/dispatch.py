@@ -34,7 +34,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from providers import pacing
+from providers import pacing, transitions
 from providers.models import Message, MessageStatus, PendingStatus, ProviderConfig
 from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
@@ -105,11 +105,11 @@ def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
     placeholders = ", ".join(["%s"] * len(ids))
     sql = (
         # The table name is the model's own and every value is a bound parameter.
-        f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ({placeholders}) AND status = %s "  # noqa: S608
-        "RETURNING id, request_body"
+        f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ({placeholders}) "  # noqa: S608
+        f"AND {transitions.sql_into(S.SENDING, 'status')} RETURNING id, request_body"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [S.SENDING.value, timezone.now(), *ids, S.QUEUED.value])
+        cursor.execute(sql, [S.SENDING.value, timezone.now(), *ids])
         rows = cursor.fetchall()
     return [(int(pk), json.loads(body) if isinstance(body, str) else (body or {})) for pk, body in rows]
 
@@ -121,7 +121,7 @@ def messages_interrupted_settle(*, messages: Any, reason: str = "The sending wor
     sending them (the caller holds its lease). Returns how many were settled.
     """
     return int(
-        messages.filter(status=S.SENDING).update(
+        messages.filter(transitions.q_step(S.SENDING, S.UNKNOWN)).update(
             status=S.UNKNOWN, error_code="interrupted", error_reason=reason[:2000], updated_at=timezone.now()
         )
     )
@@ -177,7 +177,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
         if accepted:
             ids = [pk for pk, _ in accepted]
             # A status callback may have overtaken the answer (matched by client_ref): never move it back.
-            movable = f"status IN ('{S.SENDING.value}', '{S.UNKNOWN.value}', '{S.QUEUED.value}')"
+            movable = transitions.sql_into(S.SUBMITTED, "status")
             stamp = connection.ops.adapt_datetimefield_value(now)
             try:
                 with transaction.atomic():
@@ -198,7 +198,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                     )
             except IntegrityError:
                 # A callback already put this uuid on the row, or Nexmo repeated a uuid: write row by row.
-                Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.UNKNOWN, S.QUEUED]).update(
+                Message.objects.filter(transitions.q_into(S.SUBMITTED), id__in=ids).update(
                     status=S.SUBMITTED, submitted_at=now, response_status=202, updated_at=now
                 )
                 for pk, answer in accepted:
@@ -211,7 +211,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                     except IntegrityError:
                         logger.error("Nexmo returned message_uuid %s twice; kept on the first message", uuid)
         for (status, code, reason, http_status), ids in failures.items():
-            Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.QUEUED]).update(
+            Message.objects.filter(transitions.q_into(status), id__in=ids).update(
                 status=status,
                 error_code=code,
                 error_reason=reason,
@@ -220,7 +220,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                 updated_at=now,
             )
         for reason, ids in unknown.items():
-            Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.QUEUED]).update(
+            Message.objects.filter(transitions.q_into(S.UNKNOWN), id__in=ids).update(
                 status=S.UNKNOWN, error_code="timeout", error_reason=reason, updated_at=now
             )
     refs = [str(job.body.get("client_ref") or "") for job, _ in outcomes]
@@ -243,7 +243,9 @@ def _pending_statuses_apply(client_refs: list[str]) -> None:
 
 
 def _unclaim(ids: list[int]) -> None:
-    Message.objects.filter(id__in=ids, status=S.SENDING).update(status=S.QUEUED, updated_at=timezone.now())
+    Message.objects.filter(transitions.q_step(S.SENDING, S.QUEUED), id__in=ids).update(
+        status=S.QUEUED, updated_at=timezone.now()
+    )
 
 
 def _throttled(outcome: nexmo.Outcome) -> bool:

@@ -22,7 +22,7 @@ from django_q.tasks import async_task
 from contacts.models import Consent, Contact
 from contacts.phones import phone_digits, phone_normalize
 from contacts.services import contact_consent_set, contact_get_or_create_by_phone, contact_inbound_record
-from providers import keys, signals
+from providers import keys, signals, transitions
 from providers.content import Content, MediaContent, TextContent
 from providers.models import (
     CallbackKind,
@@ -254,7 +254,9 @@ def message_prepare(
 
 def _claim(message: Message) -> bool:
     """queued → sending, once: whoever wins the UPDATE is the only one who calls Nexmo for this message."""
-    claimed = Message.objects.filter(pk=message.pk, status=S.QUEUED).update(status=S.SENDING, updated_at=timezone.now())
+    claimed = Message.objects.filter(transitions.q_step(S.QUEUED, S.SENDING), pk=message.pk).update(
+        status=S.SENDING, updated_at=timezone.now()
+    )
     if claimed:
         message.status = S.SENDING
     return bool(claimed)
@@ -273,9 +275,7 @@ def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendR
                 response_body=outcome.body,
                 submitted_at=Coalesce(F("submitted_at"), Value(now, output_field=DateTimeField())),
                 # A status callback may have overtaken the answer (matched by client_ref): never move back.
-                status=Case(
-                    When(status__in=[S.QUEUED, S.SENDING, S.UNKNOWN], then=Value(S.SUBMITTED)), default=F("status")
-                ),
+                status=Case(When(transitions.q_into(S.SUBMITTED), then=Value(S.SUBMITTED)), default=F("status")),
                 updated_at=now,
             )
         except IntegrityError:
@@ -287,8 +287,9 @@ def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendR
     if isinstance(outcome, NexmoError):
         # 4xx (other than 429): Nexmo looked at it and said no. 429/5xx/connection: it never got in.
         rejected = outcome.status is not None and not outcome.retryable
-        base.filter(status__in=[S.QUEUED, S.SENDING]).update(
-            status=S.REJECTED if rejected else S.FAILED,
+        status = S.REJECTED if rejected else S.FAILED
+        base.filter(transitions.q_into(status)).update(
+            status=status,
             error_code=outcome.code[:64],
             error_reason=f"{outcome.title}: {outcome.detail}".strip(": ")[:2000],
             response_status=outcome.status,
@@ -298,7 +299,7 @@ def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendR
         )
         message.refresh_from_db()
         return SendResult(message=message, status_code=outcome.status, body=outcome.body)
-    base.filter(status__in=[S.QUEUED, S.SENDING]).update(
+    base.filter(transitions.q_into(S.UNKNOWN)).update(
         status=S.UNKNOWN, error_code="timeout", error_reason=str(outcome)[:2000], updated_at=now
     )
     message.refresh_from_db()
@@ -363,7 +364,7 @@ def message_retry_claim(*, message: Message) -> bool:
     Only `failed` qualifies (Nexmo never accepted it: 429, 5xx, unreachable); `rejected` would fail again and
     `unknown` may already have been delivered, so neither is ever resent.
     """
-    claimed = Message.objects.filter(pk=message.pk, status=S.FAILED).update(
+    claimed = Message.objects.filter(transitions.q_step(S.FAILED, S.QUEUED), pk=message.pk).update(
         status=S.QUEUED, error_code="", error_reason="", failed_at=None, updated_at=timezone.now()
     )
     if claimed:
@@ -373,7 +374,6 @@ def message_retry_claim(*, message: Message) -> bool:
 
 # --- status callbacks ------------------------------------------------------------------------------------------
 
-_LADDER = [S.QUEUED, S.SENDING, S.UNKNOWN, S.SUBMITTED, S.DELIVERED, S.READ]
 _TIMESTAMP_FIELD = {
     "submitted": "submitted_at",
     "delivered": "delivered_at",
@@ -381,24 +381,6 @@ _TIMESTAMP_FIELD = {
     "rejected": "failed_at",
     "undeliverable": "failed_at",
 }
-
-
-def _moves_from(status: str) -> list[str]:
-    """The statuses a callback with `status` may move a message out of (forward only)."""
-    if status in ("rejected", "undeliverable"):
-        return [S.QUEUED.value, S.SENDING.value, S.UNKNOWN.value, S.SUBMITTED.value]
-    return [s.value for s in _LADDER[: _LADDER.index(S(status))]]
-
-
-def _later_than(status: str) -> list[str]:
-    if status in ("rejected", "undeliverable"):
-        return []
-    return [s.value for s in _LADDER[_LADDER.index(S(status)) + 1 :]]
-
-
-def _sql_in(values: Sequence[str]) -> str:
-    """An SQL list of status literals (our own enum values, never user input)."""
-    return ", ".join(f"'{value}'" for value in values)
 
 
 def _earliest_sql(field: str) -> str:
@@ -413,7 +395,7 @@ def _status_update_parts(status: str, with_error: bool, with_price: bool) -> tup
     conditional UPDATE with ORM expressions cost several times the database's own work.
     """
     field = _TIMESTAMP_FIELD[status]
-    moves = _sql_in(_moves_from(status))
+    moves = transitions.sql_in(transitions.sources(status))
     sets = [f'"status" = CASE WHEN "status" IN ({moves}) THEN {{status}} ELSE "status" END']
     if status in ("rejected", "undeliverable"):
         sets.append(f'"{field}" = COALESCE("{field}", {{at}})')
@@ -430,9 +412,10 @@ def _status_update_parts(status: str, with_error: bool, with_price: bool) -> tup
     sets.append('"updated_at" = {now}')
     # Only a state we move into (or a late timestamp of a state already passed) may change the row.
     condition = f'"status" IN ({moves})'
-    later = _later_than(status)
+    later = transitions.after(status)
     if later:
-        condition = f'({condition} OR ("status" IN ({_sql_in(later)}) AND ("{field}" IS NULL OR "{field}" > {{at}})))'
+        late = f'"status" IN ({transitions.sql_in(later)}) AND ("{field}" IS NULL OR "{field}" > {{at}})'
+        condition = f"({condition} OR ({late}))"
     return ", ".join(sets), condition
 
 
