@@ -56,6 +56,9 @@ CLAIM_DRAIN_SECONDS = 30.0
 # Rows claimed per round trip: a quarter second of sends. Smaller claims left the pacer idle while each claim's
 # commit came back (the cap was only 83 % used); larger ones leave more rows `unknown` when a worker dies.
 CLAIM_SECONDS = 0.25
+# How often a run asks `should_stop` (a pause, a cancel, the number switched off): new requests stop within this
+# much of the answer that stopped it, plus one pacing slot at most.
+STOP_POLL_SECONDS = 0.2
 RESULTS_FLUSH_SIZE = 500
 RESULTS_FLUSH_SECONDS = 0.25
 
@@ -261,7 +264,7 @@ def dispatch_run(
     max_concurrency: int | None = None,
     max_attempts: int = 3,
     back_off_seconds: float = 1.0,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str] | None = None,
     surge: SurgePolicy | None = None,
     after_batch: Callable[[DispatchReport], None] | None = None,
 ) -> DispatchReport:
@@ -269,7 +272,9 @@ def dispatch_run(
 
     `next_ids(limit)` (sync, runs in the calling thread) returns up to `limit` ids of queued messages; ids already
     claimed elsewhere are skipped by the claim. `rate` is messages/s for the number (default: 80, Nexmo's default).
-    `should_stop()` is asked before each batch; `after_batch(report)` after each batch of results is written.
+    `should_stop()` is asked every STOP_POLL_SECONDS while the run lasts; truthy stops it (no request starts after
+    that; those already on the wire settle normally; claimed rows go back to the queue), and a string is the reason
+    (`report.reason`). `after_batch(report)` runs after each batch of results is written.
     Returns the report; on a failure surge it stops early with `stopped="surge"` and a reason for the user.
     """
     return async_to_sync(_dispatch)(
@@ -295,7 +300,7 @@ async def _dispatch(
     max_concurrency: int | None,
     max_attempts: int,
     back_off_seconds: float,
-    should_stop: Callable[[], bool] | None,
+    should_stop: Callable[[], bool | str] | None,
     surge: SurgePolicy,
     after_batch: Callable[[DispatchReport], None] | None,
 ) -> DispatchReport:
@@ -342,9 +347,6 @@ async def _dispatch(
                     await room.wait()
                     continue
                 if not ids:
-                    if should_stop is not None and await db(should_stop)():
-                        report.stopped, report.reason = "requested", "Stopped on request."
-                        return
                     ids.extend(await db(next_ids)(batch_size))
                     if not ids:
                         return
@@ -359,6 +361,21 @@ async def _dispatch(
         finally:
             fed_up = True
             wake.set()
+
+    async def watch() -> None:
+        """Ask should_stop on a timer, not between batches: a pause lands within STOP_POLL_SECONDS at any rate."""
+        nonlocal stopping
+        assert should_stop is not None
+        while not stopping:
+            answer = await db(should_stop)()
+            if answer:
+                report.stopped = "requested"
+                report.reason = answer if isinstance(answer, str) else ""
+                stopping = True
+                room.set()
+                wake.set()
+                return
+            await asyncio.sleep(STOP_POLL_SECONDS)
 
     async def send(client: nexmo.AsyncNexmoClient, job: _Job) -> None:
         job.attempts += 1
@@ -408,6 +425,7 @@ async def _dispatch(
     feeder = asyncio.create_task(feed())
     feeder.add_done_callback(finished)
     in_flight.add(feeder)
+    watcher = asyncio.create_task(watch()) if should_stop is not None else None
     writer: asyncio.Task[None] | None = None
     last_write = time.monotonic()
 
@@ -479,8 +497,8 @@ async def _dispatch(
                             maybe_write(force=True)
                         continue
                     await anext(slots)
-                    if surging():
-                        ready.appendleft(job)
+                    if stopping or surging():
+                        ready.appendleft(job)  # a stop came while it waited for its slot: it never goes out
                         continue
                     task = asyncio.create_task(send(client, job))
                     in_flight.add(task)
@@ -494,6 +512,10 @@ async def _dispatch(
                 await stop_after_failure()
                 raise
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await watcher
         await slots.aclose()
         for task in list(in_flight):
             task.cancel()

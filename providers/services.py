@@ -194,6 +194,13 @@ def message_body(*, provider: ProviderConfig, content: Content, to: str, client_
     )
 
 
+def provider_send_refusal(provider: ProviderConfig) -> str | None:
+    """Why nothing may be sent from this number right now (None: it may send). Every origin asks this one rule."""
+    if not provider.is_active:
+        return f"The WhatsApp number {provider.nickname} is switched off; activate it to send."
+    return None
+
+
 def message_prepare(
     *,
     provider: ProviderConfig,
@@ -210,8 +217,8 @@ def message_prepare(
     """
     if origin not in Origin.values:
         raise ValueError(f"Unknown origin {origin!r}")
-    if not provider.is_active:
-        raise SendRefused(f"The WhatsApp number {provider.nickname} is switched off; activate it to send.")
+    if (refusal := provider_send_refusal(provider)) is not None:
+        raise SendRefused(refusal)
     try:
         e164 = phone_normalize(to)
     except ValidationError as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -226,22 +228,34 @@ def test_a_failure_surge_stops_and_puts_claimed_but_unsent_rows_back_in_the_queu
     assert not retryable.filter(status=S.FAILED).exists()
 
 
-def test_a_stop_request_ends_the_run_before_the_next_batch() -> None:
+@pytest.mark.parametrize("rate", [2, 1000])
+def test_a_stop_request_ends_sending_within_a_second_whatever_the_batch(rate: int) -> None:
     provider = provider_make()
-    ids = _queued(provider, 30)
-    fake = FakeNexmo()
-    asked: list[bool] = []
+    ids = _queued(provider, 3000 if rate == 1000 else 30)
+    sent_at: list[float] = []
+    stopped_at: list[float] = []
 
-    def should_stop() -> bool:
-        asked.append(True)
-        return len(asked) > 1  # the campaign was paused while the first batch went out
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent_at.append(time.monotonic())
+        return httpx.Response(202, json={"message_uuid": str(uuid.uuid4())})
 
-    with transport_override(fake.transport):
-        report = dispatch_run(provider=provider, next_ids=_once(ids), rate=1000, batch_size=10, should_stop=should_stop)
+    def should_stop() -> bool | str:
+        # The campaign is paused once a few sends went out, in the middle of one 500-row batch.
+        if not stopped_at and len(sent_at) >= (300 if rate == 1000 else 2):
+            stopped_at.append(time.monotonic())
+        return "Paused for the test." if stopped_at else False
 
-    assert report.stopped == "requested"
-    assert len(fake.requests) == 10
-    assert _statuses(ids) == {S.SUBMITTED: 10, S.QUEUED: 20}
+    with transport_override(FakeNexmo(answer).transport):
+        report = dispatch_run(
+            provider=provider, next_ids=_once(ids), rate=rate, batch_size=500, should_stop=should_stop
+        )
+
+    assert report.stopped == "requested" and report.reason == "Paused for the test."
+    late = [at - stopped_at[0] for at in sent_at if at > stopped_at[0]]
+    assert not late or max(late) < 1.0, late
+    statuses = _statuses(ids)
+    assert statuses[S.SUBMITTED] == len(sent_at) < len(ids)
+    assert statuses[S.QUEUED] == len(ids) - len(sent_at)  # claimed and not sent: back in the queue
 
 
 def test_interrupted_sends_are_settled_as_unknown_and_queued_ones_untouched() -> None:
