@@ -509,6 +509,7 @@ def campaign_run(
             provider=campaign.provider,
             next_ids=next_ids,
             rate=float(campaign.throttle_per_second),
+            share_key=f"campaign:{campaign.pk}",
             batch_size=batch_size,
             max_concurrency=max_concurrency,
             should_stop=should_stop,

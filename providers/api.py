@@ -47,6 +47,7 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
             "opt_out_keywords",
             "opt_in_keywords",
             "is_active",
+            "max_messages_per_second",
             "inbound_callback_url",
             "status_callback_url",
             "private_key_fingerprint",

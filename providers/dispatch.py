@@ -24,6 +24,7 @@ import itertools
 import json
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -260,10 +261,10 @@ def dispatch_run(
     provider: ProviderConfig,
     next_ids: Callable[[int], Sequence[int]],
     rate: float | None = None,
+    share_key: str | None = None,
     batch_size: int = 500,
     max_concurrency: int | None = None,
     max_attempts: int = 3,
-    back_off_seconds: float = 1.0,
     should_stop: Callable[[], bool | str] | None = None,
     surge: SurgePolicy | None = None,
     after_batch: Callable[[DispatchReport], None] | None = None,
@@ -271,7 +272,10 @@ def dispatch_run(
     """Send `queued` messages of one provider number until `next_ids(limit)` returns nothing.
 
     `next_ids(limit)` (sync, runs in the calling thread) returns up to `limit` ids of queued messages; ids already
-    claimed elsewhere are skipped by the claim. `rate` is messages/s for the number (default: 80, Nexmo's default).
+    claimed elsewhere are skipped by the claim. Every send takes a slot of the number's pacer, at the number's own
+    cap (`max_messages_per_second`, shared by every run on the number, adapted down on throttling answers); `rate`
+    (messages/s, e.g. a campaign's throttle) also bounds this run's share, through a pacer of its own named
+    `share_key` when it is below the cap.
     `should_stop()` is asked every STOP_POLL_SECONDS while the run lasts; truthy stops it (no request starts after
     that; those already on the wire settle normally; claimed rows go back to the queue), and a string is the reason
     (`report.reason`). `after_batch(report)` runs after each batch of results is written.
@@ -280,11 +284,11 @@ def dispatch_run(
     return async_to_sync(_dispatch)(
         provider=provider,
         next_ids=next_ids,
-        rate=float(rate or pacing.DEFAULT_RATE),
+        rate=float(rate) if rate else None,
+        share_key=share_key,
         batch_size=batch_size,
         max_concurrency=max_concurrency,
         max_attempts=max_attempts,
-        back_off_seconds=back_off_seconds,
         should_stop=should_stop,
         surge=surge or SurgePolicy(),
         after_batch=after_batch,
@@ -295,11 +299,11 @@ async def _dispatch(
     *,
     provider: ProviderConfig,
     next_ids: Callable[[int], Sequence[int]],
-    rate: float,
+    rate: float | None,
+    share_key: str | None,
     batch_size: int,
     max_concurrency: int | None,
     max_attempts: int,
-    back_off_seconds: float,
     should_stop: Callable[[], bool | str] | None,
     surge: SurgePolicy,
     after_batch: Callable[[DispatchReport], None] | None,
@@ -314,7 +318,11 @@ async def _dispatch(
     # Sign the JWT before the first paced slot: loading the key takes tens of ms, which would make the first send
     # reach Nexmo late and share a second with the sends `rate` slots after it.
     nexmo.jwt_for(credentials)
-    pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=rate)
+    cap = float(provider.max_messages_per_second or pacing.DEFAULT_RATE)
+    pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=cap)
+    own_rate = min(rate or cap, cap)
+    share_name = share_key or f"run:{uuid.uuid4().hex}"
+    share = pacing.pacer_for(key=share_name, rate=own_rate) if own_rate < cap else None
     report = DispatchReport()
     recent: deque[bool] = deque(maxlen=surge.window)
     results: list[tuple[_Job, nexmo.Outcome]] = []
@@ -327,7 +335,7 @@ async def _dispatch(
     room = asyncio.Event()  # the feeder may claim the next group
     # Claimed rows wait at most CLAIM_SECONDS of sends for their slot: claimed in halves, the next half while the
     # current one goes out, so the pacer never waits for a claim's round trip.
-    group = max(1, int(rate * CLAIM_SECONDS) // 2)
+    group = max(1, int(own_rate * CLAIM_SECONDS) // 2)
     fed_up = False  # the feeder is done: no more work, a stop request, or a failure
     stopping = False  # a surge: launch nothing more
 
@@ -387,7 +395,7 @@ async def _dispatch(
         if isinstance(outcome, NexmoError) and outcome.retryable and job.attempts < max_attempts:
             if _throttled(outcome):
                 report.throttled += 1
-                await pacer.back_off(back_off_seconds)
+                await pacer.throttled(outcome.retry_after)
             report.retried += 1
             job.on_wire = False  # Nexmo refused it: nothing went out
             retry.append(job)
@@ -467,7 +475,8 @@ async def _dispatch(
             with contextlib.suppress(Exception):
                 await db(_results_write)(results)
 
-    slots = pacing.paced(pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS)
+    slots = pacing.paced(pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, block_rate=own_rate)
+    share_slots = pacing.paced(share, itertools.repeat(None), margin=PACING_MARGIN_SECONDS) if share else None
     try:
         async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
             try:
@@ -496,7 +505,9 @@ async def _dispatch(
                         if not in_flight:
                             maybe_write(force=True)
                         continue
-                    await anext(slots)
+                    if share_slots is not None:
+                        await anext(share_slots)  # this run's own share first (a campaign's throttle)...
+                    await anext(slots)  # ...then the number's slot, shared by every run on the number
                     if stopping or surging():
                         ready.appendleft(job)  # a stop came while it waited for its slot: it never goes out
                         continue
@@ -517,10 +528,15 @@ async def _dispatch(
             with contextlib.suppress(BaseException):
                 await watcher
         await slots.aclose()
+        if share_slots is not None:
+            await share_slots.aclose()
         for task in list(in_flight):
             task.cancel()
-        if isinstance(pacer, pacing.RedisPacer):
-            await pacer.close()
+        for used in (pacer, share):
+            if isinstance(used, pacing.RedisPacer):
+                await used.close()
+        if share is not None and share_key is None:
+            pacing.forget(share.key)  # a run's own share lives as long as the run
     if surging():
         failed = sum(1 for ok in recent if not ok)
         top = sorted(report.failures_by_code.items(), key=lambda item: -item[1])[:3]

@@ -37,6 +37,15 @@ class ProviderForm(forms.Form):
     )
     whatsapp_namespace = forms.CharField(label="WhatsApp namespace", max_length=100, required=False)
     is_active = forms.BooleanField(label="Active", required=False, initial=True)
+    max_messages_per_second = forms.IntegerField(
+        label="Max messages per second",
+        required=False,
+        min_value=1,
+        max_value=1000,
+        initial=80,
+        help_text="Every campaign, journey and test send on this number together stays under this "
+        "(80 is WhatsApp's default tier; up to 1,000 once Meta raises it).",
+    )
 
     def __init__(self, *args: Any, provider: ProviderConfig | None = None, **kwargs: Any) -> None:
         self.provider = provider
@@ -55,6 +64,7 @@ class ProviderForm(forms.Form):
                         "api_base_url",
                         "whatsapp_namespace",
                         "is_active",
+                        "max_messages_per_second",
                     )
                 },
             )
@@ -90,6 +100,8 @@ class ProviderForm(forms.Form):
             data.pop("private_key", None)
         if not data.get("signature_secret"):
             data.pop("signature_secret", None)
+        if data.get("max_messages_per_second") is None:
+            data.pop("max_messages_per_second", None)  # left empty: the default for a new number, else unchanged
         return data
 
     def apply_errors(self, error: ValidationError) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -37,6 +38,13 @@ class ProviderConfig(models.Model):
     opt_out_keywords = models.CharField(max_length=255, default="STOP,UNSUBSCRIBE")
     opt_in_keywords = models.CharField(max_length=255, default="START")
     is_active = models.BooleanField(default=True)
+    # The number's own cap: every origin together (campaigns, journeys, test sends, auto-replies) never sends faster.
+    max_messages_per_second = models.PositiveSmallIntegerField(
+        "max messages per second",
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="The number's WhatsApp throughput (80 by default, up to 1,000 once Meta raises the tier).",
+    )
     callback_token = models.CharField(max_length=64, unique=True, default=callback_token_new)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

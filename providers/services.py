@@ -79,6 +79,7 @@ PROVIDER_FIELDS = (
     "opt_out_keywords",
     "opt_in_keywords",
     "is_active",
+    "max_messages_per_second",
 )
 
 

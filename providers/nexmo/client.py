@@ -131,10 +131,10 @@ def _headers(credentials: Credentials) -> dict[str, str]:
 
 
 def _outcome(response: httpx.Response) -> NexmoResponse:
-    return _answer(response.status_code, response.content)
+    return _answer(response.status_code, response.content, response.headers.get("retry-after"))
 
 
-def _answer(status_code: int, raw: bytes) -> NexmoResponse:
+def _answer(status_code: int, raw: bytes, retry_after: str | None = None) -> NexmoResponse:
     body: Any
     try:
         body = json.loads(raw)
@@ -142,7 +142,7 @@ def _answer(status_code: int, raw: bytes) -> NexmoResponse:
         body = raw.decode("utf-8", errors="replace")
     if status_code == 202 and isinstance(body, dict):
         return NexmoResponse(status_code=202, body=body)
-    raise NexmoError.from_response(status_code, body)
+    raise NexmoError.from_response(status_code, body, retry_after=retry_after)
 
 
 # Failures before the request could have reached Nexmo: safe to retry.
@@ -276,13 +276,14 @@ class AsyncNexmoClient:
                 allow_redirects=False,
             ) as response:
                 status, raw = response.status, await response.read()
+                retry_after = response.headers.get("Retry-After")
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL) as exc:
             # Nothing reached Nexmo: safe to retry.
             raise NexmoError(status=None, title="Could not reach Nexmo", detail=f"{type(exc).__name__}: {exc}") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Read timeouts, connections dropped mid-answer: Nexmo may have accepted the message.
             raise NexmoAmbiguousError(f"No answer from Nexmo after sending ({type(exc).__name__}: {exc})") from exc
-        return _answer(status, raw)
+        return _answer(status, raw, retry_after)
 
     async def send_many(self, requests: Sequence[tuple[Credentials, dict[str, Any]]]) -> list[Outcome]:
         """Send all concurrently (bounded); one outcome per request, in order, never raising for a single failure."""

@@ -240,3 +240,36 @@ def test_database_dump_holds_no_private_key_or_secret() -> None:
         cursor.execute("SELECT * FROM providers_providerconfig")
         raw = repr(cursor.fetchall())
     assert key_body not in raw and SECRET not in raw and "PRIVATE KEY" not in raw
+
+
+def test_the_sending_cap_is_set_in_the_form_shown_and_bounded(staff_user: Any) -> None:
+    client = _logged_in(staff_user)
+    client.post("/settings/channels/whatsapp/add/nexmo/", _form())
+    provider = ProviderConfig.objects.get()
+    assert provider.max_messages_per_second == 80  # left empty: WhatsApp's default tier
+
+    refused = client.post(f"/settings/channels/whatsapp/{provider.pk}/edit/", _form(max_messages_per_second="1001"))
+    assert refused.status_code == 200 and "less than or equal to 1000" in refused.content.decode()
+    client.post(f"/settings/channels/whatsapp/{provider.pk}/edit/", _form(max_messages_per_second="250"))
+    provider.refresh_from_db()
+    assert provider.max_messages_per_second == 250
+    page = client.get(f"/settings/channels/whatsapp/{provider.pk}/").content.decode()
+    assert "250 messages per second" in page
+
+
+@pytest.mark.parametrize(("value", "ok"), [(0, False), (1, True), (1000, True), (1001, False), ("fast", False)])
+def test_the_sending_cap_over_the_api(staff_api: Any, value: Any, ok: bool) -> None:
+    provider = provider_make()
+    response = staff_api.patch(f"/api/v1/providers/{provider.pk}/", {"max_messages_per_second": value}, format="json")
+    if ok:
+        assert response.status_code == 200 and response.json()["max_messages_per_second"] == value
+    else:
+        assert response.status_code == 400 and "max_messages_per_second" in response.json()
+
+
+def test_the_sending_cap_is_in_the_admin(staff_user: Any) -> None:
+    staff_user.is_superuser = True
+    staff_user.save()
+    provider = provider_make()
+    page = _logged_in(staff_user).get(f"/admin/providers/providerconfig/{provider.pk}/change/").content.decode()
+    assert 'name="max_messages_per_second"' in page
