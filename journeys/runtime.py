@@ -40,8 +40,9 @@ from journeys.models import (
 )
 from providers.content import TextContent
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
+from providers.outbox import outbox_kick
 from providers.selectors import contacts_over_frequency_cap
-from providers.services import SendRefused, message_send
+from providers.services import SendRefused, message_prepare
 from templates_app.models import Template
 from templates_app.rendering import TemplateRenderError, template_render
 
@@ -118,6 +119,7 @@ class _Run:
     now: datetime
     logs: list[tuple[Any, ...]] = field(default_factory=list)
     sent: dict[str, int] = field(default_factory=dict)  # node → message id sent during this walk
+    queued_on: set[int] = field(default_factory=set)  # numbers whose outbox got a message in this walk
     steps_taken: int = 0
 
     def log(self, node: str, outcome: str, *, detail: str = "", message_id: int | None = None) -> None:
@@ -168,6 +170,8 @@ def process_claim(*, token: str, now: datetime | None = None) -> int:
         _walk(run, nodes[row.version_id], writes)
         runs.append(run)
     _flush(token=token, runs=runs, writes=writes, now=now)
+    # Committed: the numbers' senders take the queued messages from here, while this worker walks the next batch.
+    outbox_kick(number for run in runs for number in run.queued_on)
     return sum(run.steps_taken for run in runs)
 
 
@@ -472,7 +476,8 @@ def _provider_for(run: _Run, template: Template | None) -> ProviderConfig | None
 
 
 def _send(run: _Run, node: Node) -> None:
-    """Send this node's message once (idempotent by origin_ref) and log the outcome; never raises for a refusal."""
+    """Queue this node's message in the number's outbox once (idempotent by origin_ref), the send rules applied, and
+    log it; never raises for a refusal. The outbox sends it once the walked batch is committed."""
     row, contact = run.row, run.contact
     node_id = row.node
     journey = run.journey
@@ -509,7 +514,7 @@ def _send(run: _Run, node: Node) -> None:
         return
     origin_ref = f"journey:{row.version_id}:{node_id}:{row.pk}:{row.steps}"
     try:
-        result = message_send(
+        message, _created = message_prepare(
             provider=provider,
             to=contact.phone,
             content=content,
@@ -520,7 +525,8 @@ def _send(run: _Run, node: Node) -> None:
     except SendRefused as refusal:
         run.log(node_id, StepOutcome.REFUSED, detail=str(refusal))
         return
-    step_sent(run=run, node_id=node_id, message_id=result.message.pk)
+    run.queued_on.add(provider.pk)
+    step_sent(run=run, node_id=node_id, message_id=message.pk)
 
 
 def step_sent(*, run: _Run, node_id: str, message_id: int) -> None:

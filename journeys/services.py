@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time as monotonic_time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -29,7 +30,9 @@ from journeys.models import (
     SegmentMember,
     WaitKind,
 )
-from providers.models import InboundMessage, Message
+from providers import transitions
+from providers.models import InboundMessage, Message, MessageStatus, Origin
+from providers.outbox import outbox_kick_on_commit
 from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
 
@@ -171,6 +174,8 @@ def journey_pause(*, journey: Journey) -> Journey:
 def journey_resume(*, journey: Journey) -> Journey:
     journey = _status_move(journey, allowed=(JourneyStatus.PAUSED,), to=JourneyStatus.LIVE, verb="resumed")
     transaction.on_commit(lambda: async_task("journeys.tasks.journeys_tick"))
+    # Messages its pause held in the outbox go now.
+    outbox_kick_on_commit(_queued_messages(journey).values_list("provider_id", flat=True).distinct())
     return journey
 
 
@@ -183,7 +188,40 @@ def journey_stop(*, journey: Journey) -> Journey:
     Enrollment.objects.filter(journey=journey, state__in=RUNNABLE_STATES).update(
         state=EnrollmentState.EXITED, exit_reason=ExitReason.STOPPED, ended_at=now, next_run_at=None, claim=""
     )
+    # What was still waiting in the outbox never goes: recorded as failed, with the reason.
+    _queued_messages(journey).filter(transitions.q_into(MessageStatus.FAILED)).update(
+        status=MessageStatus.FAILED,
+        error_code="journey_stopped",
+        error_reason="The journey was stopped before this message went out.",
+        failed_at=now,
+        updated_at=now,
+    )
     return journey
+
+
+def _queued_messages(journey: Journey) -> QuerySet[Message]:
+    """The journey's messages still waiting in an outbox (any version: each origin_ref names its version)."""
+    refs = Q()
+    for version_id in journey.versions.values_list("pk", flat=True):
+        refs |= Q(origin_ref__startswith=f"journey:{version_id}:")
+    if not refs:
+        return Message.objects.none()
+    return Message.objects.filter(refs, origin=Origin.JOURNEY, status=MessageStatus.QUEUED)
+
+
+def outbox_gate(items: Sequence[tuple[int, str]]) -> list[int]:
+    """Which queued journey messages may go now: those of live journeys. A paused journey's wait in the outbox (its
+    resume kicks the outbox); a stopped one's were failed when it stopped."""
+    versions: dict[int, int | None] = {}
+    for pk, ref in items:
+        parts = ref.split(":")
+        versions[pk] = int(parts[1]) if len(parts) > 2 and parts[0] == "journey" and parts[1].isdigit() else None
+    live = set(
+        JourneyVersion.objects.filter(
+            pk__in={v for v in versions.values() if v is not None}, journey__status=JourneyStatus.LIVE
+        ).values_list("pk", flat=True)
+    )
+    return [pk for pk, version in versions.items() if version is None or version in live]
 
 
 def journey_delete(*, journey: Journey) -> None:

@@ -72,6 +72,10 @@ class SurgePolicy:
     threshold: float = 0.5
     minimum: int = 50
 
+    @classmethod
+    def never(cls) -> SurgePolicy:
+        return cls(window=1, threshold=2.0, minimum=2)
+
 
 @dataclass(slots=True)
 class DispatchReport:

@@ -136,6 +136,13 @@ class Message(models.Model):
             models.Index(fields=["origin", "origin_ref"], name="message_origin_idx"),
             # Frequency caps and the contact's message timeline: one contact's recent messages.
             models.Index(fields=["contact", "-created_at"], name="message_contact_recent_idx"),
+            # The outbox of each number: what waits to be sent, oldest first (providers.outbox). Only waiting rows
+            # are in it, so it stays small and costs a send's status changes nothing once it has left.
+            models.Index(
+                fields=["provider", "id"],
+                name="message_outbox_idx",
+                condition=models.Q(status="queued") & ~models.Q(origin="campaign"),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["message_uuid"], name="message_uuid_unique"),
@@ -204,6 +211,20 @@ class PendingStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} for {self.message_uuid}"
+
+
+class OutboxLease(models.Model):
+    """Who sends a number's outbox right now: one sender per number at a time (providers.outbox).
+
+    Its own table, so that saving a provider from a form never touches the lease of a sender at work.
+    """
+
+    provider = models.OneToOneField(ProviderConfig, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    token = models.CharField(max_length=32, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Outbox of {self.provider_id} until {self.until}"
 
 
 class CallbackKind(models.TextChoices):

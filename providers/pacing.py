@@ -179,6 +179,25 @@ class RedisPacer:
         await self._redis.aclose()
 
 
+def slot_wait(*, key: str, rate: float, sleep: Callable[[float], object] = time.sleep) -> float:
+    """Take one slot of a number's schedule from synchronous code (a test send, an auto-reply) and wait for it, so
+    single sends count against the same cap as the runs; the seconds waited."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            delay_us = client.eval(_RESERVE_LUA, 1, f"pacing:{key}", 1, round(1_000_000 / rate, 3))
+        finally:
+            client.close()
+        delay = int(delay_us) / 1_000_000
+    else:
+        delay = LocalPacer(key, rate).reserve_now(1).delay
+    if delay > 0:
+        sleep(delay)
+    return max(delay, 0.0)
+
+
 def forget(key: str) -> None:
     """Drop what this process keeps for a pacer key that will not be used again."""
     with LocalPacer._lock:

@@ -22,7 +22,7 @@ from django_q.tasks import async_task
 from contacts.models import Consent, Contact
 from contacts.phones import phone_digits, phone_normalize
 from contacts.services import contact_consent_set, contact_get_or_create_by_phone, contact_inbound_record
-from providers import keys, signals, transitions
+from providers import keys, pacing, signals, transitions
 from providers.content import Content, MediaContent, TextContent
 from providers.models import (
     CallbackKind,
@@ -117,10 +117,15 @@ def provider_create(*, data: dict[str, Any]) -> ProviderConfig:
 
 def provider_update(*, provider: ProviderConfig, data: dict[str, Any]) -> ProviderConfig:
     """Change a provider config; an empty private key / signature secret keeps the one on file."""
+    was_active = ProviderConfig.objects.filter(pk=provider.pk, is_active=True).exists()
     _provider_apply(provider, data)
     provider.full_clean(exclude=["private_key", "signature_secret", "callback_token"])
     provider.save()
     _provider_cache.clear()
+    if provider.is_active and not was_active:
+        from providers.outbox import outbox_kick_on_commit
+
+        outbox_kick_on_commit([provider.pk])  # what waited while it was switched off goes now
     return provider
 
 
@@ -340,6 +345,8 @@ def message_send(
     )
     if not created or not _claim(message):
         return _existing_result(message)
+    # One slot of the number's cap, like every run on the number.
+    pacing.slot_wait(key=f"provider:{provider.pk}", rate=float(provider.max_messages_per_second))
     outcome: nexmo.Outcome
     try:
         outcome = nexmo.send(credentials=provider_credentials(provider), body=message.request_body or {})
