@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -353,38 +352,6 @@ def message_send(
     except (NexmoError, NexmoAmbiguousError) as exc:
         outcome = exc
     return message_outcome_record(message=message, outcome=outcome)
-
-
-def messages_dispatch(*, messages: Sequence[Message], max_concurrency: int | None = None) -> list[SendResult]:
-    """Send prepared (`queued`) messages concurrently through the async client; one result per message, in order.
-
-    Messages someone else already claimed are returned as duplicates without a request.
-    """
-    claimed = [m for m in messages if _claim(m)]
-    providers = {m.provider_id: m.provider for m in claimed}
-    credentials = {pk: provider_credentials(p) for pk, p in providers.items()}
-
-    async def run() -> list[nexmo.Outcome]:
-        async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
-            return await client.send_many([(credentials[m.provider_id], m.request_body or {}) for m in claimed])
-
-    outcomes = asyncio.run(run()) if claimed else []
-    recorded = {m.pk: message_outcome_record(message=m, outcome=o) for m, o in zip(claimed, outcomes, strict=True)}
-    return [recorded.get(m.pk) or _existing_result(m) for m in messages]
-
-
-def message_retry_claim(*, message: Message) -> bool:
-    """failed → queued, once, so `messages_dispatch` sends it again with the same client_ref.
-
-    Only `failed` qualifies (Nexmo never accepted it: 429, 5xx, unreachable); `rejected` would fail again and
-    `unknown` may already have been delivered, so neither is ever resent.
-    """
-    claimed = Message.objects.filter(transitions.q_step(S.FAILED, S.QUEUED), pk=message.pk).update(
-        status=S.QUEUED, error_code="", error_reason="", failed_at=None, updated_at=timezone.now()
-    )
-    if claimed:
-        message.refresh_from_db()
-    return bool(claimed)
 
 
 # --- status callbacks ------------------------------------------------------------------------------------------

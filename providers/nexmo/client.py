@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -210,7 +210,7 @@ class AsyncNexmoClient:
     """Bulk sends over one pooled connection set, at most `max_concurrency` requests in flight.
 
     async with AsyncNexmoClient() as client:
-        outcomes = await client.send_many([(credentials, body), ...])
+        answer = await client.send(credentials=credentials, body=body)
     """
 
     def __init__(self, *, max_concurrency: int | None = None) -> None:
@@ -284,14 +284,3 @@ class AsyncNexmoClient:
             # Read timeouts, connections dropped mid-answer: Nexmo may have accepted the message.
             raise NexmoAmbiguousError(f"No answer from Nexmo after sending ({type(exc).__name__}: {exc})") from exc
         return _answer(status, raw, retry_after)
-
-    async def send_many(self, requests: Sequence[tuple[Credentials, dict[str, Any]]]) -> list[Outcome]:
-        """Send all concurrently (bounded); one outcome per request, in order, never raising for a single failure."""
-
-        async def one(credentials: Credentials, body: dict[str, Any]) -> Outcome:
-            try:
-                return await self.send(credentials=credentials, body=body)
-            except (NexmoError, NexmoAmbiguousError) as exc:
-                return exc
-
-        return list(await asyncio.gather(*(one(c, b) for c, b in requests)))
