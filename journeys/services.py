@@ -242,9 +242,11 @@ def tick_schedule_ensure() -> None:
 
 
 def enrollment_enter(
-    *, journey: Journey, contact: Contact, trigger_properties: dict[str, Any] | None = None
+    *, journey: Journey, contact: Contact, trigger_properties: dict[str, Any] | None = None, run: bool = True
 ) -> Enrollment | None:
-    """Enter `contact` into a live journey if its re-entry rule and entry limit allow; the enrollment or None."""
+    """Enter `contact` into a live journey if its re-entry rule and entry limit allow; the enrollment or None.
+
+    `run=False` leaves running its first steps to the caller (who enters many, then runs them as one batch)."""
     if journey.status != JourneyStatus.LIVE or journey.current_version_id is None:
         return None
     if contact.whatsapp_consent == Consent.UNSUBSCRIBED:
@@ -283,8 +285,9 @@ def enrollment_enter(
             )
     except IntegrityError:
         return None  # already running in this journey (entered concurrently)
-    enrollment_id = enrollment.pk
-    transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", [enrollment_id]))
+    if run:
+        enrollment_id = enrollment.pk
+        transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", [enrollment_id]))
     return enrollment
 
 
@@ -302,11 +305,27 @@ def _filters_match(filters: Any, properties: dict[str, Any]) -> bool:
 
 def event_react(*, event: Event, contact: Contact) -> None:
     """A stored event: goal exits first, then entries for journeys triggered by it."""
-    enrollments_convert(contact=contact, event_name=event.name)
-    for journey in _live_journeys_with("event"):
-        trigger = journey.trigger
-        if trigger.get("event") == event.name and _filters_match(trigger.get("filters"), event.properties or {}):
-            enrollment_enter(journey=journey, contact=contact, trigger_properties=event.properties or {})
+    events_react(events=[event])
+
+
+def events_react(*, events: Sequence[Event]) -> int:
+    """Stored events, in order: goal exits first, then entries for the journeys they trigger; the entries' first
+    steps then run as one batch (one claim, one walk, a few writes) rather than a task each. How many entered."""
+    journeys = _live_journeys_with("event")
+    entered: list[int] = []
+    for event in events:
+        enrollments_convert(contact=event.contact, event_name=event.name)
+        for journey in journeys:
+            trigger = journey.trigger
+            if trigger.get("event") == event.name and _filters_match(trigger.get("filters"), event.properties or {}):
+                enrollment = enrollment_enter(
+                    journey=journey, contact=event.contact, trigger_properties=event.properties or {}, run=False
+                )
+                if enrollment is not None:
+                    entered.append(enrollment.pk)
+    for start in range(0, len(entered), runtime.BATCH_SIZE):
+        enrollments_run(enrollment_ids=entered[start : start + runtime.BATCH_SIZE])
+    return len(entered)
 
 
 def enrollments_convert(*, contact: Contact, event_name: str) -> int:

@@ -15,12 +15,16 @@ def journeys_tick() -> int:
     return services.journeys_tick()
 
 
-def event_react(event_id: int) -> None:
+def events_react(event_ids: list[int]) -> int:
     from contacts.models import Event
 
-    event = Event.objects.select_related("contact").filter(pk=event_id).first()
-    if event is not None:
-        services.event_react(event=event, contact=event.contact)
+    events = list(Event.objects.select_related("contact").filter(pk__in=event_ids).order_by("id"))
+    return services.events_react(events=events)
+
+
+def event_react(event_id: int) -> None:
+    """One event (tasks enqueued before events were handed over in batches)."""
+    events_react([event_id])
 
 
 def inbound_react(inbound_id: int, keyword: str | None) -> None:

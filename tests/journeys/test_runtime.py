@@ -527,3 +527,44 @@ def test_segment_entry_enters_new_members_once() -> None:
     late = contact_make(properties={"plan": "gold"})
     assert services.segment_entries_check() == 1
     assert set(Enrollment.objects.filter(journey=journey).values_list("contact_id", flat=True)) == {gold.pk, late.pk}
+
+
+def test_a_batch_of_events_enters_its_journey_in_one_task_and_runs_the_entries_together(
+    marketer_api: Any, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journey = journey_live(
+        nodes=[
+            {"id": "mark", "type": "update_property", "property": "welcomed", "value": True, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    contacts = Contact.objects.bulk_create(
+        [Contact(phone=f"+4477009{n:05d}", whatsapp_consent=Consent.SUBSCRIBED) for n in range(400)]
+    )
+    from journeys import receivers
+
+    tasks: list[tuple[str, int]] = []
+    real = receivers.async_task
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        tasks.append((name, len(args[0]) if args else 0))
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(receivers, "async_task", counted)
+    runs: list[int] = []
+    real_run = services.enrollments_run
+
+    def counted_run(*, enrollment_ids: list[int], **kwargs: Any) -> int:
+        runs.append(len(enrollment_ids))
+        return real_run(enrollment_ids=enrollment_ids, **kwargs)
+
+    monkeypatch.setattr(services, "enrollments_run", counted_run)
+    events = [{"phone": c.phone, "name": "signup", "event_id": f"e-{c.pk}"} for c in contacts]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketer_api.post("/api/v1/events/", {"events": events}, format="json")
+
+    assert response.status_code == 200
+    assert tasks == [("journeys.tasks.events_react", 400)]
+    assert runs == [400]  # one claim and one walk for every entry, not a task each
+    assert Enrollment.objects.filter(journey=journey, state=EnrollmentState.COMPLETED).count() == 400
+    assert Contact.objects.filter(properties__welcomed=True).count() == 400
