@@ -96,6 +96,18 @@ def _relaxed_commit() -> None:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+def next_due() -> datetime | None:
+    """When the next enrollment of a live journey falls due (a timer, a quiet-hours end, a reply's deadline)."""
+    return (
+        Enrollment.objects.filter(
+            state__in=RUNNABLE_STATES, next_run_at__isnull=False, journey__status=JourneyStatus.LIVE
+        )
+        .order_by("next_run_at")
+        .values_list("next_run_at", flat=True)
+        .first()
+    )
+
+
 def claim_ids(*, ids: list[int], now: datetime) -> str | None:
     """Claim the given enrollments if they are due (a wake-up sets next_run_at to now); the token or None."""
     token = uuid.uuid4().hex
@@ -172,6 +184,11 @@ def process_claim(*, token: str, now: datetime | None = None) -> int:
     _flush(token=token, runs=runs, writes=writes, now=now)
     # Committed: the numbers' senders take the queued messages from here, while this worker walks the next batch.
     outbox_kick(number for run in runs for number in run.queued_on)
+    waits = [run.row.next_run_at for run in runs if run.row.state == EnrollmentState.WAITING and run.row.next_run_at]
+    if waits:
+        from journeys.services import clock_wake
+
+        clock_wake(at=min(waits))
     return sum(run.steps_taken for run in runs)
 
 

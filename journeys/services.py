@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import time as monotonic_time
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, QuerySet
@@ -24,6 +26,7 @@ from journeys.models import (
     EnrollmentState,
     ExitReason,
     Journey,
+    JourneyClock,
     JourneyStatus,
     JourneyVersion,
     Reentry,
@@ -408,6 +411,87 @@ def segment_entries_check() -> int:
         for contact in Contact.objects.filter(pk__in=joined).iterator(chunk_size=1000):
             entered += enrollment_enter(journey=journey, contact=contact) is not None
     return entered
+
+
+# --- the clock: timed steps run as they fall due --------------------------------------------------------------------
+# django-q2 looks at its schedules only every 30 seconds, and a minute's tick left a step up to a minute late. The
+# clock is a task that runs due steps, then sleeps until the next one falls due (checking at least every second),
+# for up to JOURNEYS_CLOCK_SECONDS; it then hands over to the next clock when a step falls due within CLOCK_AHEAD,
+# or asks the scheduler to start one shortly before the next due time. One clock at a time, under a lease.
+CLOCK_AHEAD = timedelta(minutes=10)
+CLOCK_POLL_SECONDS = 1.0
+# The scheduler starts a ONCE schedule up to 30 s late: wake this much before the step falls due.
+CLOCK_WAKE_EARLY = timedelta(seconds=45)
+CLOCK_WAKE_SCHEDULE = "journeys clock"
+
+
+def _clock_take(token: str, seconds: float) -> bool:
+    now = timezone.now()
+    JourneyClock.objects.get_or_create(pk=1)
+    return bool(
+        JourneyClock.objects.filter(pk=1)
+        .filter(Q(until__isnull=True) | Q(until__lte=now))
+        .update(token=token, until=now + timedelta(seconds=seconds + 30))
+    )
+
+
+def _clock_running() -> bool:
+    return JourneyClock.objects.filter(pk=1, until__gt=timezone.now()).exists()
+
+
+def journeys_clock(*, budget_seconds: float | None = None, sleep: Any = monotonic_time.sleep) -> int:
+    """Run due steps as they fall due for up to `budget_seconds`, then hand over; the number of steps taken.
+
+    With a budget of 0 (tests, and JOURNEYS_CLOCK_SECONDS=0) it runs what is due once and hands over to nobody.
+    """
+    budget = float(settings.JOURNEYS_CLOCK_SECONDS if budget_seconds is None else budget_seconds)
+    token = uuid.uuid4().hex
+    if not _clock_take(token, budget):
+        return 0  # another clock is running
+    steps = 0
+    deadline = monotonic_time.monotonic() + budget
+    try:
+        while True:
+            steps += journeys_tick(budget_seconds=max(1.0, deadline - monotonic_time.monotonic()))
+            left = deadline - monotonic_time.monotonic()
+            due = runtime.next_due()
+            if left <= 0 or due is None:
+                break
+            wait = (due - timezone.now()).total_seconds()
+            if wait > left:
+                break
+            sleep(min(max(wait, 0.05), CLOCK_POLL_SECONDS))
+    finally:
+        JourneyClock.objects.filter(pk=1, token=token).update(token="", until=None)
+    if budget > 0:
+        due = runtime.next_due()
+        if due is not None:
+            clock_wake(at=due)
+    return steps
+
+
+def clock_wake(*, at: datetime) -> None:
+    """Make sure a clock runs when `at` falls due: now if it is close (and none runs), else a ONCE schedule."""
+    if float(settings.JOURNEYS_CLOCK_SECONDS) <= 0:
+        return  # no clock: the minute tick runs due steps
+    if at - timezone.now() <= CLOCK_AHEAD:
+        if not _clock_running():
+            async_task("journeys.tasks.journeys_clock")
+        return
+    from django_q.models import Schedule
+
+    wake = at - CLOCK_WAKE_EARLY
+    current = Schedule.objects.filter(name=CLOCK_WAKE_SCHEDULE).values_list("next_run", flat=True).first()
+    if current is None or current > wake:
+        Schedule.objects.update_or_create(
+            name=CLOCK_WAKE_SCHEDULE,
+            defaults={
+                "func": "journeys.tasks.journeys_clock",
+                "schedule_type": Schedule.ONCE,
+                "repeats": -1,  # deleted once run
+                "next_run": wake,
+            },
+        )
 
 
 def journeys_tick(

@@ -11,8 +11,16 @@ def enrollments_run(enrollment_ids: list[int]) -> int:
 
 
 def journeys_tick() -> int:
+    """The minute schedule: segment entries, then the clock (which returns at once when one is running)."""
+    from providers.outbox import outbox_sweep
+
     services.segment_entries_check()
-    return services.journeys_tick()
+    outbox_sweep()
+    return services.journeys_clock()
+
+
+def journeys_clock() -> int:
+    return services.journeys_clock()
 
 
 def events_react(event_ids: list[int]) -> int:

@@ -143,3 +143,23 @@ def outbox_send(*, provider_id: int) -> DispatchReport | None:
         if report.stopped is not None or not _next_ids(provider_id, 1):
             return report
     return report
+
+
+# A queued message this old with no sender at work means its kick was lost (the worker died between committing the
+# message and enqueueing the sender): the sweep starts one.
+SWEEP_AFTER = timedelta(seconds=30)
+
+
+def outbox_sweep() -> list[int]:
+    """Kick every number whose outbox has waited SWEEP_AFTER with no sender holding its lease; the numbers kicked."""
+    now = timezone.now()
+    waiting = set(
+        Message.objects.filter(status=MessageStatus.QUEUED, origin__in=OUTBOX_ORIGINS, created_at__lt=now - SWEEP_AFTER)
+        .exclude(origin=Origin.CAMPAIGN)
+        .values_list("provider_id", flat=True)
+        .distinct()
+    )
+    busy = set(OutboxLease.objects.filter(provider_id__in=waiting, until__gt=now).values_list("provider_id", flat=True))
+    stale = sorted(waiting - busy)
+    outbox_kick(stale)
+    return stale

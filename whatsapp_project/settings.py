@@ -141,6 +141,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# How long one journeys clock task runs timed steps as they fall due before handing over (journeys.services);
+# 0 leaves timed steps to the minute tick (the tests, where tasks run inline).
+JOURNEYS_CLOCK_SECONDS = env.integer("JOURNEYS_CLOCK_SECONDS", 0 if TESTING else 50, minimum=0)
 if TESTING:
     Q_CLUSTER["sync"] = True
 if int(Q_CLUSTER["timeout"]) >= int(Q_CLUSTER["retry"]):  # type: ignore[call-overload]

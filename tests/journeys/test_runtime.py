@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -568,3 +569,55 @@ def test_a_batch_of_events_enters_its_journey_in_one_task_and_runs_the_entries_t
     assert runs == [400]  # one claim and one walk for every entry, not a task each
     assert Enrollment.objects.filter(journey=journey, state=EnrollmentState.COMPLETED).count() == 400
     assert Contact.objects.filter(properties__welcomed=True).count() == 400
+
+
+def _timer_journey(seconds: int) -> Journey:
+    return journey_live(
+        nodes=[
+            {"id": "pause", "type": "wait", "seconds": seconds, "next": "mark"},
+            {"id": "mark", "type": "update_property", "property": "woken", "value": True, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+
+
+def test_the_clock_runs_a_timed_step_within_a_second_of_its_due_time(settings: Any) -> None:
+    from django_q.models import Schedule
+
+    settings.JOURNEYS_CLOCK_SECONDS = 10
+    kicked: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        # The wait asks for a clock (a task); it is run here instead, to watch it.
+        patch.setattr(services, "async_task", lambda name, *a, **k: kicked.append(name))
+        journey = _timer_journey(2)
+        enrollment = enter(journey, contact_make())
+        assert kicked == ["journeys.tasks.journeys_clock"]
+        due = Enrollment.objects.get(pk=enrollment.pk).next_run_at
+        assert due is not None
+        services.journeys_clock(budget_seconds=4, sleep=time.sleep)
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.COMPLETED
+    finished = JourneyStep.objects.get(enrollment=enrollment, node="mark").created_at
+    assert timedelta(0) <= finished - due < timedelta(seconds=1.5)
+    assert not Schedule.objects.filter(name=services.CLOCK_WAKE_SCHEDULE).exists()
+
+
+def test_one_clock_at_a_time_and_a_far_wait_asks_the_scheduler_to_wake_one_early(settings: Any) -> None:
+    from django_q.models import Schedule
+
+    from journeys.models import JourneyClock
+
+    settings.JOURNEYS_CLOCK_SECONDS = 5
+    JourneyClock.objects.create(pk=1, token="other", until=timezone.now() + timedelta(seconds=30))
+    assert services.journeys_clock(budget_seconds=1, sleep=lambda s: None) == 0  # another clock runs
+
+    JourneyClock.objects.filter(pk=1).update(until=None)
+    journey = _timer_journey(3600)
+    enrollment = enter(journey, contact_make())
+    wake = Schedule.objects.get(name=services.CLOCK_WAKE_SCHEDULE)
+    assert wake.func == "journeys.tasks.journeys_clock" and enrollment.next_run_at is not None
+    assert wake.next_run == enrollment.next_run_at - services.CLOCK_WAKE_EARLY
+    # A nearer wait moves the wake-up earlier, never later.
+    enter(_timer_journey(1800), contact_make())
+    wake.refresh_from_db()
+    assert wake.next_run < enrollment.next_run_at - timedelta(minutes=29)

@@ -183,3 +183,14 @@ def test_the_outbox_sends_at_the_numbers_cap_beside_a_campaign_run() -> None:
     # The burst shares the number with the running campaign instead of queueing behind it.
     assert min(journey_sent) - started < 1.0
     assert outbox_done - started < 80 / 50 * 2 + 2
+
+
+def test_the_sweep_restarts_a_numbers_sender_whose_kick_was_lost(nexmo: FakeNexmo) -> None:
+    provider, busy = provider_make(), provider_make()
+    ids = _queued(provider, _journey(provider), 2)
+    _queued(busy, _journey(busy), 1)
+    Message.objects.update(created_at=timezone.now() - timedelta(minutes=1))
+    OutboxLease.objects.create(provider=busy, token="alive", until=timezone.now() + timedelta(seconds=30))
+
+    assert outbox.outbox_sweep() == [provider.pk]  # the busy number's sender is at work already
+    assert set(Message.objects.filter(id__in=ids).values_list("status", flat=True)) == {S.SUBMITTED}
