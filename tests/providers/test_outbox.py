@@ -194,3 +194,35 @@ def test_the_sweep_restarts_a_numbers_sender_whose_kick_was_lost(nexmo: FakeNexm
 
     assert outbox.outbox_sweep() == [provider.pk]  # the busy number's sender is at work already
     assert set(Message.objects.filter(id__in=ids).values_list("status", flat=True)) == {S.SUBMITTED}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("cap", [2, 200])
+def test_pausing_a_journey_stops_its_requests_within_a_second(cap: int) -> None:
+    provider = provider_make(max_messages_per_second=cap)
+    journey = _journey(provider)
+    _queued(provider, journey, 40 if cap == 2 else 1500)
+    sent_at: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent_at.append(time.monotonic())
+        return httpx.Response(202, json={"message_uuid": str(uuid.uuid4())})
+
+    def send() -> None:
+        try:
+            outbox.outbox_send(provider_id=provider.pk)
+        finally:
+            connection.close()
+
+    with transport_override(FakeNexmo(answer).transport):
+        sender = threading.Thread(target=send)
+        sender.start()
+        deadline = time.monotonic() + 30
+        while len(sent_at) < (2 if cap == 2 else 300) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        journeys.journey_pause(journey=journey)
+        paused_at = time.monotonic()
+        sender.join(timeout=30)
+    assert not sender.is_alive()
+    assert max(sent_at) - paused_at < 1.0
+    assert Message.objects.filter(status=S.QUEUED).exists()  # the rest waits for the resume
