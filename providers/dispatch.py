@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,6 +250,10 @@ def _pending_statuses_apply(client_refs: list[str]) -> None:
         message_pending_apply(message)
 
 
+def _held_among(hold: Callable[[list[int]], Iterable[int]], ids: list[int]) -> list[int]:
+    return list(hold(ids))
+
+
 def _unclaim(ids: list[int]) -> None:
     Message.objects.filter(transitions.q_step(S.SENDING, S.QUEUED), id__in=ids).update(
         status=S.QUEUED, updated_at=timezone.now()
@@ -270,6 +274,7 @@ def dispatch_run(
     max_concurrency: int | None = None,
     max_attempts: int = 3,
     should_stop: Callable[[], bool | str] | None = None,
+    hold: Callable[[list[int]], Iterable[int]] | None = None,
     surge: SurgePolicy | None = None,
     after_batch: Callable[[DispatchReport], None] | None = None,
 ) -> DispatchReport:
@@ -282,7 +287,9 @@ def dispatch_run(
     `share_key` when it is below the cap.
     `should_stop()` is asked every STOP_POLL_SECONDS while the run lasts; truthy stops it (no request starts after
     that; those already on the wire settle normally; claimed rows go back to the queue), and a string is the reason
-    (`report.reason`). `after_batch(report)` runs after each batch of results is written.
+    (`report.reason`). `hold(ids)`, asked on the same timer about the claimed messages still waiting for their turn,
+    names those that must not go now (a journey paused meanwhile): they go back to the queue. `after_batch(report)`
+    runs after each batch of results is written.
     Returns the report; on a failure surge it stops early with `stopped="surge"` and a reason for the user.
     """
     return async_to_sync(_dispatch)(
@@ -294,6 +301,7 @@ def dispatch_run(
         max_concurrency=max_concurrency,
         max_attempts=max_attempts,
         should_stop=should_stop,
+        hold=hold,
         surge=surge or SurgePolicy(),
         after_batch=after_batch,
     )
@@ -309,6 +317,7 @@ async def _dispatch(
     max_concurrency: int | None,
     max_attempts: int,
     should_stop: Callable[[], bool | str] | None,
+    hold: Callable[[list[int]], Iterable[int]] | None,
     surge: SurgePolicy,
     after_batch: Callable[[DispatchReport], None] | None,
 ) -> DispatchReport:
@@ -374,12 +383,17 @@ async def _dispatch(
             fed_up = True
             wake.set()
 
+    held: set[int] = set()
+
     async def watch() -> None:
-        """Ask should_stop on a timer, not between batches: a pause lands within STOP_POLL_SECONDS at any rate."""
+        """Ask should_stop (and hold) on a timer, not between batches: a pause lands within STOP_POLL_SECONDS at any
+        rate."""
         nonlocal stopping
-        assert should_stop is not None
         while not stopping:
-            answer = await db(should_stop)()
+            waiting = [job.message_id for job in (*ready, *retry)]
+            if hold is not None and waiting:
+                held.update(await db(_held_among)(hold, waiting))
+            answer = await db(should_stop)() if should_stop is not None else False
             if answer:
                 report.stopped = "requested"
                 report.reason = answer if isinstance(answer, str) else ""
@@ -437,7 +451,7 @@ async def _dispatch(
     feeder = asyncio.create_task(feed())
     feeder.add_done_callback(finished)
     in_flight.add(feeder)
-    watcher = asyncio.create_task(watch()) if should_stop is not None else None
+    watcher = asyncio.create_task(watch()) if should_stop is not None or hold is not None else None
     writer: asyncio.Task[None] | None = None
     last_write = time.monotonic()
 
@@ -514,6 +528,10 @@ async def _dispatch(
                     await anext(slots)  # ...then the number's slot, shared by every run on the number
                     if stopping or surging():
                         ready.appendleft(job)  # a stop came while it waited for its slot: it never goes out
+                        continue
+                    if job.message_id in held:
+                        held.discard(job.message_id)
+                        await db(_unclaim)([job.message_id])  # held back (its journey paused): queued again
                         continue
                     task = asyncio.create_task(send(client, job))
                     in_flight.add(task)

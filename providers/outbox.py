@@ -94,6 +94,16 @@ def _next_ids(provider_id: int, limit: int) -> list[int]:
         .order_by("id")
         .values_list("id", "origin", "origin_ref")[:limit]
     )
+    return _allowed(rows)
+
+
+def _held(ids: list[int]) -> set[int]:
+    """Among claimed messages waiting for their turn, those their origin holds back now."""
+    rows = list(Message.objects.filter(pk__in=ids).values_list("id", "origin", "origin_ref"))
+    return set(ids) - set(_allowed(rows))
+
+
+def _allowed(rows: Sequence[tuple[int, str, str]]) -> list[int]:
     allowed: list[int] = []
     by_origin: dict[str, list[tuple[int, str]]] = {}
     for pk, origin, ref in rows:
@@ -134,6 +144,7 @@ def outbox_send(*, provider_id: int) -> DispatchReport | None:
                 next_ids=next_ids,
                 batch_size=fetch,
                 should_stop=should_stop,
+                hold=_held,
                 # Each message stands alone (a journey's template refused is that journey's problem): a wave of
                 # failures is recorded message by message, never a reason to stop every other origin's sends.
                 surge=SurgePolicy.never(),

@@ -38,6 +38,7 @@ from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
 from providers.nexmo.payloads import body_build, client_ref_for, content_describe
 from providers.nexmo.webhooks import InboundEvent, PayloadInvalid, StatusEvent, status_parse
+from providers.selectors import contacts_message_counts
 from whatsapp_project.db import server_side_cursor
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ class SendRefused(Exception):
 
     The message says why and, where it helps, what to do about it.
     """
+
+
+class SendCapped(SendRefused):
+    """Refused because the contact reached the frequency cap the origin asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +211,136 @@ def provider_send_refusal(provider: ProviderConfig) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message some origin wants to send: what `messages_prepare` checks and queues."""
+
+    provider: ProviderConfig
+    to: str
+    content: Content
+    origin: str
+    origin_ref: str
+    contact: Contact | None = None
+    # (messages, days): refuse when the contact already got this many messages, of any origin, in these days.
+    frequency_cap: tuple[int, int] | None = None
+
+
+def _refusal(item: Outgoing, e164: str, contact: Contact | None, now: datetime) -> str | None:
+    """The send rules, each written once: the number may send, the customer has not opted out, and free-form content
+    only inside the 24-hour window."""
+    if (refusal := provider_send_refusal(item.provider)) is not None:
+        return refusal
+    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED and item.origin != Origin.TEST:
+        return f"{e164} has opted out of WhatsApp messages (sent STOP); they must opt in again first."
+    if isinstance(item.content, TextContent | MediaContent) and (contact is None or not contact.window_open(now)):
+        return (
+            f"{e164} has not messaged {item.provider.phone_number} in the last 24 hours, so WhatsApp only allows an "
+            f"approved template. To open the window, ask the customer to send any message to the number, e.g. "
+            f"with the link {wa_me_link(item.provider)}."
+        )
+    return None
+
+
+def messages_prepare(*, items: Sequence[Outgoing]) -> list[tuple[Message, bool] | SendRefused]:
+    """Check each send against the rules and log it as `queued`: for each item, (message, created) or the refusal.
+
+    Every origin comes through here (one at a time through `message_prepare`, journeys a walked batch at once).
+    Idempotent: the same (origin, origin_ref, recipient) always gives the same client_ref, so an item sent before
+    returns its first message (created False) and nothing is ever sent twice. One query finds the messages already
+    there and one INSERT writes the new ones.
+    """
+    now = timezone.now()
+    numbers: list[str | SendRefused] = []
+    for item in items:
+        if item.origin not in Origin.values:
+            raise ValueError(f"Unknown origin {item.origin!r}")
+        try:
+            numbers.append(phone_normalize(item.to))
+        except ValidationError as exc:
+            numbers.append(SendRefused(exc.messages[0]))
+    unknown = {n for n, item in zip(numbers, items, strict=True) if isinstance(n, str) and item.contact is None}
+    known = {c.phone: c for c in Contact.objects.filter(phone__in=unknown)} if unknown else {}
+    outcomes: list[str | SendRefused] = []  # the client_ref of each item, or why it is refused
+    new: dict[str, Message] = {}
+    for item, e164 in zip(items, numbers, strict=True):
+        if isinstance(e164, SendRefused):
+            outcomes.append(e164)
+            continue
+        contact = item.contact if item.contact is not None else known.get(e164)
+        if (refusal := _refusal(item, e164, contact, now)) is not None:
+            outcomes.append(SendRefused(refusal))
+            continue
+        client_ref = client_ref_for(origin=item.origin, origin_ref=item.origin_ref, recipient=e164)
+        outcomes.append(client_ref)
+        if client_ref not in new:
+            new[client_ref] = _message_new(item, e164, contact, client_ref)
+    existing = {m.client_ref: m for m in Message.objects.filter(client_ref__in=list(new))} if new else {}
+    _frequency_caps_apply(items, outcomes, new, existing)
+    fresh = [message for ref, message in new.items() if ref not in existing]
+    try:
+        with transaction.atomic():
+            Message.objects.bulk_create(fresh)
+    except IntegrityError:
+        # The same send raced us to the insert: each row alone; theirs wins where it got there first.
+        for message in fresh:
+            try:
+                with transaction.atomic():
+                    message.save(force_insert=True)
+            except IntegrityError:
+                existing[message.client_ref] = Message.objects.get(client_ref=message.client_ref)
+    results: list[tuple[Message, bool] | SendRefused] = []
+    given: set[str] = set()
+    for outcome in outcomes:
+        if isinstance(outcome, SendRefused):
+            results.append(outcome)
+        elif outcome in existing:
+            results.append((existing[outcome], False))
+        else:
+            results.append((new[outcome], outcome not in given))  # a repeat within this call: created once
+            given.add(outcome)
+    return results
+
+
+def _frequency_caps_apply(
+    items: Sequence[Outgoing], outcomes: list[str | SendRefused], new: dict[str, Message], existing: dict[str, Message]
+) -> None:
+    """Refuse the new sends that would take a contact over its origin's frequency cap, counting the messages already
+    sent and those accepted earlier in this call (a message sent before is never refused: it is the same send)."""
+    capped = [i for i, item in enumerate(items) if item.frequency_cap and isinstance(outcomes[i], str)]
+    counts: dict[tuple[int, int], int] = {}  # (contact, days) → messages counted so far
+    for days in {items[i].frequency_cap[1] for i in capped}:  # type: ignore[index]
+        contacts = {new[str(outcomes[i])].contact_id for i in capped if items[i].frequency_cap[1] == days}  # type: ignore[index]
+        found = contacts_message_counts(contact_ids=[c for c in contacts if c is not None], days=days)
+        counts.update({(contact, days): n for contact, n in found.items()})
+    for i in capped:
+        ref, (limit, days) = str(outcomes[i]), items[i].frequency_cap  # type: ignore[misc]
+        contact_id = new[ref].contact_id
+        if ref in existing or contact_id is None:
+            continue
+        if counts.get((contact_id, days), 0) >= limit:
+            outcomes[i] = SendCapped(f"The contact already got {limit} message(s) in the last {days} day(s).")
+            if all(outcome != ref for outcome in outcomes):
+                del new[ref]
+            continue
+        counts[(contact_id, days)] = counts.get((contact_id, days), 0) + 1
+
+
+def _message_new(item: Outgoing, e164: str, contact: Contact | None, client_ref: str) -> Message:
+    content_type, summary = content_describe(item.content)
+    return Message(
+        provider=item.provider,
+        contact=contact,
+        to=e164,
+        status=S.QUEUED,
+        client_ref=client_ref,
+        origin=item.origin,
+        origin_ref=item.origin_ref[:255],
+        content_type=content_type,
+        content_summary=summary,
+        request_body=message_body(provider=item.provider, content=item.content, to=e164, client_ref=client_ref),
+    )
+
+
 def message_prepare(
     *,
     provider: ProviderConfig,
@@ -215,53 +350,15 @@ def message_prepare(
     origin_ref: str,
     contact: Contact | None = None,
 ) -> tuple[Message, bool]:
-    """Check the send is allowed and log it as `queued`; (message, created). Raises SendRefused with the reason.
-
-    Idempotent: the same (origin, origin_ref, recipient) always gives the same client_ref, so a second call returns
-    the first message (created False) and nothing is ever sent twice.
-    """
-    if origin not in Origin.values:
-        raise ValueError(f"Unknown origin {origin!r}")
-    if (refusal := provider_send_refusal(provider)) is not None:
-        raise SendRefused(refusal)
-    try:
-        e164 = phone_normalize(to)
-    except ValidationError as exc:
-        raise SendRefused(exc.messages[0]) from None
-    if contact is None:
-        contact = Contact.objects.filter(phone=e164).first()
-    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED and origin != Origin.TEST:
-        raise SendRefused(f"{e164} has opted out of WhatsApp messages (sent STOP); they must opt in again first.")
-    if isinstance(content, TextContent | MediaContent) and (contact is None or not contact.window_open()):
-        raise SendRefused(
-            f"{e164} has not messaged {provider.phone_number} in the last 24 hours, so WhatsApp only allows an "
-            f"approved template. To open the window, ask the customer to send any message to the number, e.g. "
-            f"with the link {wa_me_link(provider)}."
-        )
-    client_ref = client_ref_for(origin=origin, origin_ref=origin_ref, recipient=e164)
-    existing = Message.objects.filter(client_ref=client_ref).first()
-    if existing is not None:
-        return existing, False
-    body = message_body(provider=provider, content=content, to=e164, client_ref=client_ref)
-    content_type, summary = content_describe(content)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                provider=provider,
-                contact=contact,
-                to=e164,
-                status=S.QUEUED,
-                client_ref=client_ref,
-                origin=origin,
-                origin_ref=origin_ref[:255],
-                content_type=content_type,
-                content_summary=summary,
-                request_body=body,
-            )
-    except IntegrityError:
-        # The same send raced us to the insert: theirs is the one.
-        return Message.objects.get(client_ref=client_ref), False
-    return message, True
+    """Check one send is allowed and log it as `queued`; (message, created). Raises SendRefused with the reason."""
+    [result] = messages_prepare(
+        items=[
+            Outgoing(provider=provider, to=to, content=content, origin=origin, origin_ref=origin_ref, contact=contact)
+        ]
+    )
+    if isinstance(result, SendRefused):
+        raise result
+    return result
 
 
 def _claim(message: Message) -> bool:
