@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from whatsapp_project.env import Env
@@ -14,12 +13,15 @@ from whatsapp_project.env import Env
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env(BASE_DIR / ".env", BASE_DIR / ".env.local")
 
-TESTING = env.flag("TESTING", "pytest" in sys.modules)
+# The test suite, and the type checker (django-stubs imports these settings), run with no environment of their own.
+TESTING = env.flag("TESTING", "pytest" in sys.modules or "mypy" in sys.modules)
 
-DEBUG = env.flag("DEBUG", True)
+# Off unless asked for: `make run` (scripts/devserver.py) asks for it, and so does the test suite (TESTING), so a
+# deployment that forgets it runs hardened rather than with development defaults.
+DEBUG = env.flag("DEBUG", TESTING)
 
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
-SECRET_KEY = env.text("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else None)
+SECRET_KEY = env.text("SECRET_KEY", default="").strip() or (_DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("SECRET_KEY must be set to a random value of 50+ characters when DEBUG is off.")
 
@@ -34,16 +36,17 @@ NEXMO_CONNECT_TIMEOUT = env.number("NEXMO_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 NEXMO_READ_TIMEOUT = env.number("NEXMO_READ_TIMEOUT", 10.0, minimum=0.1)
 NEXMO_MAX_CONCURRENCY = env.integer("NEXMO_MAX_CONCURRENCY", 300, minimum=1)
 
-# First key encrypts, every key decrypts (rotation). Development derives a stable key from SECRET_KEY so that
-# the project starts with no environment at all; production must configure real keys.
+# First key encrypts, every key decrypts (rotation). Never derived from anything in the repository (a key derived
+# from the development SECRET_KEY would let anyone decrypt): `make run` generates one into the untracked
+# .env.local, the test suite makes a throwaway one per process, and everything else must configure its own.
 FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
 if not FIELD_ENCRYPTION_KEYS:
-    if not DEBUG:
+    if not TESTING:
         raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEYS must hold at least one Fernet key when DEBUG is off (comma-separated; "
-            "the first encrypts, all decrypt)."
+            "FIELD_ENCRYPTION_KEYS must hold at least one Fernet key (comma-separated; the first encrypts, all "
+            "decrypt). For local development `make run` generates one into .env.local."
         )
-    FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
+    FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
