@@ -221,6 +221,8 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 CSRF_TRUSTED_ORIGINS = env.items("CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL])
 X_FRAME_OPTIONS = "DENY"
+# Keys, secrets and passwords stay out of error pages and error emails, DEBUG or not (whatsapp_project/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "whatsapp_project.reporting.SecretsHiddenFilter"
 
 LOGGING = {
     "version": 1,
