@@ -24,7 +24,15 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
     private_key = serializers.CharField(
         write_only=True, required=False, trim_whitespace=True, style={"base_template": "textarea.html"}
     )
-    signature_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    signature_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, help_text="Blank or absent: keep the one on file."
+    )
+    signature_secret_clear = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="True: remove the signature secret, so callbacks are accepted unsigned.",
+    )
     api_version = serializers.ChoiceField(choices=ApiVersion.choices, default=ApiVersion.V0_1)
     inbound_callback_url = serializers.CharField(read_only=True)
     status_callback_url = serializers.CharField(read_only=True)
@@ -39,6 +47,7 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
             "application_id",
             "private_key",
             "signature_secret",
+            "signature_secret_clear",
             "api_version",
             "api_base_url",
             "whatsapp_namespace",

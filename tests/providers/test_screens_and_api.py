@@ -240,3 +240,37 @@ def test_database_dump_holds_no_private_key_or_secret() -> None:
         cursor.execute("SELECT * FROM providers_providerconfig")
         raw = repr(cursor.fetchall())
     assert key_body not in raw and SECRET not in raw and "PRIVATE KEY" not in raw
+
+
+def test_api_patch_with_a_blank_signature_secret_keeps_it_like_the_ui(staff_api: Any) -> None:
+    provider = provider_make(signature_secret=SECRET)
+    response = staff_api.patch(f"/api/v1/providers/{provider.pk}/", {"signature_secret": ""}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["has_signature_secret"] is True
+    provider.refresh_from_db()
+    assert provider.signature_secret == SECRET
+
+
+def test_api_clears_the_signature_secret_only_when_asked_explicitly(staff_api: Any) -> None:
+    provider = provider_make(signature_secret=SECRET)
+    url = f"/api/v1/providers/{provider.pk}/"
+    both = staff_api.patch(url, {"signature_secret": "new-one", "signature_secret_clear": True}, format="json")
+    assert both.status_code == 400 and "signature_secret_clear" in both.json()
+    cleared = staff_api.patch(url, {"signature_secret_clear": True}, format="json")
+    assert cleared.status_code == 200, cleared.content
+    assert cleared.json()["has_signature_secret"] is False
+    provider.refresh_from_db()
+    assert provider.signature_secret == ""
+
+
+def test_ui_edit_clears_the_signature_secret_only_with_the_box_ticked(staff_user: Any) -> None:
+    provider = provider_make(signature_secret=SECRET)
+    client = _logged_in(staff_user)
+    url = f"/settings/channels/whatsapp/{provider.pk}/edit/"
+    fields = _form(private_key="", signature_secret="", phone_number=provider.phone_number, nickname=provider.nickname)
+    assert client.post(url, fields).status_code == 302
+    provider.refresh_from_db()
+    assert provider.signature_secret == SECRET
+    assert client.post(url, fields | {"signature_secret_clear": "on"}).status_code == 302
+    provider.refresh_from_db()
+    assert provider.signature_secret == ""
