@@ -149,3 +149,20 @@ def test_another_database_engine_is_refused_saying_postgresql_is_required(url: s
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert "DATABASE_URL" in last and "PostgreSQL is required" in last
+
+
+def test_x_forwarded_proto_is_not_trusted_by_default() -> None:
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https")
+    assert request.is_secure() is False
+
+
+@pytest.mark.parametrize(
+    ("behind_proxy", "expected"), [("", "None"), ("false", "None"), ("true", "HTTP_X_FORWARDED_PROTO")]
+)
+def test_x_forwarded_proto_is_trusted_only_behind_a_proxy(behind_proxy: str, expected: str) -> None:
+    code = "import whatsapp_project.settings as s; print((getattr(s, 'SECURE_PROXY_SSL_HEADER', None) or [None])[0])"
+    result = _run(code, **PRODUCTION, BEHIND_PROXY=behind_proxy)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
