@@ -15,6 +15,7 @@ from rest_framework.routers import BaseRouter
 from rest_framework.serializers import BaseSerializer
 
 from accounts.permissions import IsStaff, IsStaffOrMarketerReadOnly
+from accounts.roles import is_staff
 from providers import selectors, services
 from providers.content import TextContent
 from providers.models import ApiVersion, InboundMessage, Message, ProviderConfig
@@ -69,6 +70,16 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
             "nickname": {"validators": []},
             "phone_number": {"validators": []},
         }
+
+    def to_representation(self, instance: ProviderConfig) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not is_staff(request.user):
+            # The callback URLs carry the callback token, the only check on callbacks of a number without a
+            # signature secret: staff only, as in the UI.
+            data.pop("inbound_callback_url", None)
+            data.pop("status_callback_url", None)
+        return data
 
 
 class MessageSerializer(serializers.ModelSerializer[Message]):
