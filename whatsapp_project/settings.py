@@ -198,7 +198,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "whatsapp_project.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# The schema maps every endpoint and field: signed-in users only, unless this opens it (accounts.permissions).
+API_DOCS_PUBLIC = env.flag("API_DOCS_PUBLIC", False)
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": ["accounts.permissions.ApiDocsReader"],
     "TITLE": "WhatsApp Engage API",
     "DESCRIPTION": "Providers, templates, contacts, segments, campaigns and journeys over WhatsApp (Nexmo).",
     "VERSION": "1.0.0",
