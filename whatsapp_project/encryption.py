@@ -80,7 +80,7 @@ class EncryptedTextField(models.TextField):
         # Serialisation (dumpdata) carries the ciphertext, never plaintext, so a restored backup keeps working
         # secrets; loaddata needs a key of FIELD_ENCRYPTION_KEYS, like the database itself.
         value = self.value_from_object(obj)
-        return f"{DUMP_PREFIX}{encrypt(value)}" if value else ""
+        return f"{DUMP_PREFIX}{encrypt(str(value))}" if value else ""
 
     def to_python(self, value: Any) -> Any:
         # Only loaddata hands this field serialised text (forms and services set plaintext on the attribute).
