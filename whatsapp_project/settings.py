@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "accounts",
     "contacts",
     "providers",
@@ -78,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into accounts.throttling.login_locked_out.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "whatsapp_project.urls"
@@ -157,6 +162,21 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Hashing cost buys nothing in tests and dominates the fixtures' run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Failed sign-ins (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username, or from one address, lock
+# that username or address out for LOGIN_LOCKOUT_MINUTES; a successful sign-in clears its count. Failures are rows
+# in the database (axes' database handler), shared by every server process with or without Redis (axes refuses the
+# file cache we use without Redis) and listed in the admin; successful sign-ins are not logged.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env.integer("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.login_locked_out"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -180,6 +200,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer(
     "DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=CALLBACK_MAX_BODY_BYTES
 )
 
+API_TOKEN_THROTTLE_RATE = env.text("API_TOKEN_THROTTLE_RATE", "1200/minute").strip()
+if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day|s|m|h|d)", API_TOKEN_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_TOKEN_THROTTLE_RATE must look like 1200/minute (per second, minute, hour or day), "
+        f"got {API_TOKEN_THROTTLE_RATE!r}."
+    )
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiTokenAuthentication",
@@ -195,6 +222,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "whatsapp_project.api.exception_handler",
+    # Token-authenticated clients (scripts, integrations) get a request rate; 429 carries Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_token": API_TOKEN_THROTTLE_RATE},
     "UNAUTHENTICATED_USER": None,
 }
 # The schema maps every endpoint and field: signed-in users only, unless this opens it (accounts.permissions).
