@@ -35,8 +35,8 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
         help_text="True: remove the signature secret, so callbacks are accepted unsigned.",
     )
     api_version = serializers.ChoiceField(choices=ApiVersion.choices, default=ApiVersion.V0_1)
-    inbound_callback_url = serializers.CharField(read_only=True)
-    status_callback_url = serializers.CharField(read_only=True)
+    inbound_callback_url = serializers.CharField(read_only=True, help_text="Staff only: absent for marketers.")
+    status_callback_url = serializers.CharField(read_only=True, help_text="Staff only: absent for marketers.")
     has_signature_secret = serializers.BooleanField(read_only=True)
 
     class Meta:
