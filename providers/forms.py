@@ -31,6 +31,11 @@ class ProviderForm(forms.Form):
         widget=forms.PasswordInput(render_value=False),
         help_text="Your Nexmo account's signature secret: callbacks must then be signed.",
     )
+    signature_secret_clear = forms.BooleanField(
+        label="Remove the signature secret",
+        required=False,
+        help_text="Callbacks are then accepted unsigned: anyone who learns the callback URLs can forge them.",
+    )
     api_version = forms.ChoiceField(label="API version", choices=ApiVersion.choices, initial=ApiVersion.V0_1)
     api_base_url = forms.URLField(
         label="API base URL", required=False, help_text="Empty: the default Nexmo host. Regional hosts are allowed."
@@ -75,6 +80,8 @@ class ProviderForm(forms.Form):
                 "private_key"
             ].help_text = f"Key on file (SHA-256 {provider.private_key_fingerprint}). Leave empty to keep it."
             self.fields["signature_secret"].help_text += " Leave empty to keep the one on file."
+        if provider is None or not provider.has_signature_secret:
+            del self.fields["signature_secret_clear"]
 
     def clean_phone_number(self) -> str:
         return phone_normalize(self.cleaned_data["phone_number"])

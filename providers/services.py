@@ -102,8 +102,17 @@ def _provider_apply(provider: ProviderConfig, data: dict[str, Any]) -> None:
         except ValidationError as exc:
             raise ValidationError({"private_key": exc.messages}) from None
         provider.private_key = str(data["private_key"]).strip() + "\n"
-    if "signature_secret" in data and data["signature_secret"] is not None:
-        provider.signature_secret = str(data["signature_secret"]).strip()
+    # One rule for the UI and the API: a blank secret keeps the one on file; removing it (which turns callback
+    # verification off) is an explicit `signature_secret_clear`.
+    secret = str(data.get("signature_secret") or "").strip()
+    if data.get("signature_secret_clear"):
+        if secret:
+            raise ValidationError(
+                {"signature_secret_clear": ["Give a new signature secret or clear the one on file, not both."]}
+            )
+        provider.signature_secret = ""
+    elif secret:
+        provider.signature_secret = secret
     if provider.auto_reply_enabled and not provider.auto_reply_text.strip():
         raise ValidationError({"auto_reply_text": ["Write the auto-reply, or turn the auto-reply off."]})
 
@@ -120,7 +129,10 @@ def provider_create(*, data: dict[str, Any]) -> ProviderConfig:
 
 
 def provider_update(*, provider: ProviderConfig, data: dict[str, Any]) -> ProviderConfig:
-    """Change a provider config; an empty private key / signature secret keeps the one on file."""
+    """Change a provider config; an empty private key / signature secret keeps the one on file.
+
+    `signature_secret_clear: True` removes the signature secret (callbacks are then accepted unsigned).
+    """
     was_active = ProviderConfig.objects.filter(pk=provider.pk, is_active=True).exists()
     _provider_apply(provider, data)
     provider.full_clean(exclude=["private_key", "signature_secret", "callback_token"])
@@ -131,12 +143,6 @@ def provider_update(*, provider: ProviderConfig, data: dict[str, Any]) -> Provid
 
         outbox_kick_on_commit([provider.pk])  # what waited while it was switched off goes now
     return provider
-
-
-def provider_signature_secret_clear(*, provider: ProviderConfig) -> None:
-    provider.signature_secret = ""
-    provider.save(update_fields=["signature_secret", "updated_at"])
-    _provider_cache.clear()
 
 
 def provider_callback_token_regenerate(*, provider: ProviderConfig) -> str:

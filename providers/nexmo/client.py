@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -36,7 +36,8 @@ class Credentials:
     """What the gateway needs from a provider config: never logged, never stored outside the encrypted field."""
 
     application_id: str
-    private_key: str
+    # Kept out of repr: a traceback, a debug page or a log line that shows these credentials shows no key.
+    private_key: str = field(repr=False)
     base_url: str
     api_version: str
 
