@@ -16,22 +16,29 @@ The database `bench_campaigns` is created, migrated and dropped by the run. The 
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from common import free_port, production_env, psql
+from common import (
+    free_port,
+    key_pair,
+    max_in_one_second,
+    phase_run,
+    production_env,
+    psql,
+    rate_over,
+    sim_call,
+    simulator_start,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -314,65 +321,14 @@ def _env() -> dict[str, str]:
     return production_env(DB_NAME, REDIS_URL="", PYTHONPATH=str(ROOT))
 
 
-def _keys(folder: Path) -> tuple[Path, Path]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = folder / "private.pem"
-    public = folder / "public.pem"
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return private, public
-
-
-def _phase(env: dict[str, str], phase: str, *args: object) -> dict[str, Any]:
-    out = subprocess.run(
-        [PY, __file__, "worker", phase, *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"bench phase {phase} failed:\n{out.stderr[-4000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
-def _sim(base: str, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    request = urllib.request.Request(
-        base + path,
-        data=json.dumps(data).encode() if data is not None else None,
-        headers={"Content-Type": "application/json"},
-        method="POST" if data is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return dict(json.loads(answer.read() or b"{}"))
-
-
 def _receive_times(base: str, limit: int, number: str = "") -> list[float]:
     """When the simulator accepted the latest sends (only those from `number` if given), in order."""
-    messages = _sim(base, f"/_sim/messages?limit={limit}")["results"]
+    messages = sim_call(base, f"/_sim/messages?limit={limit}")["results"]
     return sorted(
         datetime.fromisoformat(m["accepted_at"].replace("Z", "+00:00")).timestamp()
         for m in messages
         if not number or m["from"] == number.lstrip("+")
     )
-
-
-def _max_in_one_second(times: list[float]) -> int:
-    """The most sends in any window [t, t + 1 s) starting at a send (the busiest one-second window)."""
-    return max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
-
-
-def _rate(times: list[float]) -> float:
-    """Sends per second over the sending period, first to last receive at the simulator (start-up excluded)."""
-    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
 
 
 def run() -> list[dict[str, Any]]:
@@ -386,67 +342,40 @@ def run() -> list[dict[str, Any]]:
     try:
         subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         with tempfile.TemporaryDirectory() as folder:
-            private, public = _keys(Path(folder))
-            simulator = subprocess.Popen(
-                [
-                    PY,
-                    "manage.py",
-                    "nexmo_simulator",
-                    "--no-db",
-                    "--port",
-                    str(port),
-                    "--latency-ms",
-                    str(LATENCY_MS),
-                    "--public-key-file",
-                    str(public),
-                    "--application-id",
-                    APPLICATION_ID,
-                    "--no-callbacks",
-                    "--window-source",
-                    "off",
-                    "--seed",
-                    "1",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
+            private, public = key_pair(Path(folder))
+            simulator = simulator_start(
+                env, port=port, public_key=public, application_id=APPLICATION_ID, latency_ms=LATENCY_MS
             )
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            _sim(base, "/_sim/config", {"recent_limit": max(CAP_MESSAGES, NAIVE, DISPATCH, 2 * PAIR) + 100})
-            _phase(env, "setup", private, base)
+            sim_call(base, "/_sim/config", {"recent_limit": max(CAP_MESSAGES, NAIVE, DISPATCH, 2 * PAIR) + 100})
+            phase_run(__file__, env, "setup", private, base)
         first = 1
-        naive = _phase(env, "naive", NAIVE, first)
+        naive = phase_run(__file__, env, "naive", NAIVE, first)
         first += NAIVE
-        _sim(base, "/_sim/reset", {})
-        dispatch = _phase(env, "dispatch", DISPATCH, first)
+        sim_call(base, "/_sim/reset", {})
+        dispatch = phase_run(__file__, env, "dispatch", DISPATCH, first)
         first += DISPATCH
         dispatch_times = _receive_times(base, DISPATCH + 100)
         load_mid = os.getloadavg()
-        _sim(base, "/_sim/reset", {})
-        pair = _phase(env, "pair", PAIR, first)
+        sim_call(base, "/_sim/reset", {})
+        pair = phase_run(__file__, env, "pair", PAIR, first)
         first += PAIR
         pair_times = _receive_times(base, 2 * PAIR + 100)
-        pair_busiest = [_max_in_one_second(_receive_times(base, 2 * PAIR + 100, n)) for n in (BUSINESS, SECOND_NUMBER)]
-        _sim(base, "/_sim/reset", {})
-        cap = _phase(env, "cap", CAP_MESSAGES, first, CAP_RATE)
+        pair_busiest = [max_in_one_second(_receive_times(base, 2 * PAIR + 100, n)) for n in (BUSINESS, SECOND_NUMBER)]
+        sim_call(base, "/_sim/reset", {})
+        cap = phase_run(__file__, env, "cap", CAP_MESSAGES, first, CAP_RATE)
         first += CAP_MESSAGES
         times = _receive_times(base, CAP_MESSAGES + 100)
-        large = _phase(env, "large", LARGE, first, LARGE_SEND_SECONDS)
-        counters = _sim(base, "/_sim/counters")
+        large = phase_run(__file__, env, "large", LARGE, first, LARGE_SEND_SECONDS)
+        counters = sim_call(base, "/_sim/counters")
     finally:
         if simulator is not None:
             simulator.terminate()
             simulator.wait(timeout=10)
         psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     load_after = os.getloadavg()
-    achieved = _rate(times)
-    busiest = _max_in_one_second(times)
-    dispatch_rate = _rate(dispatch_times)
+    achieved = rate_over(times)
+    busiest = max_in_one_second(times)
+    dispatch_rate = rate_over(dispatch_times)
     loads = (
         f"load average (1 min) {load_before[0]:.1f} before, {load_mid[0]:.1f} mid-run, {load_after[0]:.1f} after "
         "on 2 cores shared with other work"
@@ -454,7 +383,7 @@ def run() -> list[dict[str, Any]]:
     return [
         {
             "name": f"dispatch rate, one worker, two numbers at 1000/s each, {pair['submitted']:,} messages",
-            "value": round(_rate(pair_times)),
+            "value": round(rate_over(pair_times)),
             "unit": "msg/s",
             "baseline": round(naive["rate"], 1),
             "goal": ">= 1000",
@@ -470,7 +399,7 @@ def run() -> list[dict[str, Any]]:
             "baseline": round(naive["rate"], 1),
             "goal": "<= 1000 (the number's cap; the pacer keeps a 3 % margin: 970)",
             "note": f"simulator receive times over the sending period; worker's own clock incl. start-up "
-            f"{dispatch['rate']:.0f}/s; busiest one-second window {_max_in_one_second(dispatch_times)}; "
+            f"{dispatch['rate']:.0f}/s; busiest one-second window {max_in_one_second(dispatch_times)}; "
             f"baseline: sync loop, one message at a time ({naive['sent']} messages, "
             f"{naive['send_s']:.1f} s); simulator in its own process, {LATENCY_MS} ms latency, JWT + body checks; "
             f"outcomes {dispatch['report']}; {loads}",

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import bisect
+import json
 import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _server_url() -> str:
@@ -45,3 +55,70 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def phase_run(script: str, env: dict[str, str], phase: str, *args: object, timeout: float = 900) -> dict[str, Any]:
+    """Run `python script worker PHASE args…` in a fresh process and return the JSON its last line prints."""
+    command = [sys.executable, script, "worker", phase, *map(str, args)]
+    out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench phase {phase} failed:\n{out.stderr[-4000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def key_pair(folder: Path) -> tuple[Path, Path]:
+    """A fresh RSA key pair for a bench application, as PEM files in `folder`: (private, public)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = folder / "private.pem"
+    public = folder / "public.pem"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return private, public
+
+
+def sim_call(base: str, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One call to the simulator's control endpoints (GET, or POST with `data`)."""
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(data).encode() if data is not None else None,
+        headers={"Content-Type": "application/json"},
+        method="POST" if data is not None else "GET",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return dict(json.loads(answer.read() or b"{}"))
+
+
+def max_in_one_second(times: list[float]) -> int:
+    """The most sends in any window [t, t + 1 s) starting at a send (the busiest one-second window)."""
+    return max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
+
+
+def rate_over(times: list[float]) -> float:
+    """Sends per second over the sending period, first to last receive at the simulator (start-up excluded)."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+
+
+def simulator_start(
+    env: dict[str, str], *, port: int, public_key: Path, application_id: str, latency_ms: int
+) -> subprocess.Popen[bytes]:
+    """`manage.py nexmo_simulator` in its own process (JWT and body checks on, callbacks off), once it listens."""
+    simulator = subprocess.Popen(
+        [sys.executable, "manage.py", "nexmo_simulator", "--no-db", "--port", str(port), "--latency-ms",
+         str(latency_ms), "--public-key-file", str(public_key), "--application-id", application_id, "--no-callbacks",
+         "--window-source", "off", "--seed", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return simulator

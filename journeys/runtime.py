@@ -172,6 +172,8 @@ class _Run:
 @dataclass
 class _Writes:
     properties: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    # Read once per walked batch: every enrollment at a send node needs its template (and number).
+    templates: dict[int, Template | None] = field(default_factory=dict)
 
 
 def process_claim(*, token: str, now: datetime | None = None) -> int:
@@ -237,7 +239,7 @@ def _walk(run: _Run, nodes: dict[str, Node], writes: _Writes) -> None:
             if quiet_end is not None:
                 run.wait(WaitKind.QUIET, quiet_end)
                 return
-            _send(run, node)
+            _send(run, node, writes)
             run.goto(node["next"])
         elif kind == "wait":
             until = _wait_until(run, node)
@@ -513,7 +515,7 @@ def _provider_for(run: _Run, template: Template | None) -> ProviderConfig | None
     return ProviderConfig.objects.filter(is_active=True).order_by("pk").first()
 
 
-def _send(run: _Run, node: Node) -> None:
+def _send(run: _Run, node: Node, writes: _Writes) -> None:
     """Queue this node's message in the number's outbox once (idempotent by origin_ref), the send rules applied, and
     log it; never raises for a refusal. The outbox sends it once the walked batch is committed."""
     row, contact = run.row, run.contact
@@ -529,7 +531,9 @@ def _send(run: _Run, node: Node) -> None:
         if not template_id:
             run.log(node_id, StepOutcome.SKIPPED, detail="outside the 24-hour window and no fallback template")
             return
-        template = Template.objects.select_related("provider").filter(pk=template_id).first()
+        if template_id not in writes.templates:
+            writes.templates[template_id] = Template.objects.select_related("provider").filter(pk=template_id).first()
+        template = writes.templates[template_id]
         if template is None:
             run.log(node_id, StepOutcome.SKIPPED, detail=f"template {template_id} no longer exists")
             return

@@ -44,28 +44,6 @@ def inbound_list() -> QuerySet[InboundMessage]:
 _COUNTS_TOWARDS_CAP = ("queued", "sending", "submitted", "delivered", "read", "unknown", "undeliverable")
 
 
-def contacts_over_frequency_cap(*, contact_ids: Iterable[int], limit: int, days: int) -> set[int]:
-    """The contacts among `contact_ids` that already got `limit` or more WhatsApp messages in the last `days` days.
-
-    Counted across every origin (campaigns, journeys, tests, auto-replies), in one grouped query per 5,000 ids.
-    """
-    since = timezone.now() - timedelta(days=days)
-    ids = list(contact_ids)
-    over: set[int] = set()
-    for start in range(0, len(ids), 5000):
-        rows = (
-            Message.objects.filter(
-                contact_id__in=ids[start : start + 5000], created_at__gte=since, status__in=_COUNTS_TOWARDS_CAP
-            )
-            .values("contact_id")
-            .annotate(sent=Count("id"))
-            .filter(sent__gte=limit)
-            .values_list("contact_id", flat=True)
-        )
-        over.update(rows)
-    return over
-
-
 def contacts_message_counts(*, contact_ids: Iterable[int], days: int) -> dict[int, int]:
     """How many messages that count towards a frequency cap each contact got in the last `days` days (same rule as
     `contacts_over_frequency_cap`); contacts with none are left out."""
@@ -83,6 +61,18 @@ def contacts_message_counts(*, contact_ids: Iterable[int], days: int) -> dict[in
         )
         counts.update(rows)
     return counts
+
+
+def contacts_over_frequency_cap(*, contact_ids: Iterable[int], limit: int, days: int) -> set[int]:
+    """The contacts among `contact_ids` that already got `limit` or more WhatsApp messages in the last `days` days.
+
+    Counted across every origin (campaigns, journeys, tests, auto-replies), in one grouped query per 5,000 ids.
+    """
+    return {
+        contact
+        for contact, sent in contacts_message_counts(contact_ids=contact_ids, days=days).items()
+        if sent >= limit
+    }
 
 
 def contacts_over_frequency_cap_query(*, limit: int, days: int) -> tuple[str, tuple[Any, ...]]:
