@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,11 +30,19 @@ from campaigns.planning import in_control_group, plan_in_sql
 from contacts.models import Consent, Contact
 from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
 from providers import transitions
-from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle
+from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle, values_update
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
-from providers.nexmo.payloads import client_ref_for, content_describe
 from providers.selectors import contacts_over_frequency_cap
-from providers.services import SendRefused, SendResult, message_body, message_send, provider_send_refusal
+from providers.services import (
+    Outgoing,
+    SendInvalidNumber,
+    SendOptedOut,
+    SendRefused,
+    SendResult,
+    message_send,
+    messages_prepare,
+    provider_send_refusal,
+)
 from templates_app.models import Status as TemplateStatus
 from templates_app.rendering import (
     TemplateRenderError,
@@ -45,7 +52,6 @@ from templates_app.rendering import (
     template_values,
     template_variables_problems,
 )
-from whatsapp_project.db import server_side_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -326,38 +332,6 @@ def _campaign_messages(campaign: Campaign) -> QuerySet[Message]:
     return Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    recipient_id: int
-    contact_id: int
-    phone: str
-    client_ref: str
-    content_type: str
-    summary: str
-    body: dict[str, Any]
-
-
-def _prepare(
-    campaign: Campaign, rows: list[tuple[int, int, str, Any]]
-) -> tuple[list[_Prepared], list[tuple[int, str]]]:
-    """Request bodies from the parameters frozen at planning: (prepared, [(recipient id, why it cannot be sent)])."""
-    template, provider = campaign.template, campaign.provider
-    origin_ref = str(campaign.pk)
-    prepared: list[_Prepared] = []
-    broken: list[tuple[int, str]] = []
-    for recipient_id, contact_id, phone, parameters in rows:
-        try:
-            content = template_content(template, parameters if isinstance(parameters, dict) else {})
-        except TemplateRenderError as exc:
-            broken.append((recipient_id, str(exc)[:255]))
-            continue
-        client_ref = client_ref_for(origin=Origin.CAMPAIGN, origin_ref=origin_ref, recipient=phone)
-        content_type, summary = content_describe(content)
-        body = message_body(provider=provider, content=content, to=phone, client_ref=client_ref)
-        prepared.append(_Prepared(recipient_id, contact_id, phone, client_ref, content_type, summary[:500], body))
-    return prepared, broken
-
-
 def _materialize_next(campaign: Campaign, limit: int) -> list[int]:
     """The ids of the next queued Messages to send ([] when no due recipient is left), however many batches in a
     row turn out to have nothing sendable (opted out since planning, parameters that no longer render): a loop, so
@@ -369,8 +343,9 @@ def _materialize_next(campaign: Campaign, limit: int) -> list[int]:
 
 
 def _materialize(campaign: Campaign, limit: int) -> list[int] | None:
-    """The next due recipients become queued Messages (once per client_ref); returns the ids to send, [] when this
-    batch had none to send (the caller asks again: these rows are no longer `planned`), None when none is due."""
+    """The next due recipients become queued Messages through the one outbox function (`messages_prepare`: the send
+    rules, once per client_ref); returns the ids to send, [] when this batch had none to send (the caller asks
+    again: these rows are no longer `planned`), None when none is due."""
     now = timezone.now()
     due = list(
         CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED)
@@ -380,64 +355,47 @@ def _materialize(campaign: Campaign, limit: int) -> list[int] | None:
     )
     if not due:
         return None
-    # Opted out since planning: recorded, not sent.
-    opted_out = [row[0] for row in due if row[4] == Consent.UNSUBSCRIBED]
-    if opted_out:
-        CampaignRecipient.objects.filter(id__in=opted_out, state=RecipientState.PLANNED).update(
-            state=RecipientState.SKIPPED, skip_reason=SkipReason.OPTED_OUT
-        )
-    prepared, broken = _prepare(campaign, [row[:4] for row in due if row[4] != Consent.UNSUBSCRIBED])
-    for recipient_id, detail in broken:
-        CampaignRecipient.objects.filter(id=recipient_id, state=RecipientState.PLANNED).update(
-            state=RecipientState.SKIPPED, skip_reason=SkipReason.MISSING_VARIABLE, skip_detail=detail
-        )
-    if not prepared:
-        return []
+    template, provider, origin_ref = campaign.template, campaign.provider, str(campaign.pk)
+    items: list[Outgoing] = []
+    recipients: list[int] = []
+    skipped: dict[tuple[str, str], list[int]] = defaultdict(list)  # (reason, detail) → recipients
+    for recipient_id, contact_id, phone, parameters, consent in due:
+        try:
+            content = template_content(template, parameters if isinstance(parameters, dict) else {})
+        except TemplateRenderError as exc:
+            skipped[(SkipReason.MISSING_VARIABLE, str(exc)[:255])].append(recipient_id)
+            continue
+        contact = Contact(pk=contact_id, phone=phone, whatsapp_consent=consent)
+        items.append(Outgoing(provider, phone, content, Origin.CAMPAIGN, origin_ref, contact))
+        recipients.append(recipient_id)
     with transaction.atomic():
-        return _messages_insert(campaign, prepared, now)
-
-
-def _messages_insert(campaign: Campaign, prepared: list[_Prepared], now: datetime) -> list[int]:
-    """Insert the messages and link their recipients in one statement (the ORM's bulk insert spent more CPU turning
-    ~20 parameters per row into SQL than the sends themselves took); returns the ids still queued."""
-    message, recipient = Message._meta.db_table, CampaignRecipient._meta.db_table
-    sql = (
-        # Table names are the models' own; every value is a bound parameter.
-        "WITH rows AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],"  # noqa: S608
-        " %s::text[], %s::text[]) AS t(recipient_id, contact_id, phone, ref, content_type, summary, body)),"
-        f' inserted AS (INSERT INTO {message} (provider_id, contact_id, "to", status, client_ref, origin, origin_ref,'
-        " content_type, content_summary, error_code, error_reason, currency, request_body, created_at, updated_at)"
-        " SELECT %s, contact_id, phone, %s, ref, %s, %s, content_type, summary, '', '', '', CAST(body AS jsonb), %s, %s"
-        " FROM rows ORDER BY recipient_id ON CONFLICT (client_ref) DO NOTHING RETURNING id, client_ref),"
-        # A run that died after inserting some of these left their messages: link those (they are sent only if
-        # still queued; `sending` ones were settled as unknown).
-        " linked AS (SELECT rows.recipient_id, coalesce(inserted.id, m.id) AS message_id,"
-        " (inserted.id IS NOT NULL OR m.status = %s) AS to_send FROM rows"
-        f" LEFT JOIN inserted ON inserted.client_ref = rows.ref LEFT JOIN {message} m ON m.client_ref = rows.ref)"
-        f" UPDATE {recipient} SET message_id = linked.message_id, state = %s FROM linked"
-        f" WHERE {recipient}.id = linked.recipient_id RETURNING linked.message_id, linked.to_send, linked.recipient_id"
-    )
-    params: list[Any] = [
-        [p.recipient_id for p in prepared],
-        [p.contact_id for p in prepared],
-        [p.phone for p in prepared],
-        [p.client_ref for p in prepared],
-        [p.content_type for p in prepared],
-        [p.summary for p in prepared],
-        [json.dumps(p.body) for p in prepared],
-        campaign.provider_id,
-        MessageStatus.QUEUED.value,
-        Origin.CAMPAIGN.value,
-        str(campaign.pk),
-        now,
-        now,
-        MessageStatus.QUEUED.value,
-        RecipientState.QUEUED.value,
-    ]
-    with server_side_cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [int(pk) for pk, to_send, _ in sorted(rows, key=lambda row: row[2]) if to_send]
+        linked: list[tuple[int, int]] = []
+        to_send: list[int] = []
+        for recipient_id, result in zip(recipients, messages_prepare(items=items), strict=True):
+            if isinstance(result, SendOptedOut):  # opted out since planning: recorded, not sent
+                skipped[(SkipReason.OPTED_OUT, "")].append(recipient_id)
+            elif isinstance(result, SendInvalidNumber):
+                skipped[(SkipReason.INVALID, str(result)[:255])].append(recipient_id)
+            elif isinstance(result, SendRefused):
+                continue  # the number was switched off meanwhile: stays planned, the run stops on it
+            else:
+                message, _created = result
+                linked.append((recipient_id, message.pk))
+                if message.status == MessageStatus.QUEUED:
+                    to_send.append(message.pk)  # a message a crashed run left `sending` was settled, never resent
+        for (reason, detail), ids in skipped.items():
+            CampaignRecipient.objects.filter(id__in=ids, state=RecipientState.PLANNED).update(
+                state=RecipientState.SKIPPED, skip_reason=reason, skip_detail=detail
+            )
+        values_update(
+            table=CampaignRecipient._meta.db_table,
+            columns=("id", "message_id"),
+            types=("bigint", "bigint"),
+            rows=linked,
+            assignments="message_id = v.message_id, state = %s",
+            params=[RecipientState.QUEUED.value],
+        )
+    return to_send
 
 
 def _lease_take(campaign: Campaign) -> bool:
