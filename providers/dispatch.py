@@ -493,8 +493,14 @@ async def _dispatch(
             with contextlib.suppress(Exception):
                 await db(_results_write)(results)
 
-    slots = pacing.paced(pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, block_rate=own_rate)
-    share_slots = pacing.paced(share, itertools.repeat(None), margin=PACING_MARGIN_SECONDS) if share else None
+    # With a share of its own, a send takes a slot of both schedules and the send-time logs are checked once both
+    # are taken (the moment the request goes), so neither one-second window can exceed its rate.
+    slots = pacing.paced(
+        pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, block_rate=own_rate, logged=share is None
+    )
+    share_slots = (
+        pacing.paced(share, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, logged=False) if share else None
+    )
     try:
         async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
             try:
@@ -526,6 +532,8 @@ async def _dispatch(
                     if share_slots is not None:
                         await anext(share_slots)  # this run's own share first (a campaign's throttle)...
                     await anext(slots)  # ...then the number's slot, shared by every run on the number
+                    if share is not None:
+                        await pacing.window_wait((pacer, share), margin=PACING_MARGIN_SECONDS)
                     if stopping or surging():
                         ready.appendleft(job)  # a stop came while it waited for its slot: it never goes out
                         continue

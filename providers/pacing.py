@@ -226,12 +226,15 @@ async def paced[T](
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     margin: float = 0.0,
     block_rate: float | None = None,
+    logged: bool = True,
 ) -> AsyncGenerator[T]:
     """Yield items no faster than the pacer's schedule allows, each at (or just after) its own slot.
 
     `margin` (seconds) widens the one-second window, e.g. to absorb jitter between here and the provider's clock.
     `block_rate` sizes each reservation when the caller consumes slower than the pacer's rate (a campaign whose own
     throttle is below the number's cap): it then holds only the slots it will use, leaving the rest to others.
+    `logged=False` leaves the log of send times to the caller, who waits on several pacers and checks them all at
+    the last moment with `window_wait`.
     """
     block = max(1, int(min(pacer.rate, block_rate or pacer.rate) * RESERVE_SECONDS))
     window = 1.0 + margin
@@ -256,11 +259,37 @@ async def paced[T](
                 break
             if wait > 0:
                 await sleep(wait)
-            if len(log) == log.maxlen and (held := log[0] + window - clock()) > 0:
+            if logged and len(log) == log.maxlen and (held := log[0] + window - clock()) > 0:
                 # The send `rate` places back is under a window old: wait for it, and shift this block's slots.
                 await sleep(held)
                 first += held
             sent += 1
-            log.append(clock())
+            if logged:
+                log.append(clock())
             yield item
         pending = pending[sent:]
+
+
+async def window_wait(
+    pacers: Iterable[Pacer],
+    *,
+    margin: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> None:
+    """The last check before a send that took slots of several pacers (`paced(..., logged=False)`): wait until none
+    of them has had `rate` sends in the last window, then log this send for each. Checked here, after every slot
+    was taken, the log holds when the request really goes, so no one-second window of any pacer exceeds its rate."""
+    window = 1.0 + margin
+    logs = []
+    for pacer in pacers:
+        size = max(1, int(pacer.rate))
+        log = _sent_logs.get(pacer.key)
+        if log is None or log.maxlen != size:
+            log = _sent_logs[pacer.key] = deque(log or (), maxlen=size)
+        logs.append(log)
+    while (held := max((log[0] + window - clock() for log in logs if len(log) == log.maxlen), default=0.0)) > 0:
+        await sleep(held)
+    now = clock()
+    for log in logs:
+        log.append(now)
