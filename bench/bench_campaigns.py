@@ -57,6 +57,8 @@ PAIR = int(os.environ.get("BENCH_PAIR", "10000"))
 def _django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_project.settings")
+    # The simulator listens on a free local port: let the providers send there.
+    os.environ.setdefault("NEXMO_ALLOWED_BASE_URLS", "http://127.0.0.1")
     import django
 
     django.setup()

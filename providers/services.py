@@ -37,6 +37,7 @@ from providers.models import (
 )
 from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
+from providers.nexmo.hosts import base_url_problem
 from providers.nexmo.payloads import body_build, client_ref_for, content_describe
 from providers.nexmo.webhooks import InboundEvent, PayloadInvalid, StatusEvent, status_parse
 from whatsapp_project.db import server_side_cursor
@@ -86,6 +87,10 @@ def _provider_apply(provider: ProviderConfig, data: dict[str, Any]) -> None:
     for name in PROVIDER_FIELDS:
         if name in data:
             setattr(provider, name, data[name])
+    if data.get("api_base_url"):
+        problem = base_url_problem(str(data["api_base_url"]))
+        if problem is not None:
+            raise ValidationError({"api_base_url": [problem]})
     if "phone_number" in data:
         try:
             provider.phone_number = phone_normalize(str(data["phone_number"]))

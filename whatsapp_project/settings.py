@@ -29,6 +29,11 @@ if not DEBUG and not ALLOWED_HOSTS:
 
 PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 NEXMO_API_BASE_URL = env.url("NEXMO_API_BASE_URL", "https://api.nexmo.com")
+# Where a provider's API base URL may point besides Vonage's own https API hosts (providers/nexmo/hosts.py): the
+# server sends the number's live JWT there. `make run` adds its simulator; tests run simulators on free local ports.
+NEXMO_ALLOWED_BASE_URLS = env.origins(
+    "NEXMO_ALLOWED_BASE_URLS", ["http://127.0.0.1", "http://localhost", "https://api.nexmo.test"] if TESTING else []
+)
 # Gateway timeouts (seconds): connect short, read bounded; a read timeout after sending is ambiguous.
 NEXMO_CONNECT_TIMEOUT = env.number("NEXMO_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 NEXMO_READ_TIMEOUT = env.number("NEXMO_READ_TIMEOUT", 10.0, minimum=0.1)

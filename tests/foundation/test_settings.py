@@ -53,6 +53,8 @@ def test_the_project_starts_with_no_environment_at_all() -> None:
         ({"DATABASE_URL": "nosuchdb://x/y"}, "DATABASE_URL"),
         ({"PUBLIC_BASE_URL": "example.com/no-scheme"}, "PUBLIC_BASE_URL"),
         ({"NEXMO_API_BASE_URL": "ftp://api.nexmo.com"}, "NEXMO_API_BASE_URL"),
+        ({"NEXMO_ALLOWED_BASE_URLS": "ftp://127.0.0.1"}, "NEXMO_ALLOWED_BASE_URLS"),
+        ({"NEXMO_ALLOWED_BASE_URLS": "http://127.0.0.1:8025/path"}, "NEXMO_ALLOWED_BASE_URLS"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"Q_TIMEOUT": "900", "Q_RETRY": "600"}, "Q_TIMEOUT"),
         ({"NEXMO_READ_TIMEOUT": "soon"}, "NEXMO_READ_TIMEOUT"),
