@@ -126,7 +126,12 @@ def _rows(handle: IO[bytes]) -> Iterator[_Row]:
                         code="no_header",
                     )
             row = _Row(line=line, value=", ".join(cell for cell in cells if cell))
-            if "\ufffd" in row.value or "\x00" in row.value:
+            if "\x00" in row.value:
+                # Past the head check a NUL can still turn up; PostgreSQL text cannot hold it, so neither may the
+                # report: the row is listed with U+FFFD in its place.
+                row.value = row.value.replace("\x00", "\ufffd")
+                row.phone_error = "The row contains a NUL character, which no phone number or external id holds."
+            elif "\ufffd" in row.value:
                 row.phone_error = "The row is not valid UTF-8 text."
             elif columns is None:
                 # One value per row, no header: it may be either; the external id is tried first, then the number.

@@ -9,7 +9,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -259,8 +259,12 @@ class EventBatchViewSet(viewsets.ViewSet):
     serializer_class = EventBatchSerializer
 
     def create(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            return Response({"events": ['Send {"events": [...]}.']}, status=status.HTTP_400_BAD_REQUEST)
+        # A form-encoded body arrives as a QueryDict (a dict too): events are only ever JSON.
+        if not isinstance(request.data, dict) or isinstance(request.data, QueryDict):
+            return Response(
+                {"events": ['Send a JSON body: {"events": [...]} with Content-Type: application/json.']},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         batch = EventBatchSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         valid: list[services.EventInput] = []
