@@ -23,6 +23,7 @@ from campaigns.models import AudienceList, AudienceListMember
 from contacts.importing import ALIASES, column_slug
 from contacts.models import Contact
 from contacts.phones import phone_normalize_fast
+from whatsapp_project.csv_cells import cell_unguard
 
 BATCH = 5000
 INSERT_ROWS = 5000  # two parameters a row, well under the 65,535 a PostgreSQL statement takes
@@ -110,7 +111,7 @@ def _rows(handle: IO[bytes]) -> Iterator[_Row]:
             except csv.Error as exc:
                 yield _Row(line=reader.line_num, value="", phone_error=f"The row cannot be read as CSV: {exc}.")
                 continue
-            cells = [cell.strip() for cell in cells]
+            cells = [cell_unguard(cell.strip()) for cell in cells]  # our exports guard formula-like cells
             if not any(cells):
                 continue
             line = reader.line_num

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from contacts.models import Consent, ConsentChange, Contact, ContactImport, ContactImportError, ImportStatus
 from contacts.phones import phone_normalize_fast
+from whatsapp_project.csv_cells import GUARD, cell_unguard
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +281,8 @@ def _record(number: int, cells: list[str], plan: Plan) -> Record:
     width = len(cells)
     for index, column, slot, check in plan.steps:
         value = cells[index].strip() if index < width else ""
+        if value[:1] == GUARD:
+            value = cell_unguard(value)  # a cell of one of our exports, guarded against spreadsheet formulas
         # A blank cell stays None: it never clears what the contact already has.
         if value:
             record[slot] = value if check is None else check(value, column)
