@@ -184,6 +184,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer(
     "DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=CALLBACK_MAX_BODY_BYTES
 )
 
+# Uploads: the contact import takes files up to CONTACT_IMPORT_MAX_BYTES and keeps them in CONTACT_IMPORT_DIR until
+# imported; an audience list up to AUDIENCE_LIST_MAX_BYTES. The first upload handler stops any file past the larger
+# of the two as its chunks arrive (whatsapp_project/uploads.py), before the rest is written anywhere.
+CONTACT_IMPORT_MAX_BYTES = env.integer("CONTACT_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
+CONTACT_IMPORT_DIR = BASE_DIR / "var" / "imports"
+AUDIENCE_LIST_MAX_BYTES = env.integer("AUDIENCE_LIST_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+FILE_UPLOAD_HANDLERS = [
+    "whatsapp_project.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
