@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 S = MessageStatus
 
 
+# One test send (a template's or a number's, from a screen or the API) reaches at most this many recipients: each is a
+# synchronous request to Nexmo while the user waits, and a test is for a handful of phones, not a broadcast.
+TEST_SEND_MAX_RECIPIENTS = 20
+
+
 class SendRefused(Exception):
     """Refused before Nexmo was called (outside the 24-hour window, bad number, opted out, inactive provider).
 
@@ -223,7 +228,8 @@ def message_prepare(
         raise SendRefused(exc.messages[0]) from None
     if contact is None:
         contact = Contact.objects.filter(phone=e164).first()
-    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED and origin != Origin.TEST:
+    # Every origin, test sends included: a STOP means no more messages from us, whoever clicks the button.
+    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED:
         raise SendRefused(f"{e164} has opted out of WhatsApp messages (sent STOP); they must opt in again first.")
     if isinstance(content, TextContent | MediaContent) and (contact is None or not contact.window_open()):
         raise SendRefused(

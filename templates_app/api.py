@@ -15,6 +15,7 @@ from rest_framework.routers import BaseRouter
 
 from contacts.models import Contact
 from providers.models import ProviderConfig
+from providers.services import TEST_SEND_MAX_RECIPIENTS
 from templates_app import services
 from templates_app.models import Template
 from templates_app.rendering import template_preview_text, template_slots
@@ -63,8 +64,18 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 
 class TestSendSerializer(serializers.Serializer):
-    to = serializers.ListField(child=serializers.CharField(), required=False, help_text="E.164 numbers.")
-    contacts = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Contact ids.")
+    to = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        max_length=TEST_SEND_MAX_RECIPIENTS,
+        help_text=f"E.164 numbers; at most {TEST_SEND_MAX_RECIPIENTS} recipients in all.",
+    )
+    contacts = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        max_length=TEST_SEND_MAX_RECIPIENTS,
+        help_text="Contact ids.",
+    )
     parameters = serializers.DictField(required=False, help_text='{"1": "Ann", "header": "https://…"}')
 
     def to_internal_value(self, data: Any) -> Any:
