@@ -21,6 +21,7 @@ from templates_app.models import Template
 from templates_app.rendering import template_preview_text, template_slots
 from templates_app.rules import namespace_problem, template_errors
 from templates_app.selectors import EXPORT_FIELDS, templates_export, templates_list
+from whatsapp_project.fields import JSONField
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -97,7 +98,7 @@ class TestSendResultSerializer(serializers.Serializer):
     contact = serializers.IntegerField(source="contact.pk", allow_null=True, default=None)
     ok = serializers.BooleanField()
     status_code = serializers.IntegerField(allow_null=True)
-    body = serializers.JSONField(allow_null=True)
+    body = JSONField(allow_null=True)
     error = serializers.CharField()
     message = serializers.IntegerField(source="message_id", allow_null=True)
 

@@ -211,7 +211,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "whatsapp_project.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "whatsapp_project.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],

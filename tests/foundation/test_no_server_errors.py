@@ -91,3 +91,20 @@ def test_events_as_a_form_encoded_body_is_a_400(staff_api: Any) -> None:
     )
     assert response.status_code == 400
     assert "events" in json.dumps(response.json())
+
+
+# --- found by the schema fuzz (tests/foundation/test_api_fuzz.py) ---------------------------------------------------
+
+
+def test_a_json_field_sent_as_form_text_null_or_nested_deep_is_a_400(staff_api: Any) -> None:
+    refused_null = staff_api.post("/api/v1/journeys/", {"name": "x", "trigger": "null"}, format="multipart")
+    assert refused_null.status_code == 400 and "trigger" in refused_null.json()
+    deep = staff_api.post("/api/v1/journeys/", {"name": "x", "trigger": _nested(3000)}, format="multipart")
+    assert deep.status_code == 400 and "trigger" in deep.json()
+    surrogate = staff_api.post("/api/v1/journeys/", {"name": "x", "trigger": '"\\ud800"'}, format="multipart")
+    assert surrogate.status_code == 400
+
+
+def test_a_date_time_filter_with_an_offset_postgresql_refuses_is_turned_to_utc(staff_api: Any) -> None:
+    response = staff_api.get("/api/v1/contacts/", {"created_before": "0506-09-20T04:07:53+17:51"})
+    assert response.status_code == 200
