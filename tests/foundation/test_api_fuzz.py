@@ -24,7 +24,7 @@ from schemathesis.config import SchemathesisConfig
 
 from whatsapp_project.wsgi import application
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 
 
 def _schema() -> dict[str, Any]:
