@@ -9,6 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client, TestCase
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -154,3 +156,14 @@ def test_random_bytes_over_http_never_answer_5xx_nor_leave_a_file(
     page = marketer.post("/contacts/imports/new/", {"file": SimpleUploadedFile("r.csv", content)})
     assert page.status_code in (200, 302)
     assert set(_left(imports)) == _waiting()
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_FILES[:2])
+def test_the_command_refuses_a_broken_header_with_the_reason_and_leaves_no_file(
+    imports: Path, tmp_path: Path, content: bytes, message: str
+) -> None:
+    source = tmp_path / "bad.csv"
+    source.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_contacts", str(source))
+    assert _left(imports) == [] and not ContactImport.objects.exists()
