@@ -39,7 +39,7 @@ test: install browser
 
 # The suite against DATABASE_URL as it is (make test sets it); pytest-xdist gives each worker its own database.
 test-here:
-	$(PY) manage.py makemigrations --check --dry-run >/dev/null || { echo "Model changes without migrations: run manage.py makemigrations"; exit 1; }
+	TESTING=true $(PY) manage.py makemigrations --check --dry-run >/dev/null || { echo "Model changes without migrations: run manage.py makemigrations"; exit 1; }
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
@@ -31,3 +32,10 @@ class IsStaffOrMarketerReadOnly(BasePermission):
         if request.method in SAFE_METHODS:
             return is_marketer(request.user)
         return is_staff(request.user)
+
+
+class ApiDocsReader(BasePermission):
+    """The OpenAPI schema and its docs: signed-in users, or anyone when API_DOCS_PUBLIC is on."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(settings.API_DOCS_PUBLIC or (request.user and request.user.is_authenticated))

@@ -126,6 +126,7 @@ def _phase_setup(private_key_file: str, base_url: str) -> dict[str, Any]:
             private_key_fingerprint=private_key_fingerprint(pem),
             api_base_url=base_url,
             whatsapp_namespace="bench_ns",
+            max_messages_per_second=1000,  # the top tier: the campaign's own throttle is what the phases vary
         )
         Template.objects.create(
             provider=provider,

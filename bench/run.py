@@ -24,6 +24,12 @@ def _setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(HERE))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_project.settings")
+    # The harness only creates and drops bench databases: development mode with a throwaway key is enough (each
+    # server under test gets a production environment of its own).
+    from cryptography.fernet import Fernet
+
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     import django
 
     django.setup()

@@ -30,11 +30,19 @@ from campaigns.models import (
 from campaigns.planning import in_control_group, plan_in_sql
 from contacts.models import Consent, Contact
 from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
+from providers import transitions
 from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle
-from providers.models import Message, MessageStatus, Origin
+from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.nexmo.payloads import client_ref_for, content_describe
 from providers.selectors import contacts_over_frequency_cap
-from providers.services import TEST_SEND_MAX_RECIPIENTS, SendRefused, SendResult, message_body, message_send
+from providers.services import (
+    TEST_SEND_MAX_RECIPIENTS,
+    SendRefused,
+    SendResult,
+    message_body,
+    message_send,
+    provider_send_refusal,
+)
 from templates_app.models import Status as TemplateStatus
 from templates_app.rendering import (
     TemplateRenderError,
@@ -107,6 +115,8 @@ def _validate(campaign: Campaign) -> None:
                         problems[slot.key] = f"Say where {slot.label} comes from: a property, a value or a fallback."
                 if problems:
                     errors["variables"] = [f"{key}: {message}" for key, message in sorted(problems.items())]
+    if campaign.provider_id and (refusal := provider_send_refusal(campaign.provider)) is not None:
+        errors["provider"] = [refusal]
     if campaign.audience == Audience.SEGMENT and not campaign.segment_id:
         errors["segment"] = ["Pick a segment, or choose the test profiles or everyone subscribed."]
     if campaign.audience == Audience.UPLOADED_LIST and not campaign.audience_list_id:
@@ -355,8 +365,19 @@ def _prepare(
     return prepared, broken
 
 
-def _materialize(campaign: Campaign, limit: int) -> list[int]:
-    """The next due recipients become queued Messages (once per client_ref); returns the ids to send."""
+def _materialize_next(campaign: Campaign, limit: int) -> list[int]:
+    """The ids of the next queued Messages to send ([] when no due recipient is left), however many batches in a
+    row turn out to have nothing sendable (opted out since planning, parameters that no longer render): a loop, so
+    half a million such rows cost batches, never stack frames."""
+    while (ids := _materialize(campaign, limit)) is not None:
+        if ids:
+            return ids
+    return []
+
+
+def _materialize(campaign: Campaign, limit: int) -> list[int] | None:
+    """The next due recipients become queued Messages (once per client_ref); returns the ids to send, [] when this
+    batch had none to send (the caller asks again: these rows are no longer `planned`), None when none is due."""
     now = timezone.now()
     due = list(
         CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PLANNED)
@@ -365,7 +386,7 @@ def _materialize(campaign: Campaign, limit: int) -> list[int]:
         .values_list("id", "contact_id", "phone", "parameters", "contact__whatsapp_consent")[:limit]
     )
     if not due:
-        return []
+        return None
     # Opted out since planning: recorded, not sent.
     opted_out = [row[0] for row in due if row[4] == Consent.UNSUBSCRIBED]
     if opted_out:
@@ -378,7 +399,7 @@ def _materialize(campaign: Campaign, limit: int) -> list[int]:
             state=RecipientState.SKIPPED, skip_reason=SkipReason.MISSING_VARIABLE, skip_detail=detail
         )
     if not prepared:
-        return _materialize(campaign, limit)
+        return []
     with transaction.atomic():
         return _messages_insert(campaign, prepared, now)
 
@@ -466,14 +487,22 @@ def campaign_run(
                 batch = leftovers[:limit]
                 del leftovers[:limit]
                 return batch
-            return _materialize(campaign, limit)
+            return _materialize_next(campaign, limit)
 
-        def should_stop() -> bool:
+        def should_stop() -> bool | str:
+            """Asked several times a second while sending: a pause or a cancel, or the number switched off."""
             now = timezone.now()
             renewed = Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(
                 lease_until=now + timedelta(seconds=LEASE_SECONDS)
             )
-            return not renewed
+            if not renewed:
+                return True
+            provider = ProviderConfig.objects.get(pk=campaign.provider_id)
+            return provider_send_refusal(provider) or False
+
+        if (refusal := provider_send_refusal(campaign.provider)) is not None:
+            _campaign_pause(campaign, refusal)
+            return DispatchReport(stopped="requested", reason=refusal)
 
         def after_batch(report: DispatchReport) -> None:
             moment = timezone.now().timestamp()
@@ -487,16 +516,15 @@ def campaign_run(
             provider=campaign.provider,
             next_ids=next_ids,
             rate=float(campaign.throttle_per_second),
+            share_key=f"campaign:{campaign.pk}",
             batch_size=batch_size,
             max_concurrency=max_concurrency,
             should_stop=should_stop,
             surge=SurgePolicy(),
             after_batch=after_batch,
         )
-        if report.stopped == "surge":
-            Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(
-                status=S.PAUSED, pause_reason=report.reason
-            )
+        if report.stopped == "surge" or (report.stopped == "requested" and report.reason):
+            _campaign_pause(campaign, report.reason)
         elif report.stopped is None:
             _campaign_finish_or_wait(campaign)
     finally:
@@ -506,6 +534,11 @@ def campaign_run(
     campaign.refresh_from_db()
     campaign_stats_refresh(campaign=campaign)
     return report
+
+
+def _campaign_pause(campaign: Campaign, reason: str) -> None:
+    """Paused by the engine (a failure surge, the number switched off), with the reason shown on its page."""
+    Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(status=S.PAUSED, pause_reason=reason)
 
 
 def _campaign_finish_or_wait(campaign: Campaign) -> None:
@@ -616,7 +649,7 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
         raise CampaignActionRefused(f"A {campaign.status} campaign has nothing to retry.")
     count = (
         _campaign_messages(campaign)
-        .filter(status=MessageStatus.FAILED)
+        .filter(transitions.q_step(MessageStatus.FAILED, MessageStatus.QUEUED))
         .update(status=MessageStatus.QUEUED, error_code="", error_reason="", failed_at=None, updated_at=timezone.now())
     )
     if count:

@@ -19,7 +19,7 @@ from contacts import importing
 from contacts.models import Consent, ConsentChange, Contact, ContactImport, Event, ImportStatus, Segment
 from contacts.phones import phone_normalize
 from contacts.segments import segment_definition_clean
-from contacts.signals import event_recorded
+from contacts.signals import event_recorded, events_recorded
 
 
 def contact_get_or_create_by_phone(*, phone: str, defaults: dict[str, object] | None = None) -> tuple[Contact, bool]:
@@ -144,14 +144,21 @@ def event_record(
     except IntegrityError:
         # The same event_id arrived concurrently; the first one stored wins.
         return Event.objects.get(event_id=event_id), False
-    _announce(event, contact, created_contact=False)
+    _announce([(event, contact, False)])
     return event, True
 
 
-def _announce(event: Event, contact: Contact, *, created_contact: bool) -> None:
-    transaction.on_commit(
-        lambda: event_recorded.send(sender=Event, event=event, contact=contact, created_contact=created_contact)
-    )
+def _announce(recorded: list[tuple[Event, Contact, bool]]) -> None:
+    """Once committed: `event_recorded` for each stored event, then `events_recorded` once for all of them."""
+    if not recorded:
+        return
+
+    def send() -> None:
+        for event, contact, created in recorded:
+            event_recorded.send(sender=Event, event=event, contact=contact, created_contact=created)
+        events_recorded.send(sender=Event, events=[(event, contact) for event, contact, _ in recorded])
+
+    transaction.on_commit(send)
 
 
 def event_record_batch(*, events: list[EventInput], create_contacts: bool = False) -> list[dict[str, Any]]:
@@ -169,6 +176,7 @@ def event_record_batch(*, events: list[EventInput], create_contacts: bool = Fals
     stored = dict(Event.objects.filter(event_id__in=wanted_ids).values_list("event_id", "id")) if wanted_ids else {}
     created_contacts: set[int] = set()
     batch_ids: dict[str, int] = {}
+    recorded: list[tuple[Event, Contact, bool]] = []
     for item in events:
         if item.event_id and item.event_id in stored:
             results[item.index] = {"index": item.index, "status": "duplicate", "id": stored[item.event_id]}
@@ -215,13 +223,14 @@ def event_record_batch(*, events: list[EventInput], create_contacts: bool = Fals
             batch_ids[item.event_id] = item.index
         event, made = event_record_quiet(contact=contact, item=item)
         if made:
-            _announce(event, contact, created_contact=contact.pk in created_contacts)
+            recorded.append((event, contact, contact.pk in created_contacts))
         results[item.index] = {
             "index": item.index,
             "status": "created" if made else "duplicate",
             "id": event.pk,
             "contact_id": contact.pk,
         }
+    _announce(recorded)
     return [results[i] for i in sorted(results)]
 
 

@@ -225,3 +225,13 @@ class SegmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} in segment of journey {self.journey_id}"
+
+
+class JourneyClock(models.Model):
+    """The one clock that runs timed steps as they fall due (journeys.services.journeys_clock): its lease."""
+
+    token = models.CharField(max_length=32, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Journey clock until {self.until}"

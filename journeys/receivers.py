@@ -7,13 +7,18 @@ from typing import Any
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
-from contacts.signals import event_recorded
+from contacts.signals import events_recorded
 from providers.signals import inbound_message_received, message_status_changed
 
+# Events handed to one task at most: a batch posted to the events API enters its journeys in one go.
+EVENTS_PER_TASK = 1000
 
-@receiver(event_recorded, dispatch_uid="journeys.event_recorded")
-def on_event_recorded(sender: Any, *, event: Any, contact: Any, **kwargs: Any) -> None:
-    async_task("journeys.tasks.event_react", event.pk)
+
+@receiver(events_recorded, dispatch_uid="journeys.events_recorded")
+def on_events_recorded(sender: Any, *, events: list[tuple[Any, Any]], **kwargs: Any) -> None:
+    ids = [event.pk for event, _contact in events]
+    for start in range(0, len(ids), EVENTS_PER_TASK):
+        async_task("journeys.tasks.events_react", ids[start : start + EVENTS_PER_TASK])
 
 
 @receiver(inbound_message_received, dispatch_uid="journeys.inbound_message_received")

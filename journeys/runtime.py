@@ -40,8 +40,8 @@ from journeys.models import (
 )
 from providers.content import TextContent
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
-from providers.selectors import contacts_over_frequency_cap
-from providers.services import SendRefused, message_send
+from providers.outbox import outbox_kick
+from providers.services import Outgoing, SendCapped, SendRefused, messages_prepare
 from templates_app.models import Template
 from templates_app.rendering import TemplateRenderError, template_render
 
@@ -95,6 +95,18 @@ def _relaxed_commit() -> None:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+def next_due() -> datetime | None:
+    """When the next enrollment of a live journey falls due (a timer, a quiet-hours end, a reply's deadline)."""
+    return (
+        Enrollment.objects.filter(
+            state__in=RUNNABLE_STATES, next_run_at__isnull=False, journey__status=JourneyStatus.LIVE
+        )
+        .order_by("next_run_at")
+        .values_list("next_run_at", flat=True)
+        .first()
+    )
+
+
 def claim_ids(*, ids: list[int], now: datetime) -> str | None:
     """Claim the given enrollments if they are due (a wake-up sets next_run_at to now); the token or None."""
     token = uuid.uuid4().hex
@@ -107,6 +119,17 @@ def claim_ids(*, ids: list[int], now: datetime) -> str | None:
     return token if claimed else None
 
 
+@dataclass(eq=False)
+class _Pending:
+    """A send decided during the walk, queued with every other send of the batch once the walk is over."""
+
+    item: Outgoing
+    run: _Run
+    node_id: str
+    log_index: int
+    message_id: int | None = None
+
+
 @dataclass
 class _Run:
     """One enrollment being walked, plus what the walk will write."""
@@ -117,7 +140,8 @@ class _Run:
     journey: Journey
     now: datetime
     logs: list[tuple[Any, ...]] = field(default_factory=list)
-    sent: dict[str, int] = field(default_factory=dict)  # node → message id sent during this walk
+    sent: dict[str, _Pending] = field(default_factory=dict)  # node → its send during this walk
+    queued_on: set[int] = field(default_factory=set)  # numbers whose outbox got a message in this walk
     steps_taken: int = 0
 
     def log(self, node: str, outcome: str, *, detail: str = "", message_id: int | None = None) -> None:
@@ -167,7 +191,15 @@ def process_claim(*, token: str, now: datetime | None = None) -> int:
         run = _Run(row, contacts[row.contact_id], versions[row.version_id], journeys[row.journey_id], now)
         _walk(run, nodes[row.version_id], writes)
         runs.append(run)
+    _sends_queue(runs)
     _flush(token=token, runs=runs, writes=writes, now=now)
+    # Committed: the numbers' senders take the queued messages from here, while this worker walks the next batch.
+    outbox_kick(number for run in runs for number in run.queued_on)
+    waits = [run.row.next_run_at for run in runs if run.row.state == EnrollmentState.WAITING and run.row.next_run_at]
+    if waits:
+        from journeys.services import clock_wake
+
+        clock_wake(at=min(waits))
     return sum(run.steps_taken for run in runs)
 
 
@@ -218,7 +250,7 @@ def _walk(run: _Run, nodes: dict[str, Node], writes: _Writes) -> None:
             return
         elif kind == "wait_for_reply":
             run.log(row.node, StepOutcome.WAITING)
-            row.wait_message_id = run.sent.get(node["message_node"]) or _sent_message_id(row, node["message_node"])
+            row.wait_message_id = _sent(run, node["message_node"])  # type: ignore[assignment]
             row.wait_payload = (node.get("payload") or "").strip()
             row.replied_at = None
             run.wait(WaitKind.REPLY, run.now + timedelta(seconds=int(node["timeout_seconds"])))
@@ -408,6 +440,11 @@ def _split(enrollment_id: int, node_id: str, branches: list[dict[str, Any]]) -> 
     return ""
 
 
+def _sent(run: _Run, node: str) -> _Pending | int | None:
+    """The message node `node` sent: this walk's (still to be queued) or an earlier walk's id."""
+    return run.sent.get(node) or _sent_message_id(run.row, node)
+
+
 def _sent_message_id(row: Enrollment, node: str) -> int | None:
     step = (
         JourneyStep.objects.filter(enrollment_id=row.pk, node=node, message__isnull=False)
@@ -426,8 +463,13 @@ def _branch(run: _Run, condition: dict[str, Any]) -> bool | None:
         return Event.objects.filter(
             contact_id=run.contact.pk, name=condition["event"], occurred_at__gte=run.row.entered_at
         ).exists()
-    message_id = run.sent.get(condition["node"]) or _sent_message_id(run.row, condition["node"])
-    message = Message.objects.filter(pk=message_id).first() if message_id else None
+    sent = _sent(run, condition["node"])
+    if isinstance(sent, _Pending):
+        # Sent in this very walk: not out yet, so not reached yet. Wait for its status or the deadline.
+        run.row.wait_message_id = sent  # type: ignore[assignment]
+        run.wait(WaitKind.STATUS, run.now + timedelta(seconds=int(condition["within_seconds"])))
+        return None
+    message = Message.objects.filter(pk=sent).first() if sent else None
     if message is None:
         return False
     if message.status in _REACHED[condition["status"]]:
@@ -472,15 +514,11 @@ def _provider_for(run: _Run, template: Template | None) -> ProviderConfig | None
 
 
 def _send(run: _Run, node: Node) -> None:
-    """Send this node's message once (idempotent by origin_ref) and log the outcome; never raises for a refusal."""
+    """Queue this node's message in the number's outbox once (idempotent by origin_ref), the send rules applied, and
+    log it; never raises for a refusal. The outbox sends it once the walked batch is committed."""
     row, contact = run.row, run.contact
     node_id = row.node
     journey = run.journey
-    if journey.cap_messages is not None and contacts_over_frequency_cap(
-        contact_ids=[contact.pk], limit=journey.cap_messages, days=journey.cap_days
-    ):
-        run.log(node_id, StepOutcome.CAPPED)
-        return
     template: Template | None = None
     variables: dict[str, Any] = {}
     content: Any
@@ -508,22 +546,43 @@ def _send(run: _Run, node: Node) -> None:
         run.log(node_id, StepOutcome.SKIPPED, detail="no active WhatsApp number")
         return
     origin_ref = f"journey:{row.version_id}:{node_id}:{row.pk}:{row.steps}"
-    try:
-        result = message_send(
-            provider=provider,
-            to=contact.phone,
-            content=content,
-            origin=Origin.JOURNEY,
-            origin_ref=origin_ref,
-            contact=contact,
-        )
-    except SendRefused as refusal:
-        run.log(node_id, StepOutcome.REFUSED, detail=str(refusal))
+    item = Outgoing(
+        provider=provider,
+        to=contact.phone,
+        content=content,
+        origin=Origin.JOURNEY,
+        origin_ref=origin_ref,
+        contact=contact,
+        frequency_cap=(journey.cap_messages, journey.cap_days or 1) if journey.cap_messages is not None else None,
+    )
+    run.sent[node_id] = _Pending(item=item, run=run, node_id=node_id, log_index=len(run.logs))
+    run.log(node_id, StepOutcome.SENT)
+
+
+def _sends_queue(runs: list[_Run]) -> None:
+    """Queue every send of the walked batch in the numbers' outboxes at once (the send rules applied to each), then
+    put the message ids, or the refusals, on the steps and waits that name them."""
+    pending = [p for run in runs for p in run.sent.values()]
+    if not pending:
         return
-    step_sent(run=run, node_id=node_id, message_id=result.message.pk)
+    for p, result in zip(pending, messages_prepare(items=[p.item for p in pending]), strict=True):
+        if isinstance(result, SendRefused):
+            log = p.run.logs[p.log_index]
+            outcome, detail = (
+                (StepOutcome.CAPPED, "") if isinstance(result, SendCapped) else (StepOutcome.REFUSED, result)
+            )
+            p.run.logs[p.log_index] = (*log[:5], outcome, str(detail)[:255], None, log[8])
+            continue
+        p.run.queued_on.add(p.item.provider.pk)
+        step_sent(run=p.run, node_id=p.node_id, message_id=result[0].pk)
+        p.message_id = result[0].pk
+    for run in runs:
+        if isinstance(run.row.wait_message_id, _Pending):
+            run.row.wait_message_id = run.row.wait_message_id.message_id
 
 
 def step_sent(*, run: _Run, node_id: str, message_id: int) -> None:
-    """Record a send in the walk (a separate function so a test can fail right after the message went out)."""
-    run.sent[node_id] = message_id
-    run.log(node_id, StepOutcome.SENT, message_id=message_id)
+    """Put the queued message on its step (a separate function so a test can fail right after it was queued)."""
+    index = run.sent[node_id].log_index
+    log = run.logs[index]
+    run.logs[index] = (*log[:7], message_id, log[8])

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import time as monotonic_time
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -23,13 +26,16 @@ from journeys.models import (
     EnrollmentState,
     ExitReason,
     Journey,
+    JourneyClock,
     JourneyStatus,
     JourneyVersion,
     Reentry,
     SegmentMember,
     WaitKind,
 )
-from providers.models import InboundMessage, Message
+from providers import transitions
+from providers.models import InboundMessage, Message, MessageStatus, Origin
+from providers.outbox import outbox_kick_on_commit
 from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
 
@@ -171,6 +177,8 @@ def journey_pause(*, journey: Journey) -> Journey:
 def journey_resume(*, journey: Journey) -> Journey:
     journey = _status_move(journey, allowed=(JourneyStatus.PAUSED,), to=JourneyStatus.LIVE, verb="resumed")
     transaction.on_commit(lambda: async_task("journeys.tasks.journeys_tick"))
+    # Messages its pause held in the outbox go now.
+    outbox_kick_on_commit(_queued_messages(journey).values_list("provider_id", flat=True).distinct())
     return journey
 
 
@@ -183,7 +191,40 @@ def journey_stop(*, journey: Journey) -> Journey:
     Enrollment.objects.filter(journey=journey, state__in=RUNNABLE_STATES).update(
         state=EnrollmentState.EXITED, exit_reason=ExitReason.STOPPED, ended_at=now, next_run_at=None, claim=""
     )
+    # What was still waiting in the outbox never goes: recorded as failed, with the reason.
+    _queued_messages(journey).filter(transitions.q_into(MessageStatus.FAILED)).update(
+        status=MessageStatus.FAILED,
+        error_code="journey_stopped",
+        error_reason="The journey was stopped before this message went out.",
+        failed_at=now,
+        updated_at=now,
+    )
     return journey
+
+
+def _queued_messages(journey: Journey) -> QuerySet[Message]:
+    """The journey's messages still waiting in an outbox (any version: each origin_ref names its version)."""
+    refs = Q()
+    for version_id in journey.versions.values_list("pk", flat=True):
+        refs |= Q(origin_ref__startswith=f"journey:{version_id}:")
+    if not refs:
+        return Message.objects.none()
+    return Message.objects.filter(refs, origin=Origin.JOURNEY, status=MessageStatus.QUEUED)
+
+
+def outbox_gate(items: Sequence[tuple[int, str]]) -> list[int]:
+    """Which queued journey messages may go now: those of live journeys. A paused journey's wait in the outbox (its
+    resume kicks the outbox); a stopped one's were failed when it stopped."""
+    versions: dict[int, int | None] = {}
+    for pk, ref in items:
+        parts = ref.split(":")
+        versions[pk] = int(parts[1]) if len(parts) > 2 and parts[0] == "journey" and parts[1].isdigit() else None
+    live = set(
+        JourneyVersion.objects.filter(
+            pk__in={v for v in versions.values() if v is not None}, journey__status=JourneyStatus.LIVE
+        ).values_list("pk", flat=True)
+    )
+    return [pk for pk, version in versions.items() if version is None or version in live]
 
 
 def journey_delete(*, journey: Journey) -> None:
@@ -204,9 +245,11 @@ def tick_schedule_ensure() -> None:
 
 
 def enrollment_enter(
-    *, journey: Journey, contact: Contact, trigger_properties: dict[str, Any] | None = None
+    *, journey: Journey, contact: Contact, trigger_properties: dict[str, Any] | None = None, run: bool = True
 ) -> Enrollment | None:
-    """Enter `contact` into a live journey if its re-entry rule and entry limit allow; the enrollment or None."""
+    """Enter `contact` into a live journey if its re-entry rule and entry limit allow; the enrollment or None.
+
+    `run=False` leaves running its first steps to the caller (who enters many, then runs them as one batch)."""
     if journey.status != JourneyStatus.LIVE or journey.current_version_id is None:
         return None
     if contact.whatsapp_consent == Consent.UNSUBSCRIBED:
@@ -245,8 +288,9 @@ def enrollment_enter(
             )
     except IntegrityError:
         return None  # already running in this journey (entered concurrently)
-    enrollment_id = enrollment.pk
-    transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", [enrollment_id]))
+    if run:
+        enrollment_id = enrollment.pk
+        transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", [enrollment_id]))
     return enrollment
 
 
@@ -264,11 +308,27 @@ def _filters_match(filters: Any, properties: dict[str, Any]) -> bool:
 
 def event_react(*, event: Event, contact: Contact) -> None:
     """A stored event: goal exits first, then entries for journeys triggered by it."""
-    enrollments_convert(contact=contact, event_name=event.name)
-    for journey in _live_journeys_with("event"):
-        trigger = journey.trigger
-        if trigger.get("event") == event.name and _filters_match(trigger.get("filters"), event.properties or {}):
-            enrollment_enter(journey=journey, contact=contact, trigger_properties=event.properties or {})
+    events_react(events=[event])
+
+
+def events_react(*, events: Sequence[Event]) -> int:
+    """Stored events, in order: goal exits first, then entries for the journeys they trigger; the entries' first
+    steps then run as one batch (one claim, one walk, a few writes) rather than a task each. How many entered."""
+    journeys = _live_journeys_with("event")
+    entered: list[int] = []
+    for event in events:
+        enrollments_convert(contact=event.contact, event_name=event.name)
+        for journey in journeys:
+            trigger = journey.trigger
+            if trigger.get("event") == event.name and _filters_match(trigger.get("filters"), event.properties or {}):
+                enrollment = enrollment_enter(
+                    journey=journey, contact=event.contact, trigger_properties=event.properties or {}, run=False
+                )
+                if enrollment is not None:
+                    entered.append(enrollment.pk)
+    for start in range(0, len(entered), runtime.BATCH_SIZE):
+        enrollments_run(enrollment_ids=entered[start : start + runtime.BATCH_SIZE])
+    return len(entered)
 
 
 def enrollments_convert(*, contact: Contact, event_name: str) -> int:
@@ -351,6 +411,87 @@ def segment_entries_check() -> int:
         for contact in Contact.objects.filter(pk__in=joined).iterator(chunk_size=1000):
             entered += enrollment_enter(journey=journey, contact=contact) is not None
     return entered
+
+
+# --- the clock: timed steps run as they fall due --------------------------------------------------------------------
+# django-q2 looks at its schedules only every 30 seconds, and a minute's tick left a step up to a minute late. The
+# clock is a task that runs due steps, then sleeps until the next one falls due (checking at least every second),
+# for up to JOURNEYS_CLOCK_SECONDS; it then hands over to the next clock when a step falls due within CLOCK_AHEAD,
+# or asks the scheduler to start one shortly before the next due time. One clock at a time, under a lease.
+CLOCK_AHEAD = timedelta(minutes=10)
+CLOCK_POLL_SECONDS = 1.0
+# The scheduler starts a ONCE schedule up to 30 s late: wake this much before the step falls due.
+CLOCK_WAKE_EARLY = timedelta(seconds=45)
+CLOCK_WAKE_SCHEDULE = "journeys clock"
+
+
+def _clock_take(token: str, seconds: float) -> bool:
+    now = timezone.now()
+    JourneyClock.objects.get_or_create(pk=1)
+    return bool(
+        JourneyClock.objects.filter(pk=1)
+        .filter(Q(until__isnull=True) | Q(until__lte=now))
+        .update(token=token, until=now + timedelta(seconds=seconds + 30))
+    )
+
+
+def _clock_running() -> bool:
+    return JourneyClock.objects.filter(pk=1, until__gt=timezone.now()).exists()
+
+
+def journeys_clock(*, budget_seconds: float | None = None, sleep: Any = monotonic_time.sleep) -> int:
+    """Run due steps as they fall due for up to `budget_seconds`, then hand over; the number of steps taken.
+
+    With a budget of 0 (tests, and JOURNEYS_CLOCK_SECONDS=0) it runs what is due once and hands over to nobody.
+    """
+    budget = float(settings.JOURNEYS_CLOCK_SECONDS if budget_seconds is None else budget_seconds)
+    token = uuid.uuid4().hex
+    if not _clock_take(token, budget):
+        return 0  # another clock is running
+    steps = 0
+    deadline = monotonic_time.monotonic() + budget
+    try:
+        while True:
+            steps += journeys_tick(budget_seconds=max(1.0, deadline - monotonic_time.monotonic()))
+            left = deadline - monotonic_time.monotonic()
+            due = runtime.next_due()
+            if left <= 0 or due is None:
+                break
+            wait = (due - timezone.now()).total_seconds()
+            if wait > left:
+                break
+            sleep(min(max(wait, 0.05), CLOCK_POLL_SECONDS))
+    finally:
+        JourneyClock.objects.filter(pk=1, token=token).update(token="", until=None)
+    if budget > 0:
+        due = runtime.next_due()
+        if due is not None:
+            clock_wake(at=due)
+    return steps
+
+
+def clock_wake(*, at: datetime) -> None:
+    """Make sure a clock runs when `at` falls due: now if it is close (and none runs), else a ONCE schedule."""
+    if float(settings.JOURNEYS_CLOCK_SECONDS) <= 0:
+        return  # no clock: the minute tick runs due steps
+    if at - timezone.now() <= CLOCK_AHEAD:
+        if not _clock_running():
+            async_task("journeys.tasks.journeys_clock")
+        return
+    from django_q.models import Schedule
+
+    wake = at - CLOCK_WAKE_EARLY
+    current = Schedule.objects.filter(name=CLOCK_WAKE_SCHEDULE).values_list("next_run", flat=True).first()
+    if current is None or current > wake:
+        Schedule.objects.update_or_create(
+            name=CLOCK_WAKE_SCHEDULE,
+            defaults={
+                "func": "journeys.tasks.journeys_clock",
+                "schedule_type": Schedule.ONCE,
+                "repeats": -1,  # deleted once run
+                "next_run": wake,
+            },
+        )
 
 
 def journeys_tick(

@@ -11,16 +11,28 @@ def enrollments_run(enrollment_ids: list[int]) -> int:
 
 
 def journeys_tick() -> int:
+    """The minute schedule: segment entries, then the clock (which returns at once when one is running)."""
+    from providers.outbox import outbox_sweep
+
     services.segment_entries_check()
-    return services.journeys_tick()
+    outbox_sweep()
+    return services.journeys_clock()
+
+
+def journeys_clock() -> int:
+    return services.journeys_clock()
+
+
+def events_react(event_ids: list[int]) -> int:
+    from contacts.models import Event
+
+    events = list(Event.objects.select_related("contact").filter(pk__in=event_ids).order_by("id"))
+    return services.events_react(events=events)
 
 
 def event_react(event_id: int) -> None:
-    from contacts.models import Event
-
-    event = Event.objects.select_related("contact").filter(pk=event_id).first()
-    if event is not None:
-        services.event_react(event=event, contact=event.contact)
+    """One event (tasks enqueued before events were handed over in batches)."""
+    events_react([event_id])
 
 
 def inbound_react(inbound_id: int, keyword: str | None) -> None:

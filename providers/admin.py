@@ -38,6 +38,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         "opt_out_keywords",
         "opt_in_keywords",
         "is_active",
+        "max_messages_per_second",
         "callback_token",
         "created_at",
         "updated_at",

@@ -14,6 +14,7 @@ from rest_framework.routers import BaseRouter
 from rest_framework.serializers import BaseSerializer
 
 from accounts.permissions import IsStaff, IsStaffOrMarketerReadOnly
+from accounts.roles import is_staff
 from providers import selectors, services
 from providers.content import TextContent
 from providers.models import ApiVersion, InboundMessage, Message, ProviderConfig
@@ -24,10 +25,18 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
     private_key = serializers.CharField(
         write_only=True, required=False, trim_whitespace=True, style={"base_template": "textarea.html"}
     )
-    signature_secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    signature_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, help_text="Blank or absent: keep the one on file."
+    )
+    signature_secret_clear = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="True: remove the signature secret, so callbacks are accepted unsigned.",
+    )
     api_version = serializers.ChoiceField(choices=ApiVersion.choices, default=ApiVersion.V0_1)
-    inbound_callback_url = serializers.CharField(read_only=True)
-    status_callback_url = serializers.CharField(read_only=True)
+    inbound_callback_url = serializers.CharField(read_only=True, help_text="Staff only: absent for marketers.")
+    status_callback_url = serializers.CharField(read_only=True, help_text="Staff only: absent for marketers.")
     has_signature_secret = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -39,6 +48,7 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
             "application_id",
             "private_key",
             "signature_secret",
+            "signature_secret_clear",
             "api_version",
             "api_base_url",
             "whatsapp_namespace",
@@ -47,6 +57,7 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
             "opt_out_keywords",
             "opt_in_keywords",
             "is_active",
+            "max_messages_per_second",
             "inbound_callback_url",
             "status_callback_url",
             "private_key_fingerprint",
@@ -60,6 +71,16 @@ class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
             "nickname": {"validators": []},
             "phone_number": {"validators": []},
         }
+
+    def to_representation(self, instance: ProviderConfig) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not is_staff(request.user):
+            # The callback URLs carry the callback token, the only check on callbacks of a number without a
+            # signature secret: staff only, as in the UI.
+            data.pop("inbound_callback_url", None)
+            data.pop("status_callback_url", None)
+        return data
 
 
 class MessageSerializer(serializers.ModelSerializer[Message]):

@@ -7,6 +7,7 @@ class ProvidersConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts.profile import profile_section_register
+        from providers import checks  # noqa: F401 - registers the system checks
         from providers.selectors import contact_timeline
 
         profile_section_register(

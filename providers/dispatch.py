@@ -24,8 +24,9 @@ import itertools
 import json
 import logging
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from providers import pacing
+from providers import pacing, transitions
 from providers.models import Message, MessageStatus, PendingStatus, ProviderConfig
 from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
@@ -56,6 +57,9 @@ CLAIM_DRAIN_SECONDS = 30.0
 # Rows claimed per round trip: a quarter second of sends. Smaller claims left the pacer idle while each claim's
 # commit came back (the cap was only 83 % used); larger ones leave more rows `unknown` when a worker dies.
 CLAIM_SECONDS = 0.25
+# How often a run asks `should_stop` (a pause, a cancel, the number switched off): new requests stop within this
+# much of the answer that stopped it, plus one pacing slot at most.
+STOP_POLL_SECONDS = 0.2
 RESULTS_FLUSH_SIZE = 500
 RESULTS_FLUSH_SECONDS = 0.25
 
@@ -67,6 +71,10 @@ class SurgePolicy:
     window: int = 200
     threshold: float = 0.5
     minimum: int = 50
+
+    @classmethod
+    def never(cls) -> SurgePolicy:
+        return cls(window=1, threshold=2.0, minimum=2)
 
 
 @dataclass(slots=True)
@@ -105,11 +113,11 @@ def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
     placeholders = ", ".join(["%s"] * len(ids))
     sql = (
         # The table name is the model's own and every value is a bound parameter.
-        f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ({placeholders}) AND status = %s "  # noqa: S608
-        "RETURNING id, request_body"
+        f"UPDATE {table} SET status = %s, updated_at = %s WHERE id IN ({placeholders}) "  # noqa: S608
+        f"AND {transitions.sql_into(S.SENDING, 'status')} RETURNING id, request_body"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [S.SENDING.value, timezone.now(), *ids, S.QUEUED.value])
+        cursor.execute(sql, [S.SENDING.value, timezone.now(), *ids])
         rows = cursor.fetchall()
     return [(int(pk), json.loads(body) if isinstance(body, str) else (body or {})) for pk, body in rows]
 
@@ -121,7 +129,7 @@ def messages_interrupted_settle(*, messages: Any, reason: str = "The sending wor
     sending them (the caller holds its lease). Returns how many were settled.
     """
     return int(
-        messages.filter(status=S.SENDING).update(
+        messages.filter(transitions.q_step(S.SENDING, S.UNKNOWN)).update(
             status=S.UNKNOWN, error_code="interrupted", error_reason=reason[:2000], updated_at=timezone.now()
         )
     )
@@ -177,7 +185,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
         if accepted:
             ids = [pk for pk, _ in accepted]
             # A status callback may have overtaken the answer (matched by client_ref): never move it back.
-            movable = f"status IN ('{S.SENDING.value}', '{S.UNKNOWN.value}', '{S.QUEUED.value}')"
+            movable = transitions.sql_into(S.SUBMITTED, "status")
             stamp = connection.ops.adapt_datetimefield_value(now)
             try:
                 with transaction.atomic():
@@ -198,7 +206,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                     )
             except IntegrityError:
                 # A callback already put this uuid on the row, or Nexmo repeated a uuid: write row by row.
-                Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.UNKNOWN, S.QUEUED]).update(
+                Message.objects.filter(transitions.q_into(S.SUBMITTED), id__in=ids).update(
                     status=S.SUBMITTED, submitted_at=now, response_status=202, updated_at=now
                 )
                 for pk, answer in accepted:
@@ -211,7 +219,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                     except IntegrityError:
                         logger.error("Nexmo returned message_uuid %s twice; kept on the first message", uuid)
         for (status, code, reason, http_status), ids in failures.items():
-            Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.QUEUED]).update(
+            Message.objects.filter(transitions.q_into(status), id__in=ids).update(
                 status=status,
                 error_code=code,
                 error_reason=reason,
@@ -220,7 +228,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
                 updated_at=now,
             )
         for reason, ids in unknown.items():
-            Message.objects.filter(id__in=ids, status__in=[S.SENDING, S.QUEUED]).update(
+            Message.objects.filter(transitions.q_into(S.UNKNOWN), id__in=ids).update(
                 status=S.UNKNOWN, error_code="timeout", error_reason=reason, updated_at=now
             )
     refs = [str(job.body.get("client_ref") or "") for job, _ in outcomes]
@@ -242,8 +250,14 @@ def _pending_statuses_apply(client_refs: list[str]) -> None:
         message_pending_apply(message)
 
 
+def _held_among(hold: Callable[[list[int]], Iterable[int]], ids: list[int]) -> list[int]:
+    return list(hold(ids))
+
+
 def _unclaim(ids: list[int]) -> None:
-    Message.objects.filter(id__in=ids, status=S.SENDING).update(status=S.QUEUED, updated_at=timezone.now())
+    Message.objects.filter(transitions.q_step(S.SENDING, S.QUEUED), id__in=ids).update(
+        status=S.QUEUED, updated_at=timezone.now()
+    )
 
 
 def _throttled(outcome: nexmo.Outcome) -> bool:
@@ -255,30 +269,39 @@ def dispatch_run(
     provider: ProviderConfig,
     next_ids: Callable[[int], Sequence[int]],
     rate: float | None = None,
+    share_key: str | None = None,
     batch_size: int = 500,
     max_concurrency: int | None = None,
     max_attempts: int = 3,
-    back_off_seconds: float = 1.0,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str] | None = None,
+    hold: Callable[[list[int]], Iterable[int]] | None = None,
     surge: SurgePolicy | None = None,
     after_batch: Callable[[DispatchReport], None] | None = None,
 ) -> DispatchReport:
     """Send `queued` messages of one provider number until `next_ids(limit)` returns nothing.
 
     `next_ids(limit)` (sync, runs in the calling thread) returns up to `limit` ids of queued messages; ids already
-    claimed elsewhere are skipped by the claim. `rate` is messages/s for the number (default: 80, Nexmo's default).
-    `should_stop()` is asked before each batch; `after_batch(report)` after each batch of results is written.
+    claimed elsewhere are skipped by the claim. Every send takes a slot of the number's pacer, at the number's own
+    cap (`max_messages_per_second`, shared by every run on the number, adapted down on throttling answers); `rate`
+    (messages/s, e.g. a campaign's throttle) also bounds this run's share, through a pacer of its own named
+    `share_key` when it is below the cap.
+    `should_stop()` is asked every STOP_POLL_SECONDS while the run lasts; truthy stops it (no request starts after
+    that; those already on the wire settle normally; claimed rows go back to the queue), and a string is the reason
+    (`report.reason`). `hold(ids)`, asked on the same timer about the claimed messages still waiting for their turn,
+    names those that must not go now (a journey paused meanwhile): they go back to the queue. `after_batch(report)`
+    runs after each batch of results is written.
     Returns the report; on a failure surge it stops early with `stopped="surge"` and a reason for the user.
     """
     return async_to_sync(_dispatch)(
         provider=provider,
         next_ids=next_ids,
-        rate=float(rate or pacing.DEFAULT_RATE),
+        rate=float(rate) if rate else None,
+        share_key=share_key,
         batch_size=batch_size,
         max_concurrency=max_concurrency,
         max_attempts=max_attempts,
-        back_off_seconds=back_off_seconds,
         should_stop=should_stop,
+        hold=hold,
         surge=surge or SurgePolicy(),
         after_batch=after_batch,
     )
@@ -288,12 +311,13 @@ async def _dispatch(
     *,
     provider: ProviderConfig,
     next_ids: Callable[[int], Sequence[int]],
-    rate: float,
+    rate: float | None,
+    share_key: str | None,
     batch_size: int,
     max_concurrency: int | None,
     max_attempts: int,
-    back_off_seconds: float,
-    should_stop: Callable[[], bool] | None,
+    should_stop: Callable[[], bool | str] | None,
+    hold: Callable[[list[int]], Iterable[int]] | None,
     surge: SurgePolicy,
     after_batch: Callable[[DispatchReport], None] | None,
 ) -> DispatchReport:
@@ -309,7 +333,11 @@ async def _dispatch(
     # we may not use) fails each send instead, with its reason.
     with contextlib.suppress(NexmoError):
         nexmo.request_parts(credentials)
-    pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=rate)
+    cap = float(provider.max_messages_per_second or pacing.DEFAULT_RATE)
+    pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=cap)
+    own_rate = min(rate or cap, cap)
+    share_name = share_key or f"run:{uuid.uuid4().hex}"
+    share = pacing.pacer_for(key=share_name, rate=own_rate) if own_rate < cap else None
     report = DispatchReport()
     recent: deque[bool] = deque(maxlen=surge.window)
     results: list[tuple[_Job, nexmo.Outcome]] = []
@@ -322,7 +350,7 @@ async def _dispatch(
     room = asyncio.Event()  # the feeder may claim the next group
     # Claimed rows wait at most CLAIM_SECONDS of sends for their slot: claimed in halves, the next half while the
     # current one goes out, so the pacer never waits for a claim's round trip.
-    group = max(1, int(rate * CLAIM_SECONDS) // 2)
+    group = max(1, int(own_rate * CLAIM_SECONDS) // 2)
     fed_up = False  # the feeder is done: no more work, a stop request, or a failure
     stopping = False  # a surge: launch nothing more
 
@@ -342,9 +370,6 @@ async def _dispatch(
                     await room.wait()
                     continue
                 if not ids:
-                    if should_stop is not None and await db(should_stop)():
-                        report.stopped, report.reason = "requested", "Stopped on request."
-                        return
                     ids.extend(await db(next_ids)(batch_size))
                     if not ids:
                         return
@@ -360,6 +385,26 @@ async def _dispatch(
             fed_up = True
             wake.set()
 
+    held: set[int] = set()
+
+    async def watch() -> None:
+        """Ask should_stop (and hold) on a timer, not between batches: a pause lands within STOP_POLL_SECONDS at any
+        rate."""
+        nonlocal stopping
+        while not stopping:
+            waiting = [job.message_id for job in (*ready, *retry)]
+            if hold is not None and waiting:
+                held.update(await db(_held_among)(hold, waiting))
+            answer = await db(should_stop)() if should_stop is not None else False
+            if answer:
+                report.stopped = "requested"
+                report.reason = answer if isinstance(answer, str) else ""
+                stopping = True
+                room.set()
+                wake.set()
+                return
+            await asyncio.sleep(STOP_POLL_SECONDS)
+
     async def send(client: nexmo.AsyncNexmoClient, job: _Job) -> None:
         job.attempts += 1
         outcome: nexmo.Outcome
@@ -370,7 +415,7 @@ async def _dispatch(
         if isinstance(outcome, NexmoError) and outcome.retryable and job.attempts < max_attempts:
             if _throttled(outcome):
                 report.throttled += 1
-                await pacer.back_off(back_off_seconds)
+                await pacer.throttled(outcome.retry_after)
             report.retried += 1
             job.on_wire = False  # Nexmo refused it: nothing went out
             retry.append(job)
@@ -408,6 +453,7 @@ async def _dispatch(
     feeder = asyncio.create_task(feed())
     feeder.add_done_callback(finished)
     in_flight.add(feeder)
+    watcher = asyncio.create_task(watch()) if should_stop is not None or hold is not None else None
     writer: asyncio.Task[None] | None = None
     last_write = time.monotonic()
 
@@ -449,7 +495,8 @@ async def _dispatch(
             with contextlib.suppress(Exception):
                 await db(_results_write)(results)
 
-    slots = pacing.paced(pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS)
+    slots = pacing.paced(pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, block_rate=own_rate)
+    share_slots = pacing.paced(share, itertools.repeat(None), margin=PACING_MARGIN_SECONDS) if share else None
     try:
         async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
             try:
@@ -478,9 +525,15 @@ async def _dispatch(
                         if not in_flight:
                             maybe_write(force=True)
                         continue
-                    await anext(slots)
-                    if surging():
-                        ready.appendleft(job)
+                    if share_slots is not None:
+                        await anext(share_slots)  # this run's own share first (a campaign's throttle)...
+                    await anext(slots)  # ...then the number's slot, shared by every run on the number
+                    if stopping or surging():
+                        ready.appendleft(job)  # a stop came while it waited for its slot: it never goes out
+                        continue
+                    if job.message_id in held:
+                        held.discard(job.message_id)
+                        await db(_unclaim)([job.message_id])  # held back (its journey paused): queued again
                         continue
                     task = asyncio.create_task(send(client, job))
                     in_flight.add(task)
@@ -494,11 +547,20 @@ async def _dispatch(
                 await stop_after_failure()
                 raise
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await watcher
         await slots.aclose()
+        if share_slots is not None:
+            await share_slots.aclose()
         for task in list(in_flight):
             task.cancel()
-        if isinstance(pacer, pacing.RedisPacer):
-            await pacer.close()
+        for used in (pacer, share):
+            if isinstance(used, pacing.RedisPacer):
+                await used.close()
+        if share is not None and share_key is None:
+            pacing.forget(share.key)  # a run's own share lives as long as the run
     if surging():
         failed = sum(1 for ok in recent if not ok)
         top = sorted(report.failures_by_code.items(), key=lambda item: -item[1])[:3]

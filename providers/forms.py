@@ -31,6 +31,11 @@ class ProviderForm(forms.Form):
         widget=forms.PasswordInput(render_value=False),
         help_text="Your Nexmo account's signature secret: callbacks must then be signed.",
     )
+    signature_secret_clear = forms.BooleanField(
+        label="Remove the signature secret",
+        required=False,
+        help_text="Callbacks are then accepted unsigned: anyone who learns the callback URLs can forge them.",
+    )
     api_version = forms.ChoiceField(label="API version", choices=ApiVersion.choices, initial=ApiVersion.V0_1)
     api_base_url = forms.URLField(
         label="API base URL",
@@ -40,6 +45,15 @@ class ProviderForm(forms.Form):
     )
     whatsapp_namespace = forms.CharField(label="WhatsApp namespace", max_length=100, required=False)
     is_active = forms.BooleanField(label="Active", required=False, initial=True)
+    max_messages_per_second = forms.IntegerField(
+        label="Max messages per second",
+        required=False,
+        min_value=1,
+        max_value=1000,
+        initial=80,
+        help_text="Every campaign, journey and test send on this number together stays under this "
+        "(80 is WhatsApp's default tier; up to 1,000 once Meta raises it).",
+    )
 
     def __init__(self, *args: Any, provider: ProviderConfig | None = None, **kwargs: Any) -> None:
         self.provider = provider
@@ -58,6 +72,7 @@ class ProviderForm(forms.Form):
                         "api_base_url",
                         "whatsapp_namespace",
                         "is_active",
+                        "max_messages_per_second",
                     )
                 },
             )
@@ -68,6 +83,8 @@ class ProviderForm(forms.Form):
                 "private_key"
             ].help_text = f"Key on file (SHA-256 {provider.private_key_fingerprint}). Leave empty to keep it."
             self.fields["signature_secret"].help_text += " Leave empty to keep the one on file."
+        if provider is None or not provider.has_signature_secret:
+            del self.fields["signature_secret_clear"]
 
     def clean_phone_number(self) -> str:
         return phone_normalize(self.cleaned_data["phone_number"])
@@ -93,6 +110,8 @@ class ProviderForm(forms.Form):
             data.pop("private_key", None)
         if not data.get("signature_secret"):
             data.pop("signature_secret", None)
+        if data.get("max_messages_per_second") is None:
+            data.pop("max_messages_per_second", None)  # left empty: the default for a new number, else unchanged
         return data
 
     def apply_errors(self, error: ValidationError) -> None:

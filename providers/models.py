@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -37,6 +38,13 @@ class ProviderConfig(models.Model):
     opt_out_keywords = models.CharField(max_length=255, default="STOP,UNSUBSCRIBE")
     opt_in_keywords = models.CharField(max_length=255, default="START")
     is_active = models.BooleanField(default=True)
+    # The number's own cap: every origin together (campaigns, journeys, test sends, auto-replies) never sends faster.
+    max_messages_per_second = models.PositiveSmallIntegerField(
+        "max messages per second",
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="The number's WhatsApp throughput (80 by default, up to 1,000 once Meta raises the tier).",
+    )
     callback_token = models.CharField(max_length=64, unique=True, default=callback_token_new)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -128,6 +136,13 @@ class Message(models.Model):
             models.Index(fields=["origin", "origin_ref"], name="message_origin_idx"),
             # Frequency caps and the contact's message timeline: one contact's recent messages.
             models.Index(fields=["contact", "-created_at"], name="message_contact_recent_idx"),
+            # The outbox of each number: what waits to be sent, oldest first (providers.outbox). Only waiting rows
+            # are in it, so it stays small and costs a send's status changes nothing once it has left.
+            models.Index(
+                fields=["provider", "id"],
+                name="message_outbox_idx",
+                condition=models.Q(status="queued") & ~models.Q(origin="campaign"),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["message_uuid"], name="message_uuid_unique"),
@@ -196,6 +211,20 @@ class PendingStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} for {self.message_uuid}"
+
+
+class OutboxLease(models.Model):
+    """Who sends a number's outbox right now: one sender per number at a time (providers.outbox).
+
+    Its own table, so that saving a provider from a form never touches the lease of a sender at work.
+    """
+
+    provider = models.OneToOneField(ProviderConfig, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    token = models.CharField(max_length=32, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Outbox of {self.provider_id} until {self.until}"
 
 
 class CallbackKind(models.TextChoices):

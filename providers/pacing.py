@@ -3,8 +3,11 @@
 A GCRA schedule (virtual scheduling): each send gets a slot `interval` after the previous one, so no one-second
 window ever holds more than the cap (plus the one send on its edge). The schedule lives in this process, or in
 Redis when REDIS_URL is set so that every worker sending for the same number shares one cap. Senders reserve slots
-in small blocks to keep Redis round trips far below the send rate; a throttling answer from Nexmo (429, error 1000)
-pushes the schedule back for everyone.
+in small blocks to keep Redis round trips far below the send rate.
+
+The rate a sender uses adapts (AIMD, `Adaptive`): every throttling answer from Nexmo (429, error 1000) lowers it by
+a small factor, so a burst of them (real overload) cuts it hard while a few stray ones barely touch it, and it climbs
+back additively, never above the cap. A Retry-After in the answer pushes the shared schedule back for everyone.
 """
 
 from __future__ import annotations
@@ -30,6 +33,41 @@ RESERVE_SECONDS = 0.05
 CATCH_UP_SECONDS = 0.05
 
 
+# Additive increase: the rate climbs back by this share of the cap per second.
+CLIMB_PER_SECOND = 0.1
+# Multiplicative decrease: each throttling answer takes this many messages/s off a cap of 1,000 (proportionally
+# for other caps). A few stray 429s cost a few percent of the rate; a sustained wave of them (every in-flight
+# request refused) cuts it by most of its value within a second.
+CUT_PER_ANSWER = 3.0 / 1000
+# The lowest adapted rate, as a share of the cap (and at least one message a second).
+FLOOR_SHARE = 0.02
+
+
+class Adaptive:
+    """A number's sending rate under AIMD: the cap while answers are clean; `throttled()` cuts it."""
+
+    def __init__(self, cap: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cap = cap
+        self.floor = min(cap, max(1.0, cap * FLOOR_SHARE))
+        self._clock = clock
+        self._rate = cap
+        self._since = clock()
+        self.cuts = 0
+
+    def rate(self) -> float:
+        """The rate in force now: the last cut, plus the climb since (continuous, up to the cap)."""
+        if self._rate >= self.cap:
+            return self.cap
+        climbed = self._rate + self.cap * CLIMB_PER_SECOND * (self._clock() - self._since)
+        return min(self.cap, climbed)
+
+    def throttled(self) -> None:
+        now_rate = self.rate()
+        self._rate = max(self.floor, now_rate * (1.0 - CUT_PER_ANSWER))
+        self._since = self._clock()
+        self.cuts += 1
+
+
 @dataclass(frozen=True, slots=True)
 class Reservation:
     delay: float  # seconds from now until the first slot
@@ -45,6 +83,8 @@ class Pacer(Protocol):
 
     async def back_off(self, seconds: float) -> None: ...
 
+    async def throttled(self, retry_after: float | None) -> None: ...
+
 
 class LocalPacer:
     """The schedule kept in this process (one per key, shared by every sender here)."""
@@ -56,16 +96,23 @@ class LocalPacer:
         if not 0 < rate <= MAX_RATE:
             raise ValueError(f"rate must be within (0, {MAX_RATE:g}] messages/s, got {rate}")
         self.key, self.rate, self.interval, self._clock = key, rate, 1.0 / rate, clock
+        self.adaptive = Adaptive(rate, clock=clock)
 
     async def reserve(self, count: int) -> Reservation:
         return self.reserve_now(count)
 
     def reserve_now(self, count: int) -> Reservation:
         now = self._clock()
+        interval = 1.0 / self.adaptive.rate()
         with self._lock:
             start = max(self._schedules.get(self.key, now), now)
-            self._schedules[self.key] = start + count * self.interval
-        return Reservation(delay=start - now, count=count, interval=self.interval)
+            self._schedules[self.key] = start + count * interval
+        return Reservation(delay=start - now, count=count, interval=interval)
+
+    async def throttled(self, retry_after: float | None) -> None:
+        self.adaptive.throttled()
+        if retry_after:
+            await self.back_off(retry_after)
 
     async def back_off(self, seconds: float) -> None:
         now = self._clock()
@@ -110,19 +157,52 @@ class RedisPacer:
         if not 0 < rate <= MAX_RATE:
             raise ValueError(f"rate must be within (0, {MAX_RATE:g}] messages/s, got {rate}")
         self.key, self.rate, self.interval = f"pacing:{key}", rate, 1.0 / rate
+        self.adaptive = Adaptive(rate)
         self._redis = redis_asyncio.Redis.from_url(url)
         self._reserve = self._redis.register_script(_RESERVE_LUA)
         self._back_off = self._redis.register_script(_BACK_OFF_LUA)
 
     async def reserve(self, count: int) -> Reservation:
-        delay_us = await self._reserve(keys=[self.key], args=[count, round(self.interval * 1_000_000, 3)])
-        return Reservation(delay=int(delay_us) / 1_000_000, count=count, interval=self.interval)
+        interval = 1.0 / self.adaptive.rate()
+        delay_us = await self._reserve(keys=[self.key], args=[count, round(interval * 1_000_000, 3)])
+        return Reservation(delay=int(delay_us) / 1_000_000, count=count, interval=interval)
 
     async def back_off(self, seconds: float) -> None:
         await self._back_off(keys=[self.key], args=[round(seconds * 1_000_000)])
 
+    async def throttled(self, retry_after: float | None) -> None:
+        self.adaptive.throttled()
+        if retry_after:
+            await self.back_off(retry_after)
+
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def slot_wait(*, key: str, rate: float, sleep: Callable[[float], object] = time.sleep) -> float:
+    """Take one slot of a number's schedule from synchronous code (a test send, an auto-reply) and wait for it, so
+    single sends count against the same cap as the runs; the seconds waited."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            delay_us = client.eval(_RESERVE_LUA, 1, f"pacing:{key}", 1, round(1_000_000 / rate, 3))
+        finally:
+            client.close()
+        delay = int(delay_us) / 1_000_000
+    else:
+        delay = LocalPacer(key, rate).reserve_now(1).delay
+    if delay > 0:
+        sleep(delay)
+    return max(delay, 0.0)
+
+
+def forget(key: str) -> None:
+    """Drop what this process keeps for a pacer key that will not be used again."""
+    with LocalPacer._lock:
+        LocalPacer._schedules.pop(key, None)
+    _sent_logs.pop(key, None)
 
 
 def pacer_for(*, key: str, rate: float) -> LocalPacer | RedisPacer:
@@ -145,12 +225,15 @@ async def paced[T](
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     margin: float = 0.0,
+    block_rate: float | None = None,
 ) -> AsyncGenerator[T]:
     """Yield items no faster than the pacer's schedule allows, each at (or just after) its own slot.
 
     `margin` (seconds) widens the one-second window, e.g. to absorb jitter between here and the provider's clock.
+    `block_rate` sizes each reservation when the caller consumes slower than the pacer's rate (a campaign whose own
+    throttle is below the number's cap): it then holds only the slots it will use, leaving the rest to others.
     """
-    block = max(1, int(pacer.rate * RESERVE_SECONDS))
+    block = max(1, int(min(pacer.rate, block_rate or pacer.rate) * RESERVE_SECONDS))
     window = 1.0 + margin
     size = max(1, int(pacer.rate))
     log = _sent_logs.get(pacer.key)

@@ -66,6 +66,25 @@ def contacts_over_frequency_cap(*, contact_ids: Iterable[int], limit: int, days:
     return over
 
 
+def contacts_message_counts(*, contact_ids: Iterable[int], days: int) -> dict[int, int]:
+    """How many messages that count towards a frequency cap each contact got in the last `days` days (same rule as
+    `contacts_over_frequency_cap`); contacts with none are left out."""
+    since = timezone.now() - timedelta(days=days)
+    ids = list(contact_ids)
+    counts: dict[int, int] = {}
+    for start in range(0, len(ids), 5000):
+        rows = (
+            Message.objects.filter(
+                contact_id__in=ids[start : start + 5000], created_at__gte=since, status__in=_COUNTS_TOWARDS_CAP
+            )
+            .values("contact_id")
+            .annotate(sent=Count("id"))
+            .values_list("contact_id", "sent")
+        )
+        counts.update(rows)
+    return counts
+
+
 def contacts_over_frequency_cap_query(*, limit: int, days: int) -> tuple[str, tuple[Any, ...]]:
     """SQL (and its parameters) selecting the ids of contacts over the cap, for set-based planning; same rule as
     `contacts_over_frequency_cap`."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -22,7 +21,7 @@ from django_q.tasks import async_task
 from contacts.models import Consent, Contact
 from contacts.phones import phone_digits, phone_normalize
 from contacts.services import contact_consent_set, contact_get_or_create_by_phone, contact_inbound_record
-from providers import keys, signals
+from providers import keys, pacing, signals, transitions
 from providers.content import Content, MediaContent, TextContent
 from providers.models import (
     CallbackKind,
@@ -40,6 +39,7 @@ from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
 from providers.nexmo.hosts import base_url_problem
 from providers.nexmo.payloads import body_build, client_ref_for, content_describe
 from providers.nexmo.webhooks import InboundEvent, PayloadInvalid, StatusEvent, status_parse
+from providers.selectors import contacts_message_counts
 from whatsapp_project.db import server_side_cursor
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,10 @@ class SendRefused(Exception):
 
     The message says why and, where it helps, what to do about it.
     """
+
+
+class SendCapped(SendRefused):
+    """Refused because the contact reached the frequency cap the origin asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,7 @@ PROVIDER_FIELDS = (
     "opt_out_keywords",
     "opt_in_keywords",
     "is_active",
+    "max_messages_per_second",
 )
 
 
@@ -107,8 +112,17 @@ def _provider_apply(provider: ProviderConfig, data: dict[str, Any]) -> None:
         except ValidationError as exc:
             raise ValidationError({"private_key": exc.messages}) from None
         provider.private_key = str(data["private_key"]).strip() + "\n"
-    if "signature_secret" in data and data["signature_secret"] is not None:
-        provider.signature_secret = str(data["signature_secret"]).strip()
+    # One rule for the UI and the API: a blank secret keeps the one on file; removing it (which turns callback
+    # verification off) is an explicit `signature_secret_clear`.
+    secret = str(data.get("signature_secret") or "").strip()
+    if data.get("signature_secret_clear"):
+        if secret:
+            raise ValidationError(
+                {"signature_secret_clear": ["Give a new signature secret or clear the one on file, not both."]}
+            )
+        provider.signature_secret = ""
+    elif secret:
+        provider.signature_secret = secret
     if provider.auto_reply_enabled and not provider.auto_reply_text.strip():
         raise ValidationError({"auto_reply_text": ["Write the auto-reply, or turn the auto-reply off."]})
 
@@ -125,18 +139,20 @@ def provider_create(*, data: dict[str, Any]) -> ProviderConfig:
 
 
 def provider_update(*, provider: ProviderConfig, data: dict[str, Any]) -> ProviderConfig:
-    """Change a provider config; an empty private key / signature secret keeps the one on file."""
+    """Change a provider config; an empty private key / signature secret keeps the one on file.
+
+    `signature_secret_clear: True` removes the signature secret (callbacks are then accepted unsigned).
+    """
+    was_active = ProviderConfig.objects.filter(pk=provider.pk, is_active=True).exists()
     _provider_apply(provider, data)
     provider.full_clean(exclude=["private_key", "signature_secret", "callback_token"])
     provider.save()
     _provider_cache.clear()
+    if provider.is_active and not was_active:
+        from providers.outbox import outbox_kick_on_commit
+
+        outbox_kick_on_commit([provider.pk])  # what waited while it was switched off goes now
     return provider
-
-
-def provider_signature_secret_clear(*, provider: ProviderConfig) -> None:
-    provider.signature_secret = ""
-    provider.save(update_fields=["signature_secret", "updated_at"])
-    _provider_cache.clear()
 
 
 def provider_callback_token_regenerate(*, provider: ProviderConfig) -> str:
@@ -204,6 +220,144 @@ def message_body(*, provider: ProviderConfig, content: Content, to: str, client_
     )
 
 
+def provider_send_refusal(provider: ProviderConfig) -> str | None:
+    """Why nothing may be sent from this number right now (None: it may send). Every origin asks this one rule."""
+    if not provider.is_active:
+        return f"The WhatsApp number {provider.nickname} is switched off; activate it to send."
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message some origin wants to send: what `messages_prepare` checks and queues."""
+
+    provider: ProviderConfig
+    to: str
+    content: Content
+    origin: str
+    origin_ref: str
+    contact: Contact | None = None
+    # (messages, days): refuse when the contact already got this many messages, of any origin, in these days.
+    frequency_cap: tuple[int, int] | None = None
+
+
+def _refusal(item: Outgoing, e164: str, contact: Contact | None, now: datetime) -> str | None:
+    """The send rules, each written once: the number may send, the customer has not opted out, and free-form content
+    only inside the 24-hour window."""
+    if (refusal := provider_send_refusal(item.provider)) is not None:
+        return refusal
+    # Every origin, test sends included: a STOP means no more messages from us, whoever clicks the button.
+    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED:
+        return f"{e164} has opted out of WhatsApp messages (sent STOP); they must opt in again first."
+    if isinstance(item.content, TextContent | MediaContent) and (contact is None or not contact.window_open(now)):
+        return (
+            f"{e164} has not messaged {item.provider.phone_number} in the last 24 hours, so WhatsApp only allows an "
+            f"approved template. To open the window, ask the customer to send any message to the number, e.g. "
+            f"with the link {wa_me_link(item.provider)}."
+        )
+    return None
+
+
+def messages_prepare(*, items: Sequence[Outgoing]) -> list[tuple[Message, bool] | SendRefused]:
+    """Check each send against the rules and log it as `queued`: for each item, (message, created) or the refusal.
+
+    Every origin comes through here (one at a time through `message_prepare`, journeys a walked batch at once).
+    Idempotent: the same (origin, origin_ref, recipient) always gives the same client_ref, so an item sent before
+    returns its first message (created False) and nothing is ever sent twice. One query finds the messages already
+    there and one INSERT writes the new ones.
+    """
+    now = timezone.now()
+    numbers: list[str | SendRefused] = []
+    for item in items:
+        if item.origin not in Origin.values:
+            raise ValueError(f"Unknown origin {item.origin!r}")
+        try:
+            numbers.append(phone_normalize(item.to))
+        except ValidationError as exc:
+            numbers.append(SendRefused(exc.messages[0]))
+    unknown = {n for n, item in zip(numbers, items, strict=True) if isinstance(n, str) and item.contact is None}
+    known = {c.phone: c for c in Contact.objects.filter(phone__in=unknown)} if unknown else {}
+    outcomes: list[str | SendRefused] = []  # the client_ref of each item, or why it is refused
+    new: dict[str, Message] = {}
+    for item, e164 in zip(items, numbers, strict=True):
+        if isinstance(e164, SendRefused):
+            outcomes.append(e164)
+            continue
+        contact = item.contact if item.contact is not None else known.get(e164)
+        if (refusal := _refusal(item, e164, contact, now)) is not None:
+            outcomes.append(SendRefused(refusal))
+            continue
+        client_ref = client_ref_for(origin=item.origin, origin_ref=item.origin_ref, recipient=e164)
+        outcomes.append(client_ref)
+        if client_ref not in new:
+            new[client_ref] = _message_new(item, e164, contact, client_ref)
+    existing = {m.client_ref: m for m in Message.objects.filter(client_ref__in=list(new))} if new else {}
+    _frequency_caps_apply(items, outcomes, new, existing)
+    fresh = [message for ref, message in new.items() if ref not in existing]
+    try:
+        with transaction.atomic():
+            Message.objects.bulk_create(fresh)
+    except IntegrityError:
+        # The same send raced us to the insert: each row alone; theirs wins where it got there first.
+        for message in fresh:
+            try:
+                with transaction.atomic():
+                    message.save(force_insert=True)
+            except IntegrityError:
+                existing[message.client_ref] = Message.objects.get(client_ref=message.client_ref)
+    results: list[tuple[Message, bool] | SendRefused] = []
+    given: set[str] = set()
+    for outcome in outcomes:
+        if isinstance(outcome, SendRefused):
+            results.append(outcome)
+        elif outcome in existing:
+            results.append((existing[outcome], False))
+        else:
+            results.append((new[outcome], outcome not in given))  # a repeat within this call: created once
+            given.add(outcome)
+    return results
+
+
+def _frequency_caps_apply(
+    items: Sequence[Outgoing], outcomes: list[str | SendRefused], new: dict[str, Message], existing: dict[str, Message]
+) -> None:
+    """Refuse the new sends that would take a contact over its origin's frequency cap, counting the messages already
+    sent and those accepted earlier in this call (a message sent before is never refused: it is the same send)."""
+    capped = [i for i, item in enumerate(items) if item.frequency_cap and isinstance(outcomes[i], str)]
+    counts: dict[tuple[int, int], int] = {}  # (contact, days) → messages counted so far
+    for days in {items[i].frequency_cap[1] for i in capped}:  # type: ignore[index]
+        contacts = {new[str(outcomes[i])].contact_id for i in capped if items[i].frequency_cap[1] == days}  # type: ignore[index]
+        found = contacts_message_counts(contact_ids=[c for c in contacts if c is not None], days=days)
+        counts.update({(contact, days): n for contact, n in found.items()})
+    for i in capped:
+        ref, (limit, days) = str(outcomes[i]), items[i].frequency_cap  # type: ignore[misc]
+        contact_id = new[ref].contact_id
+        if ref in existing or contact_id is None:
+            continue
+        if counts.get((contact_id, days), 0) >= limit:
+            outcomes[i] = SendCapped(f"The contact already got {limit} message(s) in the last {days} day(s).")
+            if all(outcome != ref for outcome in outcomes):
+                del new[ref]
+            continue
+        counts[(contact_id, days)] = counts.get((contact_id, days), 0) + 1
+
+
+def _message_new(item: Outgoing, e164: str, contact: Contact | None, client_ref: str) -> Message:
+    content_type, summary = content_describe(item.content)
+    return Message(
+        provider=item.provider,
+        contact=contact,
+        to=e164,
+        status=S.QUEUED,
+        client_ref=client_ref,
+        origin=item.origin,
+        origin_ref=item.origin_ref[:255],
+        content_type=content_type,
+        content_summary=summary,
+        request_body=message_body(provider=item.provider, content=item.content, to=e164, client_ref=client_ref),
+    )
+
+
 def message_prepare(
     *,
     provider: ProviderConfig,
@@ -213,59 +367,22 @@ def message_prepare(
     origin_ref: str,
     contact: Contact | None = None,
 ) -> tuple[Message, bool]:
-    """Check the send is allowed and log it as `queued`; (message, created). Raises SendRefused with the reason.
-
-    Idempotent: the same (origin, origin_ref, recipient) always gives the same client_ref, so a second call returns
-    the first message (created False) and nothing is ever sent twice.
-    """
-    if origin not in Origin.values:
-        raise ValueError(f"Unknown origin {origin!r}")
-    if not provider.is_active:
-        raise SendRefused(f"The WhatsApp number {provider.nickname} is switched off; activate it to send.")
-    try:
-        e164 = phone_normalize(to)
-    except ValidationError as exc:
-        raise SendRefused(exc.messages[0]) from None
-    if contact is None:
-        contact = Contact.objects.filter(phone=e164).first()
-    # Every origin, test sends included: a STOP means no more messages from us, whoever clicks the button.
-    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED:
-        raise SendRefused(f"{e164} has opted out of WhatsApp messages (sent STOP); they must opt in again first.")
-    if isinstance(content, TextContent | MediaContent) and (contact is None or not contact.window_open()):
-        raise SendRefused(
-            f"{e164} has not messaged {provider.phone_number} in the last 24 hours, so WhatsApp only allows an "
-            f"approved template. To open the window, ask the customer to send any message to the number, e.g. "
-            f"with the link {wa_me_link(provider)}."
-        )
-    client_ref = client_ref_for(origin=origin, origin_ref=origin_ref, recipient=e164)
-    existing = Message.objects.filter(client_ref=client_ref).first()
-    if existing is not None:
-        return existing, False
-    body = message_body(provider=provider, content=content, to=e164, client_ref=client_ref)
-    content_type, summary = content_describe(content)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                provider=provider,
-                contact=contact,
-                to=e164,
-                status=S.QUEUED,
-                client_ref=client_ref,
-                origin=origin,
-                origin_ref=origin_ref[:255],
-                content_type=content_type,
-                content_summary=summary,
-                request_body=body,
-            )
-    except IntegrityError:
-        # The same send raced us to the insert: theirs is the one.
-        return Message.objects.get(client_ref=client_ref), False
-    return message, True
+    """Check one send is allowed and log it as `queued`; (message, created). Raises SendRefused with the reason."""
+    [result] = messages_prepare(
+        items=[
+            Outgoing(provider=provider, to=to, content=content, origin=origin, origin_ref=origin_ref, contact=contact)
+        ]
+    )
+    if isinstance(result, SendRefused):
+        raise result
+    return result
 
 
 def _claim(message: Message) -> bool:
     """queued → sending, once: whoever wins the UPDATE is the only one who calls Nexmo for this message."""
-    claimed = Message.objects.filter(pk=message.pk, status=S.QUEUED).update(status=S.SENDING, updated_at=timezone.now())
+    claimed = Message.objects.filter(transitions.q_step(S.QUEUED, S.SENDING), pk=message.pk).update(
+        status=S.SENDING, updated_at=timezone.now()
+    )
     if claimed:
         message.status = S.SENDING
     return bool(claimed)
@@ -284,9 +401,7 @@ def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendR
                 response_body=outcome.body,
                 submitted_at=Coalesce(F("submitted_at"), Value(now, output_field=DateTimeField())),
                 # A status callback may have overtaken the answer (matched by client_ref): never move back.
-                status=Case(
-                    When(status__in=[S.QUEUED, S.SENDING, S.UNKNOWN], then=Value(S.SUBMITTED)), default=F("status")
-                ),
+                status=Case(When(transitions.q_into(S.SUBMITTED), then=Value(S.SUBMITTED)), default=F("status")),
                 updated_at=now,
             )
         except IntegrityError:
@@ -298,8 +413,9 @@ def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendR
     if isinstance(outcome, NexmoError):
         # 4xx (other than 429): Nexmo looked at it and said no. 429/5xx/connection: it never got in.
         rejected = outcome.status is not None and not outcome.retryable
-        base.filter(status__in=[S.QUEUED, S.SENDING]).update(
-            status=S.REJECTED if rejected else S.FAILED,
+        status = S.REJECTED if rejected else S.FAILED
+        base.filter(transitions.q_into(status)).update(
+            status=status,
             error_code=outcome.code[:64],
             error_reason=f"{outcome.title}: {outcome.detail}".strip(": ")[:2000],
             response_status=outcome.status,
@@ -309,7 +425,7 @@ def message_outcome_record(*, message: Message, outcome: nexmo.Outcome) -> SendR
         )
         message.refresh_from_db()
         return SendResult(message=message, status_code=outcome.status, body=outcome.body)
-    base.filter(status__in=[S.QUEUED, S.SENDING]).update(
+    base.filter(transitions.q_into(S.UNKNOWN)).update(
         status=S.UNKNOWN, error_code="timeout", error_reason=str(outcome)[:2000], updated_at=now
     )
     message.refresh_from_db()
@@ -342,6 +458,8 @@ def message_send(
     )
     if not created or not _claim(message):
         return _existing_result(message)
+    # One slot of the number's cap, like every run on the number.
+    pacing.slot_wait(key=f"provider:{provider.pk}", rate=float(provider.max_messages_per_second))
     outcome: nexmo.Outcome
     try:
         outcome = nexmo.send(credentials=provider_credentials(provider), body=message.request_body or {})
@@ -350,41 +468,8 @@ def message_send(
     return message_outcome_record(message=message, outcome=outcome)
 
 
-def messages_dispatch(*, messages: Sequence[Message], max_concurrency: int | None = None) -> list[SendResult]:
-    """Send prepared (`queued`) messages concurrently through the async client; one result per message, in order.
-
-    Messages someone else already claimed are returned as duplicates without a request.
-    """
-    claimed = [m for m in messages if _claim(m)]
-    providers = {m.provider_id: m.provider for m in claimed}
-    credentials = {pk: provider_credentials(p) for pk, p in providers.items()}
-
-    async def run() -> list[nexmo.Outcome]:
-        async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
-            return await client.send_many([(credentials[m.provider_id], m.request_body or {}) for m in claimed])
-
-    outcomes = asyncio.run(run()) if claimed else []
-    recorded = {m.pk: message_outcome_record(message=m, outcome=o) for m, o in zip(claimed, outcomes, strict=True)}
-    return [recorded.get(m.pk) or _existing_result(m) for m in messages]
-
-
-def message_retry_claim(*, message: Message) -> bool:
-    """failed → queued, once, so `messages_dispatch` sends it again with the same client_ref.
-
-    Only `failed` qualifies (Nexmo never accepted it: 429, 5xx, unreachable); `rejected` would fail again and
-    `unknown` may already have been delivered, so neither is ever resent.
-    """
-    claimed = Message.objects.filter(pk=message.pk, status=S.FAILED).update(
-        status=S.QUEUED, error_code="", error_reason="", failed_at=None, updated_at=timezone.now()
-    )
-    if claimed:
-        message.refresh_from_db()
-    return bool(claimed)
-
-
 # --- status callbacks ------------------------------------------------------------------------------------------
 
-_LADDER = [S.QUEUED, S.SENDING, S.UNKNOWN, S.SUBMITTED, S.DELIVERED, S.READ]
 _TIMESTAMP_FIELD = {
     "submitted": "submitted_at",
     "delivered": "delivered_at",
@@ -392,24 +477,6 @@ _TIMESTAMP_FIELD = {
     "rejected": "failed_at",
     "undeliverable": "failed_at",
 }
-
-
-def _moves_from(status: str) -> list[str]:
-    """The statuses a callback with `status` may move a message out of (forward only)."""
-    if status in ("rejected", "undeliverable"):
-        return [S.QUEUED.value, S.SENDING.value, S.UNKNOWN.value, S.SUBMITTED.value]
-    return [s.value for s in _LADDER[: _LADDER.index(S(status))]]
-
-
-def _later_than(status: str) -> list[str]:
-    if status in ("rejected", "undeliverable"):
-        return []
-    return [s.value for s in _LADDER[_LADDER.index(S(status)) + 1 :]]
-
-
-def _sql_in(values: Sequence[str]) -> str:
-    """An SQL list of status literals (our own enum values, never user input)."""
-    return ", ".join(f"'{value}'" for value in values)
 
 
 def _earliest_sql(field: str) -> str:
@@ -424,7 +491,7 @@ def _status_update_parts(status: str, with_error: bool, with_price: bool) -> tup
     conditional UPDATE with ORM expressions cost several times the database's own work.
     """
     field = _TIMESTAMP_FIELD[status]
-    moves = _sql_in(_moves_from(status))
+    moves = transitions.sql_in(transitions.sources(status))
     sets = [f'"status" = CASE WHEN "status" IN ({moves}) THEN {{status}} ELSE "status" END']
     if status in ("rejected", "undeliverable"):
         sets.append(f'"{field}" = COALESCE("{field}", {{at}})')
@@ -441,9 +508,10 @@ def _status_update_parts(status: str, with_error: bool, with_price: bool) -> tup
     sets.append('"updated_at" = {now}')
     # Only a state we move into (or a late timestamp of a state already passed) may change the row.
     condition = f'"status" IN ({moves})'
-    later = _later_than(status)
+    later = transitions.after(status)
     if later:
-        condition = f'({condition} OR ("status" IN ({_sql_in(later)}) AND ("{field}" IS NULL OR "{field}" > {{at}})))'
+        late = f'"status" IN ({transitions.sql_in(later)}) AND ("{field}" IS NULL OR "{field}" > {{at}})'
+        condition = f"({condition} OR ({late}))"
     return ", ".join(sets), condition
 
 

@@ -21,3 +21,9 @@ def status_announce_many(announcements: list[list[Any]]) -> None:
 def status_announce(provider_id: int, message_uuid: str, status: str, timestamp: str) -> None:
     """One change (tasks enqueued before changes were announced in batches)."""
     services.status_announce(announcements=[(provider_id, message_uuid, status, timestamp)])
+
+
+def outbox_send(provider_id: int) -> None:
+    from providers.outbox import outbox_send as send
+
+    send(provider_id=provider_id)

@@ -60,6 +60,9 @@ def main() -> int:
         print(f"Port {PORT} is already in use: is `make run` already running? Stop it (Ctrl-C) and try again.")
         return 1
     local_env_ensure()
+    # Development mode is something this command asks for: the settings default to DEBUG off. Every child below
+    # (migrate, demo_data, runserver, qcluster, the simulator) inherits it.
+    os.environ.setdefault("DEBUG", "true")
     simulator_allow()
     (ROOT / "var").mkdir(exist_ok=True)
     say("Applying migrations")

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.roles import MARKETER_GROUP
+from accounts.services import api_token_create
 
 _real_connect = socket.socket.connect
 
@@ -56,8 +56,8 @@ def outsider_user(django_user_model: Any) -> Any:
 
 def _api_client_for(user: Any) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = api_token_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -7,9 +7,15 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
+
+# How dumpdata writes an encrypted value: a marker, then the Fernet token (under the current key).
+DUMP_PREFIX = "fernet:"
+# What dumps of earlier versions wrote instead of the value.
+LEGACY_DUMP_PLACEHOLDER = "<encrypted>"
 
 
 class DecryptionError(Exception):
@@ -71,5 +77,21 @@ class EncryptedTextField(models.TextField):
         return encrypt(str(value))
 
     def value_to_string(self, obj: models.Model) -> str:
-        # Serialisation (dumpdata) never carries plaintext.
-        return "<encrypted>" if self.value_from_object(obj) else ""
+        # Serialisation (dumpdata) carries the ciphertext, never plaintext, so a restored backup keeps working
+        # secrets; loaddata needs a key of FIELD_ENCRYPTION_KEYS, like the database itself.
+        value = self.value_from_object(obj)
+        return f"{DUMP_PREFIX}{encrypt(str(value))}" if value else ""
+
+    def to_python(self, value: Any) -> Any:
+        # Only loaddata hands this field serialised text (forms and services set plaintext on the attribute).
+        if isinstance(value, str) and value.startswith(DUMP_PREFIX):
+            try:
+                return decrypt(value.removeprefix(DUMP_PREFIX))
+            except DecryptionError as exc:
+                raise ValidationError(str(exc)) from None
+        if value == LEGACY_DUMP_PLACEHOLDER:
+            raise ValidationError(
+                f"{self.name}: this dump holds {LEGACY_DUMP_PLACEHOLDER}, not the secret (it was written by an older "
+                "version): dump the data again with this version, or set the secret again after loading."
+            )
+        return super().to_python(value)

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from whatsapp_project.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env(BASE_DIR / ".env", BASE_DIR / ".env.local")
 
-TESTING = env.flag("TESTING", "pytest" in sys.modules)
+# The test suite, and the type checker (django-stubs imports these settings), run with no environment of their own.
+TESTING = env.flag("TESTING", "pytest" in sys.modules or "mypy" in sys.modules)
 
-DEBUG = env.flag("DEBUG", True)
+# Off unless asked for: `make run` (scripts/devserver.py) asks for it, and so does the test suite (TESTING), so a
+# deployment that forgets it runs hardened rather than with development defaults.
+DEBUG = env.flag("DEBUG", TESTING)
 
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
-SECRET_KEY = env.text("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else None)
+SECRET_KEY = env.text("SECRET_KEY", default="").strip() or (_DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("SECRET_KEY must be set to a random value of 50+ characters when DEBUG is off.")
 
@@ -39,16 +44,17 @@ NEXMO_CONNECT_TIMEOUT = env.number("NEXMO_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 NEXMO_READ_TIMEOUT = env.number("NEXMO_READ_TIMEOUT", 10.0, minimum=0.1)
 NEXMO_MAX_CONCURRENCY = env.integer("NEXMO_MAX_CONCURRENCY", 300, minimum=1)
 
-# First key encrypts, every key decrypts (rotation). Development derives a stable key from SECRET_KEY so that
-# the project starts with no environment at all; production must configure real keys.
+# First key encrypts, every key decrypts (rotation). Never derived from anything in the repository (a key derived
+# from the development SECRET_KEY would let anyone decrypt): `make run` generates one into the untracked
+# .env.local, the test suite makes a throwaway one per process, and everything else must configure its own.
 FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
 if not FIELD_ENCRYPTION_KEYS:
-    if not DEBUG:
+    if not TESTING:
         raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEYS must hold at least one Fernet key when DEBUG is off (comma-separated; "
-            "the first encrypts, all decrypt)."
+            "FIELD_ENCRYPTION_KEYS must hold at least one Fernet key (comma-separated; the first encrypts, all "
+            "decrypt). For local development `make run` generates one into .env.local."
         )
-    FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
+    FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,11 +64,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "accounts",
     "contacts",
     "providers",
@@ -74,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whatsapp_project.middleware.RefuseUnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -82,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into accounts.throttling.login_locked_out.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "whatsapp_project.urls"
@@ -147,6 +156,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# How long one journeys clock task runs timed steps as they fall due before handing over (journeys.services);
+# 0 leaves timed steps to the minute tick (the tests, where tasks run inline).
+JOURNEYS_CLOCK_SECONDS = env.integer("JOURNEYS_CLOCK_SECONDS", 0 if TESTING else 50, minimum=0)
 if TESTING:
     Q_CLUSTER["sync"] = True
 if int(Q_CLUSTER["timeout"]) >= int(Q_CLUSTER["retry"]):  # type: ignore[call-overload]
@@ -161,6 +173,21 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Hashing cost buys nothing in tests and dominates the fixtures' run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Failed sign-ins (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username, or from one address, lock
+# that username or address out for LOGIN_LOCKOUT_MINUTES; a successful sign-in clears its count. Failures are rows
+# in the database (axes' database handler), shared by every server process with or without Redis (axes refuses the
+# file cache we use without Redis) and listed in the admin; successful sign-ins are not logged.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env.integer("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.login_locked_out"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -184,6 +211,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer(
     "DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=CALLBACK_MAX_BODY_BYTES
 )
 
+API_TOKEN_THROTTLE_RATE = env.text("API_TOKEN_THROTTLE_RATE", "1200/minute").strip()
+if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day|s|m|h|d)", API_TOKEN_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_TOKEN_THROTTLE_RATE must look like 1200/minute (per second, minute, hour or day), "
+        f"got {API_TOKEN_THROTTLE_RATE!r}."
+    )
+
 # Uploads: the contact import takes files up to CONTACT_IMPORT_MAX_BYTES and keeps them in CONTACT_IMPORT_DIR until
 # imported; an audience list up to AUDIENCE_LIST_MAX_BYTES. The first upload handler stops any file past the larger
 # of the two as its chunks arrive (whatsapp_project/uploads.py), before the rest is written anywhere.
@@ -198,7 +232,7 @@ FILE_UPLOAD_HANDLERS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsMarketer"],
@@ -217,9 +251,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "whatsapp_project.api.exception_handler",
+    # Token-authenticated clients (scripts, integrations) get a request rate; 429 carries Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_token": API_TOKEN_THROTTLE_RATE},
     "UNAUTHENTICATED_USER": None,
 }
+# The schema maps every endpoint and field: signed-in users only, unless this opens it (accounts.permissions).
+API_DOCS_PUBLIC = env.flag("API_DOCS_PUBLIC", False)
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": ["accounts.permissions.ApiDocsReader"],
     "TITLE": "WhatsApp Engage API",
     "DESCRIPTION": "Providers, templates, contacts, segments, campaigns and journeys over WhatsApp (Nexmo).",
     "VERSION": "1.0.0",
@@ -231,7 +271,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Production hardening: on whenever DEBUG is off (`manage.py check --deploy` is clean with these).
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto says "https" only if a proxy we run set it; anyone can send it to a server reached directly.
+BEHIND_PROXY = env.flag("BEHIND_PROXY", False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.flag("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
@@ -242,6 +285,21 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 CSRF_TRUSTED_ORIGINS = env.items("CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL])
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (Django's own): scripts, styles and everything else from this site only, no inline code
+# (templates load static files; tests/foundation/test_csp.py keeps it so). data: images for Swagger UI's icons.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Keys, secrets and passwords stay out of error pages and error emails, DEBUG or not (whatsapp_project/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "whatsapp_project.reporting.SecretsHiddenFilter"
 
 LOGGING = {
     "version": 1,
@@ -249,5 +307,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failures and lockouts are warnings; its start-up banner and per-sign-in notes are not worth a line.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -13,9 +13,9 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -37,7 +37,8 @@ class Credentials:
     """What the gateway needs from a provider config: never logged, never stored outside the encrypted field."""
 
     application_id: str
-    private_key: str
+    # Kept out of repr: a traceback, a debug page or a log line that shows these credentials shows no key.
+    private_key: str = field(repr=False)
     base_url: str
     api_version: str
 
@@ -162,10 +163,10 @@ def _unusable_url(exc: Exception) -> NexmoError:
 
 
 def _outcome(response: httpx.Response) -> NexmoResponse:
-    return _answer(response.status_code, response.content)
+    return _answer(response.status_code, response.content, response.headers.get("retry-after"))
 
 
-def _answer(status_code: int, raw: bytes) -> NexmoResponse:
+def _answer(status_code: int, raw: bytes, retry_after: str | None = None) -> NexmoResponse:
     body: Any
     try:
         body = json.loads(raw)
@@ -173,7 +174,7 @@ def _answer(status_code: int, raw: bytes) -> NexmoResponse:
         body = raw.decode("utf-8", errors="replace")
     if status_code == 202 and isinstance(body, dict):
         return NexmoResponse(status_code=202, body=body)
-    raise NexmoError.from_response(status_code, body)
+    raise NexmoError.from_response(status_code, body, retry_after=retry_after)
 
 
 # Failures before the request could have reached Nexmo: safe to retry.
@@ -244,7 +245,7 @@ class AsyncNexmoClient:
     """Bulk sends over one pooled connection set, at most `max_concurrency` requests in flight.
 
     async with AsyncNexmoClient() as client:
-        outcomes = await client.send_many([(credentials, body), ...])
+        answer = await client.send(credentials=credentials, body=body)
     """
 
     def __init__(self, *, max_concurrency: int | None = None) -> None:
@@ -310,6 +311,7 @@ class AsyncNexmoClient:
                 url, data=json.dumps(body).encode(), headers=headers, allow_redirects=False
             ) as response:
                 status, raw = response.status, await response.read()
+                retry_after = response.headers.get("Retry-After")
         except (aiohttp.InvalidURL, UnicodeError, ValueError) as exc:
             raise _unusable_url(exc) from exc
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
@@ -318,15 +320,4 @@ class AsyncNexmoClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Read timeouts, connections dropped mid-answer: Nexmo may have accepted the message.
             raise NexmoAmbiguousError(f"No answer from Nexmo after sending ({type(exc).__name__}: {exc})") from exc
-        return _answer(status, raw)
-
-    async def send_many(self, requests: Sequence[tuple[Credentials, dict[str, Any]]]) -> list[Outcome]:
-        """Send all concurrently (bounded); one outcome per request, in order, never raising for a single failure."""
-
-        async def one(credentials: Credentials, body: dict[str, Any]) -> Outcome:
-            try:
-                return await self.send(credentials=credentials, body=body)
-            except (NexmoError, NexmoAmbiguousError) as exc:
-                return exc
-
-        return list(await asyncio.gather(*(one(c, b) for c, b in requests)))
+        return _answer(status, raw, retry_after)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 from typing import Any
 
 # 429 (throttled) and 5xx are worth retrying later; any other 4xx will fail the same way again.
@@ -25,10 +27,12 @@ class NexmoError(Exception):
         instance: str = "",
         invalid_parameters: list[dict[str, Any]] | None = None,
         body: dict[str, Any] | None = None,
+        retry_after: float | None = None,
         permanent: bool = False,
         code: str = "",
     ) -> None:
         self.status = status
+        self.retry_after = retry_after  # seconds, from a Retry-After header when Nexmo sent one
         # Refused before any request (a base URL we may not use, a key that cannot sign): trying again cannot help.
         self.permanent = permanent
         self._code = code
@@ -61,11 +65,18 @@ class NexmoError(Exception):
         return str(self.status) if self.status is not None else "connection"
 
     @classmethod
-    def from_response(cls, status: int, body: Any) -> NexmoError:
+    def from_response(cls, status: int, body: Any, *, retry_after: str | None = None) -> NexmoError:
         """Map an error answer to NexmoError; bodies that are not problem+json still give a useful message."""
+        wait = retry_after_seconds(retry_after)
         if not isinstance(body, dict):
             text = str(body)[:500] if body is not None else ""
-            return cls(status=status, title=f"Unexpected answer from Nexmo (HTTP {status})", detail=text, body=None)
+            return cls(
+                status=status,
+                title=f"Unexpected answer from Nexmo (HTTP {status})",
+                detail=text,
+                body=None,
+                retry_after=wait,
+            )
         invalid = body.get("invalid_parameters")
         return cls(
             status=status,
@@ -75,6 +86,7 @@ class NexmoError(Exception):
             instance=str(body.get("instance") or ""),
             invalid_parameters=[p for p in invalid if isinstance(p, dict)] if isinstance(invalid, list) else [],
             body=body,
+            retry_after=wait,
         )
 
 
@@ -84,3 +96,27 @@ class NexmoAmbiguousError(Exception):
     The message becomes `unknown` and must never be sent again blindly; a status callback carrying its
     `client_ref` (or the reconciler) settles it.
     """
+
+
+# A Retry-After longer than this is taken as this: a number is never parked for minutes by one answer.
+RETRY_AFTER_MAX_SECONDS = 60.0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        seconds = (moment - datetime.datetime.now(datetime.UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)

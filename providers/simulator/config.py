@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 LatencyDistribution = Literal["uniform", "exponential"]
@@ -18,7 +18,7 @@ class Channel:
     api_version: Literal["v0.1", "v1"] = "v0.1"  # payload version of the callbacks
     status_url: str = ""  # empty: status callbacks are not sent
     inbound_url: str = ""  # empty: the customer cannot write to this number
-    signature_secret: str = ""  # empty: callbacks are not signed
+    signature_secret: str = field(default="", repr=False)  # empty: callbacks are not signed
 
 
 @dataclass(slots=True)

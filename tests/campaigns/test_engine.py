@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
 from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import CampaignRecipient, CampaignStatus, RecipientState, SkipReason
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState, SkipReason
 from campaigns.selectors import campaign_stats_refresh
-from campaigns.services import campaign_plan, campaign_run
+from campaigns.services import campaign_cancel, campaign_pause, campaign_plan, campaign_run, campaign_schedule
 from contacts.models import Consent
 from providers.content import TextContent
-from providers.models import Message, MessageStatus, Origin
+from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.nexmo.client import transport_override
 from providers.nexmo.webhooks import StatusEvent
 from providers.services import message_send, message_status_apply
@@ -188,3 +193,94 @@ def test_a_failure_surge_pauses_the_campaign_with_the_reason() -> None:
     assert campaign.status == CampaignStatus.PAUSED
     assert "1022" in campaign.pause_reason
     assert Message.objects.filter(status=MessageStatus.SENDING).count() == 0
+
+
+def test_a_campaign_on_a_switched_off_number_sends_nothing_and_says_why() -> None:
+    provider, template = setup_provider()
+    subscribed(5)
+    campaign = campaign_make(provider=provider, template=template)
+    provider.is_active = False
+    provider.save()
+
+    with pytest.raises(ValidationError) as refused:
+        campaign_schedule(campaign=campaign)
+    assert "switched off" in str(refused.value.message_dict["provider"])
+
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SCHEDULED)  # launched before it was off
+    fake = FakeNexmo()
+    with transport_override(fake.transport):
+        campaign_run(campaign=campaign)
+    campaign.refresh_from_db()
+    assert fake.requests == []
+    assert not Message.objects.exists()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert "switched off" in campaign.pause_reason
+
+
+def _run_in_thread(campaign: Campaign) -> threading.Thread:
+    def run() -> None:
+        try:
+            campaign_run(campaign=Campaign.objects.get(pk=campaign.pk))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("throttle", [1, 1000])
+def test_pause_then_cancel_stop_requests_within_a_second_at_any_throttle(throttle: int) -> None:
+    provider, template = setup_provider()
+    subscribed(40 if throttle == 1 else 3000)
+    sent_at: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent_at.append(time.monotonic())
+        return httpx.Response(202, json={"message_uuid": str(uuid.uuid4())})
+
+    campaign = campaign_make(provider=provider, template=template, throttle_per_second=throttle)
+    campaign_plan(campaign=campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SCHEDULED)
+    with transport_override(FakeNexmo(answer).transport):
+        thread = _run_in_thread(campaign)
+        deadline = time.monotonic() + 30
+        while len(sent_at) < (2 if throttle == 1 else 200) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        campaign_pause(campaign=campaign)
+        paused_at = time.monotonic()
+        time.sleep(1.5)
+        campaign_cancel(campaign=campaign)
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert sent_at and max(sent_at) - paused_at < 1.0
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.CANCELLED
+    assert Message.objects.filter(status=MessageStatus.SUBMITTED).count() == len(sent_at)
+    assert len(sent_at) < CampaignRecipient.objects.filter(campaign=campaign).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_switching_the_number_off_pauses_a_running_campaign_with_the_reason() -> None:
+    provider, template = setup_provider()
+    subscribed(40)
+    sent_at: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent_at.append(time.monotonic())
+        return httpx.Response(202, json={"message_uuid": str(uuid.uuid4())})
+
+    campaign = campaign_make(provider=provider, template=template, throttle_per_second=2)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SCHEDULED)
+    with transport_override(FakeNexmo(answer).transport):
+        thread = _run_in_thread(campaign)
+        while len(sent_at) < 2 and thread.is_alive():
+            time.sleep(0.01)
+        ProviderConfig.objects.filter(pk=provider.pk).update(is_active=False)
+        off_at = time.monotonic()
+        thread.join(timeout=30)
+    assert max(sent_at) - off_at < 1.0
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert "switched off" in campaign.pause_reason

@@ -57,10 +57,14 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
+    refused: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Whatever the Content-Security-Policy blocks (an inline script, style or handler) is reported on the console.
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not refused, f"Content-Security-Policy refusals on the page: {refused}"
 
 
 @pytest.fixture

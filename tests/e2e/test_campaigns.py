@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from contacts.models import Consent
 from providers.simulator import Channel, SimulatorConfig, run_in_thread
@@ -58,18 +59,14 @@ def test_wizard_launch_reaches_full_progress_with_delivered_and_read(
         assert "use code SPRING" in page.inner_text("#preview")
         page.click("#step-details button.btn-primary")
         page.click("#launch")
-        page.wait_for_function("document.getElementById('progress-text').textContent.trim() === '100 %'")
-        page.wait_for_function(
-            "document.querySelector('[data-stat=delivered]').textContent === '5'"
-            " && document.querySelector('[data-stat=read]').textContent === '5'",
-            timeout=20_000,
-        )
+        # Locator expectations, not wait_for_function: the page's Content-Security-Policy forbids evaluating strings.
+        expect(page.locator("#progress-text")).to_have_text("100 %")
+        expect(page.locator("[data-stat=delivered]")).to_have_text("5", timeout=20_000)
+        expect(page.locator("[data-stat=read]")).to_have_text("5", timeout=20_000)
         assert page.inner_text("#campaign-status") == "completed"
         assert page.inner_text("[data-stat=audience]") == "5"
         # The chart is redrawn by the poll: the read line only reaches 5 once the receipts have come in.
-        page.wait_for_function(
-            "document.querySelector('#timeline-chart polyline[data-series=read]')?.dataset.total === '5'"
-        )
+        expect(page.locator("#timeline-chart polyline[data-series=read]")).to_have_attribute("data-total", "5")
         sent = page.locator("#timeline-chart polyline[data-series=sent]")
         assert sent.get_attribute("data-total") == "5"
         heights = [float(xy.split(",")[1]) for xy in (sent.get_attribute("points") or "").split()]

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from contacts.models import Contact
 
@@ -38,7 +39,7 @@ def test_marketer_imports_a_csv_watches_progress_then_builds_a_segment(
     page.fill("input[name=conditions-0-key]", "plan")
     page.select_option("select[name=conditions-0-property_op]", "eq")
     page.fill("input[name=conditions-0-value]", "gold")
-    page.wait_for_function("document.getElementById('preview-count').textContent === '2'")
+    expect(page.locator("#preview-count")).to_have_text("2")
     assert page.locator("#preview-sample li").count() == 2
     page.get_by_role("button", name="Save segment").click()
     page.wait_for_url("**/segments/*/")

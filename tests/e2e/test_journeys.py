@@ -4,6 +4,7 @@ tap reach the live server, so the coupon is sent by the reply and delivered by t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,20 @@ from templates_app.models import Template
 from tests.providers.factories import rsa_pem
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _closing(work: Callable[[], Any]) -> Callable[[], None]:
+    """Run `work` in a thread of its own, closing that thread's database connection afterwards."""
+
+    def run() -> None:
+        from django.db import connection
+
+        try:
+            work()
+        finally:
+            connection.close()
+
+    return run
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
@@ -104,7 +119,11 @@ def test_build_publish_and_run_the_welcome_coupon_journey(
         journey.refresh_from_db()
         assert journey.status == JourneyStatus.LIVE and journey.current_version is not None
 
-        event_record(contact=contact, name="signup")
+        # Recorded as the events API or a worker would, off this thread (Playwright's event loop runs here, and the
+        # outbox sends through an asyncio client of its own).
+        recorder = threading.Thread(target=_closing(lambda: event_record(contact=contact, name="signup")))
+        recorder.start()
+        recorder.join(timeout=60)
         sent = eventually(
             lambda: Message.objects.filter(origin_ref__contains=":welcome:").exclude(message_uuid=None).first()
         )

@@ -1,6 +1,7 @@
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 NAV = [
     ("Dashboard", "/", "Dashboard"),
@@ -65,3 +66,30 @@ def test_account_menu_leads_to_the_api_token_page_and_logs_out(page: Any, login:
     page.locator(".account-menu summary").click()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/accounts/login/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_docs_admin_and_a_provider_page_work_under_the_content_security_policy(
+    page: Any, login: Any, staff_user: Any
+) -> None:
+    from tests.providers.factories import provider_make
+
+    staff_user.is_superuser = True
+    staff_user.save()
+    provider = provider_make()
+    login(staff_user, "pw-owner-123")
+    # Swagger UI builds the page from its init script, served as a file: operations appear only if it ran.
+    page.goto("/api/docs/")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    page.goto("/admin/")
+    page.wait_for_selector("#content")
+    # The callback-URL reset asks first (data-confirm, handled by app.js): dismissing keeps the URLs.
+    page.goto(f"/settings/channels/whatsapp/{provider.pk}/")
+    before = page.locator("#inbound-url").inner_text()
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Regenerate callback URLs").click()
+    page.wait_for_timeout(300)
+    assert page.locator("#inbound-url").inner_text() == before
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Regenerate callback URLs").click()
+    expect(page.locator("#inbound-url")).not_to_have_text(before)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core import management
+from django.core.management import CommandError
 from django.db import connection
 from django.test import override_settings
 
@@ -69,15 +71,65 @@ def test_a_row_encrypted_with_an_unknown_key_fails_loudly_on_load() -> None:
         ProviderConfig.objects.get(pk=provider.pk)
 
 
-@pytest.mark.django_db
-def test_dumpdata_carries_no_secret_text(capsys: pytest.CaptureFixture[str]) -> None:
-    ProviderConfig.objects.create(
+def _provider_with_secrets() -> ProviderConfig:
+    return ProviderConfig.objects.create(
         nickname="Main",
         phone_number="+447700900000",
         application_id="app",
+        private_key="-----BEGIN PRIVATE KEY-----\nkey-body\n-----END PRIVATE KEY-----\n",
         signature_secret="sig-secret-value",
     )
-    management.call_command("dumpdata", "providers", format="json")
-    dumped = capsys.readouterr().out
-    assert "sig-secret-value" not in dumped
-    assert json.loads(dumped)[0]["fields"]["signature_secret"] == "<encrypted>"
+
+
+def _dump(capsys: pytest.CaptureFixture[str]) -> str:
+    management.call_command("dumpdata", "providers.providerconfig", format="json")
+    return capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_dumpdata_carries_ciphertext_not_the_secret_text(capsys: pytest.CaptureFixture[str]) -> None:
+    _provider_with_secrets()
+    dumped = _dump(capsys)
+    assert "sig-secret-value" not in dumped and "key-body" not in dumped
+    fields = json.loads(dumped)[0]["fields"]
+    assert fields["signature_secret"].startswith(encryption.DUMP_PREFIX)
+    assert fields["private_key"].startswith(encryption.DUMP_PREFIX)
+
+
+@pytest.mark.django_db
+def test_a_dump_loaded_back_keeps_working_secrets(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    provider = _provider_with_secrets()
+    dump = tmp_path / "providers.json"
+    dump.write_text(_dump(capsys))
+    ProviderConfig.objects.all().delete()
+
+    management.call_command("loaddata", str(dump), verbosity=0)
+
+    restored = ProviderConfig.objects.get(pk=provider.pk)
+    assert restored.signature_secret == "sig-secret-value"
+    assert restored.private_key == provider.private_key
+
+
+@pytest.mark.django_db
+def test_loading_a_dump_without_its_key_refuses_naming_the_setting(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with override_settings(FIELD_ENCRYPTION_KEYS=[OLD_KEY]):
+        _provider_with_secrets()
+        dump = tmp_path / "providers.json"
+        dump.write_text(_dump(capsys))
+        ProviderConfig.objects.all().delete()
+    with override_settings(FIELD_ENCRYPTION_KEYS=[NEW_KEY]), pytest.raises(CommandError) as refused:
+        management.call_command("loaddata", str(dump), verbosity=0)
+    assert "FIELD_ENCRYPTION_KEYS" in str(refused.value)
+    assert not ProviderConfig.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_old_dump_with_placeholders_is_refused_not_stored(tmp_path: Path) -> None:
+    dump = tmp_path / "old.json"
+    fields = {"nickname": "Old", "phone_number": "+447700900009", "application_id": "app"}
+    fields |= {"private_key": "<encrypted>", "signature_secret": "<encrypted>", "callback_token": "tok"}
+    dump.write_text(json.dumps([{"model": "providers.providerconfig", "pk": 7, "fields": fields}]))
+    with pytest.raises(CommandError, match="older"):
+        management.call_command("loaddata", str(dump), verbosity=0)

@@ -25,8 +25,14 @@ KEEP_A_ROW = (
 )
 
 
+def _clean_env() -> dict[str, str]:
+    """No DATABASE_URL, and a free port of its own: a kept cluster's default port may be a `make run` of yours."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LOCAL_DATABASE_PORT"}}
+    return clean | {"LOCAL_DATABASE_PORT": str(localdb.free_port())}
+
+
 def _wrapper(*args: str, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LOCAL_DATABASE_PORT"}} | (env or {})
+    clean = _clean_env() | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "whatsapp_project.localdb", *args],
         cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120, **kwargs,  # type: ignore[call-overload]
@@ -101,7 +107,7 @@ def test_the_server_stops_when_the_command_is_interrupted(tmp_path: Path, sig: s
     data = tmp_path / "postgres"
     ready = tmp_path / "ready"
     waits = f"import pathlib, time; pathlib.Path({str(ready)!r}).write_text('x'); time.sleep(60)"
-    clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    clean = _clean_env()
     wrapper = subprocess.Popen(
         [sys.executable, "-m", "whatsapp_project.localdb", "--data", str(data), "--", sys.executable, "-c", waits],
         cwd=ROOT, env=clean, start_new_session=True,

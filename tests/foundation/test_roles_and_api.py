@@ -62,7 +62,7 @@ def test_marketer_sees_the_dashboard_and_api_root(client: Client, marketer_user:
 def test_api_token_page_creates_and_revokes_a_working_token(client: Client, marketer_user: Any) -> None:
     client.force_login(marketer_user)
     response = client.post("/account/api-token/", {"action": "create"})
-    key = marketer_user.auth_token.key
+    key = response.context["key"]
     assert key in response.content.decode()
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
@@ -96,3 +96,16 @@ def test_non_json_body_is_a_clear_400(marketer_api: APIClient) -> None:
     response = marketer_api.post("/api/v1/", data="{not json", content_type="application/json")
     assert response.status_code in {400, 405}
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/"])
+def test_schema_and_docs_require_login(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code in {401, 403}
+    assert b"openapi" not in response.content and b"swagger" not in response.content.lower()
+
+
+def test_api_docs_public_opens_the_schema_and_docs_to_anonymous_readers(client: Client, settings: Any) -> None:
+    settings.API_DOCS_PUBLIC = True
+    assert client.get("/api/schema/").status_code == 200
+    assert client.get("/api/docs/").status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -312,12 +313,13 @@ def test_restarted_step_never_sends_twice(nexmo: FakeNexmo, monkeypatch: pytest.
     assert enrollment is not None
 
     def crash(**_: Any) -> None:
-        raise RuntimeError("worker killed right after the send")
+        raise RuntimeError("worker killed right after the message was queued")
 
     monkeypatch.setattr(runtime, "step_sent", crash)
     with pytest.raises(RuntimeError):
         services.enrollments_run(enrollment_ids=[enrollment.pk])
-    assert len(nexmo.requests) == 1
+    assert nexmo.requests == []  # queued in the outbox, not sent from inside the walk
+    assert Message.objects.get().status == "queued"
     monkeypatch.undo()
     enrollment.refresh_from_db()
     assert enrollment.state == EnrollmentState.ACTIVE  # still claimed: nobody else runs it until the lease ends
@@ -526,3 +528,96 @@ def test_segment_entry_enters_new_members_once() -> None:
     late = contact_make(properties={"plan": "gold"})
     assert services.segment_entries_check() == 1
     assert set(Enrollment.objects.filter(journey=journey).values_list("contact_id", flat=True)) == {gold.pk, late.pk}
+
+
+def test_a_batch_of_events_enters_its_journey_in_one_task_and_runs_the_entries_together(
+    marketer_api: Any, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journey = journey_live(
+        nodes=[
+            {"id": "mark", "type": "update_property", "property": "welcomed", "value": True, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    contacts = Contact.objects.bulk_create(
+        [Contact(phone=f"+4477009{n:05d}", whatsapp_consent=Consent.SUBSCRIBED) for n in range(400)]
+    )
+    from journeys import receivers
+
+    tasks: list[tuple[str, int]] = []
+    real = receivers.async_task
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        tasks.append((name, len(args[0]) if args else 0))
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(receivers, "async_task", counted)
+    runs: list[int] = []
+    real_run = services.enrollments_run
+
+    def counted_run(*, enrollment_ids: list[int], **kwargs: Any) -> int:
+        runs.append(len(enrollment_ids))
+        return real_run(enrollment_ids=enrollment_ids, **kwargs)
+
+    monkeypatch.setattr(services, "enrollments_run", counted_run)
+    events = [{"phone": c.phone, "name": "signup", "event_id": f"e-{c.pk}"} for c in contacts]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketer_api.post("/api/v1/events/", {"events": events}, format="json")
+
+    assert response.status_code == 200
+    assert tasks == [("journeys.tasks.events_react", 400)]
+    assert runs == [400]  # one claim and one walk for every entry, not a task each
+    assert Enrollment.objects.filter(journey=journey, state=EnrollmentState.COMPLETED).count() == 400
+    assert Contact.objects.filter(properties__welcomed=True).count() == 400
+
+
+def _timer_journey(seconds: int) -> Journey:
+    return journey_live(
+        nodes=[
+            {"id": "pause", "type": "wait", "seconds": seconds, "next": "mark"},
+            {"id": "mark", "type": "update_property", "property": "woken", "value": True, "next": "end"},
+            {"id": "end", "type": "exit"},
+        ]
+    )
+
+
+def test_the_clock_runs_a_timed_step_within_a_second_of_its_due_time(settings: Any) -> None:
+    from django_q.models import Schedule
+
+    settings.JOURNEYS_CLOCK_SECONDS = 10
+    kicked: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        # The wait asks for a clock (a task); it is run here instead, to watch it.
+        patch.setattr(services, "async_task", lambda name, *a, **k: kicked.append(name))
+        journey = _timer_journey(2)
+        enrollment = enter(journey, contact_make())
+        assert kicked == ["journeys.tasks.journeys_clock"]
+        due = Enrollment.objects.get(pk=enrollment.pk).next_run_at
+        assert due is not None
+        services.journeys_clock(budget_seconds=4, sleep=time.sleep)
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.COMPLETED
+    finished = JourneyStep.objects.get(enrollment=enrollment, node="mark").created_at
+    assert timedelta(0) <= finished - due < timedelta(seconds=1.5)
+    assert not Schedule.objects.filter(name=services.CLOCK_WAKE_SCHEDULE).exists()
+
+
+def test_one_clock_at_a_time_and_a_far_wait_asks_the_scheduler_to_wake_one_early(settings: Any) -> None:
+    from django_q.models import Schedule
+
+    from journeys.models import JourneyClock
+
+    settings.JOURNEYS_CLOCK_SECONDS = 5
+    JourneyClock.objects.create(pk=1, token="other", until=timezone.now() + timedelta(seconds=30))
+    assert services.journeys_clock(budget_seconds=1, sleep=lambda s: None) == 0  # another clock runs
+
+    JourneyClock.objects.filter(pk=1).update(until=None)
+    journey = _timer_journey(3600)
+    enrollment = enter(journey, contact_make())
+    wake = Schedule.objects.get(name=services.CLOCK_WAKE_SCHEDULE)
+    assert wake.func == "journeys.tasks.journeys_clock" and enrollment.next_run_at is not None
+    assert wake.next_run == enrollment.next_run_at - services.CLOCK_WAKE_EARLY
+    # A nearer wait moves the wake-up earlier, never later.
+    enter(_timer_journey(1800), contact_make())
+    wake.refresh_from_db()
+    assert wake.next_run < enrollment.next_run_at - timedelta(minutes=29)

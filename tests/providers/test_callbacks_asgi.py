@@ -265,6 +265,7 @@ def test_the_production_recipe_under_gunicorn_with_uvicorn_workers() -> None:
     env = os.environ | {
         "DATABASE_URL": url,
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "DEBUG": "true",
         "REDIS_URL": "",
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")

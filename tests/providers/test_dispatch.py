@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from django.db import connection
 
 from providers.dispatch import (
     DispatchReport,
@@ -37,7 +41,7 @@ def _fresh_pacers() -> Iterator[None]:
     LocalPacer.forget_all()
 
 
-def _queued(provider: ProviderConfig, count: int, *, status: str = S.QUEUED) -> list[int]:
+def _queued(provider: ProviderConfig, count: int, *, status: str = S.QUEUED, start: int = 0) -> list[int]:
     messages = [
         Message(
             provider=provider,
@@ -54,10 +58,9 @@ def _queued(provider: ProviderConfig, count: int, *, status: str = S.QUEUED) -> 
                 "client_ref": f"ref-{provider.pk}-{n}",
             },
         )
-        for n in range(count)
+        for n in range(start, start + count)
     ]
-    Message.objects.bulk_create(messages)
-    return list(Message.objects.filter(origin_ref="dispatch-test").order_by("id").values_list("id", flat=True))
+    return [message.pk for message in Message.objects.bulk_create(messages)]
 
 
 def _once(ids: list[int]) -> Callable[[int], list[int]]:
@@ -77,7 +80,7 @@ def _run(
 ) -> tuple[DispatchReport, Counter[str]]:
     fake = FakeNexmo(answer)
     with transport_override(fake.transport):
-        report = dispatch_run(provider=provider, next_ids=_once(ids), rate=1000, back_off_seconds=0.01, **kw)
+        report = dispatch_run(provider=provider, next_ids=_once(ids), rate=1000, **kw)
     calls = Counter(json.loads(r.content)["client_ref"] for r in fake.requests)
     return report, calls
 
@@ -128,22 +131,40 @@ def test_throttling_backs_off_and_retries_until_accepted() -> None:
     }
 
 
-def test_a_throttling_answer_pushes_the_shared_schedule_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_throttling_answer_lowers_the_rate_and_retry_after_pushes_the_shared_schedule_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     provider = provider_make()
-    ids = _queued(provider, 1)
+    ids = _queued(provider, 2)
     pushed: list[float] = []
-    real = LocalPacer.back_off
+    cuts: list[int] = []
+    real_back_off, real_throttled = LocalPacer.back_off, LocalPacer.throttled
 
     async def back_off(self: LocalPacer, seconds: float) -> None:
         pushed.append(seconds)
-        await real(self, seconds)
+        await real_back_off(self, seconds)
+
+    async def throttled(self: LocalPacer, retry_after: float | None) -> None:
+        await real_throttled(self, retry_after)
+        cuts.append(self.adaptive.cuts)
 
     monkeypatch.setattr(LocalPacer, "back_off", back_off)
-    answers = iter([httpx.Response(429, json=THROTTLED), httpx.Response(202, json={"message_uuid": "u-1"})])
+    monkeypatch.setattr(LocalPacer, "throttled", throttled)
+    answers = iter(
+        [
+            httpx.Response(429, json=THROTTLED, headers={"Retry-After": "0.2"}),
+            httpx.Response(429, json=THROTTLED),  # no Retry-After: the rate drops, nothing waits a fixed second
+            httpx.Response(202, json={"message_uuid": "u-1"}),
+            httpx.Response(202, json={"message_uuid": "u-2"}),
+        ]
+    )
+    started = time.monotonic()
 
     _run(provider, ids, lambda request: next(answers))
 
-    assert pushed == [0.01]
+    assert pushed == [0.2]
+    assert cuts == [1, 2]
+    assert time.monotonic() - started < 1.0
 
 
 def test_server_errors_are_retried_up_to_max_attempts_then_failed() -> None:
@@ -226,22 +247,34 @@ def test_a_failure_surge_stops_and_puts_claimed_but_unsent_rows_back_in_the_queu
     assert not retryable.filter(status=S.FAILED).exists()
 
 
-def test_a_stop_request_ends_the_run_before_the_next_batch() -> None:
+@pytest.mark.parametrize("rate", [2, 1000])
+def test_a_stop_request_ends_sending_within_a_second_whatever_the_batch(rate: int) -> None:
     provider = provider_make()
-    ids = _queued(provider, 30)
-    fake = FakeNexmo()
-    asked: list[bool] = []
+    ids = _queued(provider, 3000 if rate == 1000 else 30)
+    sent_at: list[float] = []
+    stopped_at: list[float] = []
 
-    def should_stop() -> bool:
-        asked.append(True)
-        return len(asked) > 1  # the campaign was paused while the first batch went out
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent_at.append(time.monotonic())
+        return httpx.Response(202, json={"message_uuid": str(uuid.uuid4())})
 
-    with transport_override(fake.transport):
-        report = dispatch_run(provider=provider, next_ids=_once(ids), rate=1000, batch_size=10, should_stop=should_stop)
+    def should_stop() -> bool | str:
+        # The campaign is paused once a few sends went out, in the middle of one 500-row batch.
+        if not stopped_at and len(sent_at) >= (300 if rate == 1000 else 2):
+            stopped_at.append(time.monotonic())
+        return "Paused for the test." if stopped_at else False
 
-    assert report.stopped == "requested"
-    assert len(fake.requests) == 10
-    assert _statuses(ids) == {S.SUBMITTED: 10, S.QUEUED: 20}
+    with transport_override(FakeNexmo(answer).transport):
+        report = dispatch_run(
+            provider=provider, next_ids=_once(ids), rate=rate, batch_size=500, should_stop=should_stop
+        )
+
+    assert report.stopped == "requested" and report.reason == "Paused for the test."
+    late = [at - stopped_at[0] for at in sent_at if at > stopped_at[0]]
+    assert not late or max(late) < 1.0, late
+    statuses = _statuses(ids)
+    assert statuses[S.SUBMITTED] == len(sent_at) < len(ids)
+    assert statuses[S.QUEUED] == len(ids) - len(sent_at)  # claimed and not sent: back in the queue
 
 
 def test_interrupted_sends_are_settled_as_unknown_and_queued_ones_untouched() -> None:
@@ -275,3 +308,48 @@ def test_values_update_writes_each_row_its_own_values() -> None:
     rows = {m.id: m for m in Message.objects.filter(id__in=ids)}
     assert [rows[pk].error_code for pk in ids] == [f"code-{ids[0]}", f"code-{ids[1]}", ""]
     assert rows[ids[0]].error_reason == "set in bulk" and rows[ids[2]].error_reason == ""
+
+
+def _busiest_second(times: list[float]) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_on_one_number_share_its_cap_and_a_throttled_run_keeps_to_its_share() -> None:
+    provider = provider_make(max_messages_per_second=40)
+    full = _queued(provider, 100)
+    slow = _queued(provider, 100, start=100)
+    slow_refs = set(Message.objects.filter(id__in=slow).values_list("client_ref", flat=True))
+    sent: dict[str, list[float]] = {"full": [], "slow": []}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        ref = json.loads(request.content)["client_ref"]
+        sent["slow" if ref in slow_refs else "full"].append(time.monotonic())
+        return httpx.Response(202, json={"message_uuid": str(uuid.uuid4())})
+
+    def run(ids: list[int], rate: float) -> None:
+        try:
+            dispatch_run(provider=provider, next_ids=_once(ids), rate=rate, should_stop=lambda: False)
+        finally:
+            connection.close()
+
+    with transport_override(FakeNexmo(answer).transport):
+        threads = [threading.Thread(target=run, args=args) for args in ((full, 1000), (slow, 10))]
+        for thread in threads:
+            thread.start()
+        time.sleep(3)  # long enough for both to send side by side, not for either to finish
+        Message.objects.filter(status=S.QUEUED).delete()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    together = sent["full"] + sent["slow"]
+    window = [t for t in together if t < min(sent["full"][-1], sent["slow"][-1])]
+    assert _busiest_second(window) <= 41  # the number's cap, whoever sends
+    assert _busiest_second(sent["slow"]) <= 11  # the throttled run's own share
+    assert len(sent["full"]) > len(sent["slow"]) * 2  # the other run used what the slow one left

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import jwt
@@ -142,7 +143,14 @@ def test_async_client_sends_many_concurrently_within_the_bound() -> None:
 
     async def run() -> list[client.Outcome]:
         async with client.AsyncNexmoClient(max_concurrency=4) as bulk:
-            return await bulk.send_many(requests)
+
+            async def one(credentials: Any, body: dict[str, Any]) -> client.Outcome:
+                try:
+                    return await bulk.send(credentials=credentials, body=body)
+                except (NexmoError, NexmoAmbiguousError) as exc:
+                    return exc
+
+            return list(await asyncio.gather(*(one(c, b) for c, b in requests)))
 
     with client.transport_override(httpx.MockTransport(handler)):
         outcomes = asyncio.run(run())

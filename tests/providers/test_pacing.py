@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from providers.pacing import LocalPacer, RedisPacer, paced, pacer_for
+from providers.nexmo.errors import retry_after_seconds
+from providers.pacing import Adaptive, LocalPacer, RedisPacer, paced, pacer_for
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -168,3 +169,63 @@ def test_pacer_for_uses_redis_only_when_configured(settings: Any) -> None:
     assert isinstance(pacer_for(key="n", rate=80), LocalPacer)
     settings.REDIS_URL = REDIS_URL
     assert isinstance(pacer_for(key="n", rate=80), RedisPacer)
+
+
+# --- adaptive rate (AIMD) ----------------------------------------------------------------------------------------
+
+
+def test_a_throttling_answer_cuts_the_rate_and_it_climbs_back_to_the_cap_never_above() -> None:
+    fake = FakeTime()
+    adaptive = Adaptive(1000, clock=fake.clock)
+    assert adaptive.rate() == 1000
+    for _ in range(100):  # a wave: every request in flight refused
+        adaptive.throttled()
+    low = adaptive.rate()
+    assert low < 1000 * 0.75
+    fake.now += 1.0
+    assert adaptive.rate() == pytest.approx(low + 100)  # additive: a tenth of the cap per second
+    fake.now += 60
+    assert adaptive.rate() == 1000
+
+
+def test_the_rate_never_drops_below_its_floor() -> None:
+    fake = FakeTime()
+    adaptive = Adaptive(80, clock=fake.clock)
+    for _ in range(10_000):
+        adaptive.throttled()
+    assert adaptive.rate() == adaptive.floor >= 1
+
+
+def test_sparse_throttling_costs_little_and_a_wave_costs_a_lot() -> None:
+    """5 % of 1,000/s refused at random: the rate settles near the cap. Half refused: it falls fast."""
+
+    def settle(share_refused: float) -> float:
+        fake = FakeTime()
+        adaptive = Adaptive(1000, clock=fake.clock)
+        sent = 0.0
+        for _ in range(200):  # 20 s in steps of 0.1 s
+            rate = adaptive.rate()
+            sent += rate * 0.1
+            for _ in range(round(rate * 0.1 * share_refused)):
+                adaptive.throttled()
+            fake.now += 0.1
+        return sent / 20
+
+    assert settle(0.05) >= 700
+    assert settle(0.5) < 300
+
+
+def test_the_pacer_reserves_at_the_adapted_rate() -> None:
+    fake = FakeTime()
+    pacer = LocalPacer("adaptive", 100, clock=fake.clock)
+    before = pacer.reserve_now(1).interval
+    for _ in range(100):
+        asyncio.run(pacer.throttled(None))
+    assert pacer.reserve_now(1).interval > before * 1.3
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("9999", 60.0), ("soon", None), (None, None)]
+)
+def test_retry_after_is_read_in_seconds_and_bounded(header: str | None, seconds: float | None) -> None:
+    assert retry_after_seconds(header) == seconds

@@ -240,3 +240,101 @@ def test_database_dump_holds_no_private_key_or_secret() -> None:
         cursor.execute("SELECT * FROM providers_providerconfig")
         raw = repr(cursor.fetchall())
     assert key_body not in raw and SECRET not in raw and "PRIVATE KEY" not in raw
+
+
+def test_the_sending_cap_is_set_in_the_form_shown_and_bounded(staff_user: Any) -> None:
+    client = _logged_in(staff_user)
+    client.post("/settings/channels/whatsapp/add/nexmo/", _form())
+    provider = ProviderConfig.objects.get()
+    assert provider.max_messages_per_second == 80  # left empty: WhatsApp's default tier
+
+    refused = client.post(f"/settings/channels/whatsapp/{provider.pk}/edit/", _form(max_messages_per_second="1001"))
+    assert refused.status_code == 200 and "less than or equal to 1000" in refused.content.decode()
+    client.post(f"/settings/channels/whatsapp/{provider.pk}/edit/", _form(max_messages_per_second="250"))
+    provider.refresh_from_db()
+    assert provider.max_messages_per_second == 250
+    page = client.get(f"/settings/channels/whatsapp/{provider.pk}/").content.decode()
+    assert "250 messages per second" in page
+
+
+@pytest.mark.parametrize(("value", "ok"), [(0, False), (1, True), (1000, True), (1001, False), ("fast", False)])
+def test_the_sending_cap_over_the_api(staff_api: Any, value: Any, ok: bool) -> None:
+    provider = provider_make()
+    response = staff_api.patch(f"/api/v1/providers/{provider.pk}/", {"max_messages_per_second": value}, format="json")
+    if ok:
+        assert response.status_code == 200 and response.json()["max_messages_per_second"] == value
+    else:
+        assert response.status_code == 400 and "max_messages_per_second" in response.json()
+
+
+def test_the_sending_cap_is_in_the_admin(staff_user: Any) -> None:
+    staff_user.is_superuser = True
+    staff_user.save()
+    provider = provider_make()
+    page = _logged_in(staff_user).get(f"/admin/providers/providerconfig/{provider.pk}/change/").content.decode()
+    assert 'name="max_messages_per_second"' in page
+
+
+def test_api_patch_with_a_blank_signature_secret_keeps_it_like_the_ui(staff_api: Any) -> None:
+    provider = provider_make(signature_secret=SECRET)
+    response = staff_api.patch(f"/api/v1/providers/{provider.pk}/", {"signature_secret": ""}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["has_signature_secret"] is True
+    provider.refresh_from_db()
+    assert provider.signature_secret == SECRET
+
+
+def test_api_clears_the_signature_secret_only_when_asked_explicitly(staff_api: Any) -> None:
+    provider = provider_make(signature_secret=SECRET)
+    url = f"/api/v1/providers/{provider.pk}/"
+    both = staff_api.patch(url, {"signature_secret": "new-one", "signature_secret_clear": True}, format="json")
+    assert both.status_code == 400 and "signature_secret_clear" in both.json()
+    cleared = staff_api.patch(url, {"signature_secret_clear": True}, format="json")
+    assert cleared.status_code == 200, cleared.content
+    assert cleared.json()["has_signature_secret"] is False
+    provider.refresh_from_db()
+    assert provider.signature_secret == ""
+
+
+def test_ui_edit_clears_the_signature_secret_only_with_the_box_ticked(staff_user: Any) -> None:
+    provider = provider_make(signature_secret=SECRET)
+    client = _logged_in(staff_user)
+    url = f"/settings/channels/whatsapp/{provider.pk}/edit/"
+    fields = _form(private_key="", signature_secret="", phone_number=provider.phone_number, nickname=provider.nickname)
+    assert client.post(url, fields).status_code == 302
+    provider.refresh_from_db()
+    assert provider.signature_secret == SECRET
+    assert client.post(url, fields | {"signature_secret_clear": "on"}).status_code == 302
+    provider.refresh_from_db()
+    assert provider.signature_secret == ""
+
+
+def test_api_shows_callback_urls_to_staff_only(staff_api: Any, marketer_api: Any) -> None:
+    provider = provider_make()
+    for path in ["/api/v1/providers/", f"/api/v1/providers/{provider.pk}/"]:
+        for_marketer = marketer_api.get(path)
+        assert for_marketer.status_code == 200
+        assert provider.callback_token not in for_marketer.content.decode(), path
+        assert "inbound_callback_url" not in for_marketer.content.decode()
+        for_staff = staff_api.get(path)
+        assert provider.callback_token in for_staff.content.decode(), path
+
+
+def test_provider_page_warns_when_callbacks_are_not_signed(staff_user: Any) -> None:
+    client = _logged_in(staff_user)
+    unsigned = provider_make()
+    signed = provider_make(signature_secret=SECRET)
+    warning = "Callbacks to this number are not verified"
+    assert warning in client.get(f"/settings/channels/whatsapp/{unsigned.pk}/").content.decode()
+    assert warning not in client.get(f"/settings/channels/whatsapp/{signed.pk}/").content.decode()
+
+
+def test_deploy_checks_warn_about_each_provider_without_a_signature_secret() -> None:
+    from django.core.checks import run_checks
+
+    provider_make(nickname="Unsigned one")
+    provider_make(nickname="Signed one", signature_secret=SECRET)
+    warnings = [m for m in run_checks(include_deployment_checks=True) if m.id == "providers.W001"]
+    assert len(warnings) == 1
+    assert "Unsigned one" in warnings[0].msg and "Signed one" not in warnings[0].msg
+    assert not [m for m in run_checks(include_deployment_checks=False) if m.id == "providers.W001"]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from contacts.models import Consent
 from providers.content import TemplateContent, TextContent
 from providers.models import Message, ProviderConfig
-from providers.services import SendRefused, message_prepare, message_send, messages_dispatch
+from providers.services import SendRefused, message_send
 from tests.providers.factories import FakeNexmo, contact_make, provider_make, window_open_contact
 from tests.vonage_fixtures import load
 
@@ -128,27 +128,6 @@ def test_timeout_after_sending_leaves_the_message_unknown_and_a_callback_settles
     assert result.message.status == "delivered" and result.message.message_uuid == status["message_uuid"]
 
 
-def test_bulk_dispatch_sends_prepared_messages_concurrently(nexmo: FakeNexmo) -> None:
-    provider = provider_make()
-    contacts = [contact_make() for _ in range(5)]
-    prepared = [
-        message_prepare(
-            provider=provider,
-            to=c.phone,
-            content=TemplateContent(name="promo", language="en_GB"),
-            origin="campaign",
-            origin_ref="campaign:1",
-            contact=c,
-        )[0]
-        for c in contacts
-    ]
-    results = messages_dispatch(messages=prepared, max_concurrency=3)
-    again = messages_dispatch(messages=prepared)
-    assert [r.message.status for r in results] == ["submitted"] * 5
-    assert all(r.duplicate for r in again)
-    assert len(nexmo.requests) == 5
-
-
 def _inbound(provider: ProviderConfig, uuid: str, text: str) -> None:
     payload = load("v0.1-inbound-text.json") | {
         "message_uuid": uuid,
@@ -177,27 +156,3 @@ def test_no_auto_reply_when_the_provider_says_no(nexmo: FakeNexmo) -> None:
     provider = provider_make(auto_reply_enabled=False, auto_reply_text="Thanks!")
     _inbound(provider, "in-1", "hello")
     assert not nexmo.requests
-
-
-def test_only_failed_messages_can_be_retried_and_keep_their_client_ref() -> None:
-    from providers.nexmo import client
-    from providers.services import message_retry_claim
-
-    provider = provider_make()
-    contact = window_open_contact()
-    throttled = FakeNexmo(lambda request: httpx.Response(429, json=load("error-429.json")))
-    with client.transport_override(throttled.transport):
-        failed = message_send(
-            provider=provider, to=contact.phone, content=TextContent(text="x"), origin="campaign", origin_ref="c:1"
-        ).message
-    assert failed.status == "failed"
-    assert message_retry_claim(message=failed) and not message_retry_claim(message=failed)
-    accepted = FakeNexmo()
-    with client.transport_override(accepted.transport):
-        [result] = messages_dispatch(messages=[failed])
-    assert result.message.status == "submitted"
-    assert accepted.bodies()[0]["client_ref"] == failed.client_ref
-    rejected = Message.objects.create(
-        provider=provider, to=contact.phone, status="rejected", client_ref="r", origin="test", content_type="text"
-    )
-    assert not message_retry_claim(message=rejected)
