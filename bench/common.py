@@ -46,6 +46,8 @@ def production_env(database: str, **extra: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",
         "FIELD_ENCRYPTION_KEYS": os.environ.get("BENCH_FERNET_KEY") or Fernet.generate_key().decode(),
         "LOG_LEVEL": "ERROR",
+        # The benchmarks' Nexmo is the simulator on this machine.
+        "NEXMO_ALLOWED_BASE_URLS": "http://127.0.0.1",
         "TESTING": "false",
         **extra,
     }

@@ -23,6 +23,7 @@ from campaigns.models import AudienceList, AudienceListMember
 from contacts.importing import ALIASES, column_slug
 from contacts.models import Contact
 from contacts.phones import phone_normalize_fast
+from whatsapp_project.csv_cells import cell_unguard
 
 BATCH = 5000
 INSERT_ROWS = 5000  # two parameters a row, well under the 65,535 a PostgreSQL statement takes
@@ -110,7 +111,7 @@ def _rows(handle: IO[bytes]) -> Iterator[_Row]:
             except csv.Error as exc:
                 yield _Row(line=reader.line_num, value="", phone_error=f"The row cannot be read as CSV: {exc}.")
                 continue
-            cells = [cell.strip() for cell in cells]
+            cells = [cell_unguard(cell.strip()) for cell in cells]  # our exports guard formula-like cells
             if not any(cells):
                 continue
             line = reader.line_num
@@ -126,7 +127,12 @@ def _rows(handle: IO[bytes]) -> Iterator[_Row]:
                         code="no_header",
                     )
             row = _Row(line=line, value=", ".join(cell for cell in cells if cell))
-            if "\ufffd" in row.value or "\x00" in row.value:
+            if "\x00" in row.value:
+                # Past the head check a NUL can still turn up; PostgreSQL text cannot hold it, so neither may the
+                # report: the row is listed with U+FFFD in its place.
+                row.value = row.value.replace("\x00", "\ufffd")
+                row.phone_error = "The row contains a NUL character, which no phone number or external id holds."
+            elif "\ufffd" in row.value:
                 row.phone_error = "The row is not valid UTF-8 text."
             elif columns is None:
                 # One value per row, no header: it may be either; the external id is tried first, then the number.

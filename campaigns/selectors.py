@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState, SkipReason
 from contacts.models import Event
 from providers.models import InboundMessage, Message, MessageStatus, Origin
+from whatsapp_project.csv_cells import csv_lines
 
 REPLY_WINDOW = timedelta(hours=72)
 ACCEPTED = ("submitted", "delivered", "read", "undeliverable")
@@ -284,11 +284,6 @@ def campaign_stats(*, campaign: Campaign, max_age_seconds: float = 5.0) -> dict[
     return campaign_stats_refresh(campaign=campaign)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 RECIPIENT_COLUMNS = (
     "phone",
     "name",
@@ -305,8 +300,7 @@ RECIPIENT_COLUMNS = (
 
 def campaign_recipients_csv(*, campaign: Campaign) -> Iterator[str]:
     """The recipients with their message outcome, as CSV lines (streamed: memory stays flat)."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(RECIPIENT_COLUMNS)
+    yield from csv_lines([RECIPIENT_COLUMNS])
     rows = (
         CampaignRecipient.objects.filter(campaign=campaign)
         .order_by("id")
@@ -324,5 +318,4 @@ def campaign_recipients_csv(*, campaign: Campaign) -> Iterator[str]:
         )
         .iterator(chunk_size=2000)
     )
-    for row in rows:
-        yield writer.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in row])
+    yield from csv_lines(rows)

@@ -34,6 +34,7 @@ from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messag
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.selectors import contacts_over_frequency_cap
 from providers.services import (
+    TEST_SEND_MAX_RECIPIENTS,
     Outgoing,
     SendInvalidNumber,
     SendOptedOut,
@@ -615,6 +616,11 @@ def campaign_test_send(*, campaign: Campaign, contacts: list[Contact] | None = N
     targets = contacts if contacts is not None else list(contact_test_profiles())
     if not targets:
         raise CampaignActionRefused("There are no test profiles: mark a contact as a test profile first.")
+    if len(targets) > TEST_SEND_MAX_RECIPIENTS:
+        raise CampaignActionRefused(
+            f"A test send goes to at most {TEST_SEND_MAX_RECIPIENTS} recipients and there are {len(targets)} test "
+            "profiles: unmark some first."
+        )
     stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
     results: list[SendResult | str] = []
     for contact in targets:

@@ -9,7 +9,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -21,6 +21,8 @@ from rest_framework.routers import BaseRouter
 from contacts import selectors, services
 from contacts.models import Consent, Contact, ContactImport, Segment
 from contacts.phones import phone_normalize
+from whatsapp_project.fields import JSONField
+from whatsapp_project.filters import FilterSet, IsoDateTimeFilter
 
 
 def _django_errors(exc: DjangoValidationError) -> Any:
@@ -31,7 +33,7 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
     phone = serializers.CharField(max_length=40, help_text="E.164, or any format with a country code.")
     external_id = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
     whatsapp_consent = serializers.ChoiceField(choices=Consent.choices, required=False)
-    properties = serializers.JSONField(required=False)
+    properties = JSONField(required=False)
 
     class Meta:
         model = Contact
@@ -87,9 +89,9 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
         return value
 
 
-class ContactFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+class ContactFilter(FilterSet):
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     segment = django_filters.ModelChoiceFilter(queryset=Segment.objects.all(), method="in_segment")
 
     class Meta:
@@ -165,7 +167,7 @@ class ContactImportSerializer(serializers.ModelSerializer[ContactImport]):
 
 class ContactImportUploadSerializer(serializers.Serializer[Any]):
     file = serializers.FileField(help_text="CSV, UTF-8, first line names the columns.")
-    mapping = serializers.JSONField(
+    mapping = JSONField(
         required=False,
         help_text='CSV column → field: {"Mobile": "phone", "Plan": "properties.plan", "Notes": "ignore"}. '
         "Unmapped columns are guessed from their names.",
@@ -221,7 +223,7 @@ class EventRowSerializer(serializers.Serializer[Any]):
     external_id = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True, allow_null=True)
     name = serializers.CharField(max_length=128)
-    properties = serializers.JSONField(required=False)
+    properties = JSONField(required=False)
     occurred_at = serializers.DateTimeField(required=False)
     event_id = serializers.CharField(max_length=255, required=False, allow_blank=True, allow_null=True)
 
@@ -245,9 +247,7 @@ class EventRowSerializer(serializers.Serializer[Any]):
 
 
 class EventBatchSerializer(serializers.Serializer[Any]):
-    events = serializers.ListField(
-        child=serializers.JSONField(), min_length=1, max_length=services.MAX_EVENTS_PER_BATCH
-    )
+    events = serializers.ListField(child=JSONField(), min_length=1, max_length=services.MAX_EVENTS_PER_BATCH)
     create_contacts = serializers.BooleanField(
         default=False, help_text="Create a contact for an unknown phone instead of rejecting its events."
     )
@@ -259,8 +259,12 @@ class EventBatchViewSet(viewsets.ViewSet):
     serializer_class = EventBatchSerializer
 
     def create(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            return Response({"events": ['Send {"events": [...]}.']}, status=status.HTTP_400_BAD_REQUEST)
+        # A form-encoded body arrives as a QueryDict (a dict too): events are only ever JSON.
+        if not isinstance(request.data, dict) or isinstance(request.data, QueryDict):
+            return Response(
+                {"events": ['Send a JSON body: {"events": [...]} with Content-Type: application/json.']},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         batch = EventBatchSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         valid: list[services.EventInput] = []
@@ -295,7 +299,7 @@ class EventBatchViewSet(viewsets.ViewSet):
 
 
 class SegmentSerializer(serializers.ModelSerializer[Segment]):
-    definition = serializers.JSONField(
+    definition = JSONField(
         help_text='{"match": "all|any", "groups": [{"match": "all|any", "conditions": [...]}]}; see contacts.segments'
     )
 

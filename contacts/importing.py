@@ -9,6 +9,7 @@ with one set-based statement.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -33,6 +34,7 @@ from django.utils import timezone
 
 from contacts.models import Consent, ConsentChange, Contact, ContactImport, ContactImportError, ImportStatus
 from contacts.phones import phone_normalize_fast
+from whatsapp_project.csv_cells import GUARD, cell_unguard
 
 logger = logging.getLogger(__name__)
 
@@ -153,21 +155,54 @@ class FileRefused(Exception):
     """The whole file cannot be imported (encoding of the header, no header, too big); the message says why."""
 
 
+# The header row must end within this many bytes; a longer one is not a header.
+HEADER_MAX_BYTES = 1024 * 1024
+
+
 def header_read(path: Path) -> list[str]:
-    """The header row, or FileRefused with what is wrong with the file as a whole."""
+    """The header row, or FileRefused with what is wrong with the file as a whole.
+
+    Read the way the rows are (csv over text with newline=""), so a file with carriage-return-only line endings
+    imports like any other; every csv.Error becomes a refusal that says why.
+    """
     with path.open("rb") as handle:
-        head = handle.readline(1024 * 1024)
+        head = handle.read(HEADER_MAX_BYTES + 1)
+    head = head.removeprefix(b"\xef\xbb\xbf")
     if not head.strip():
         raise FileRefused("The file is empty: the first line must name the columns.")
+    # Bytes that are not UTF-8 are kept aside (surrogateescape) so that only the header row's own are refused here:
+    # a bad byte in a later row is that row's problem, reported with it.
+    text = head.decode("utf-8", errors="surrogateescape")
+    stream = io.StringIO(text, newline="")
     try:
-        text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+        columns = next(csv.reader(stream))
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise FileRefused(
+                f"A column name in the header is longer than {csv.field_size_limit() // 1024} KiB: "
+                "the first line must name the columns."
+            ) from None
+        raise FileRefused(f"The header row cannot be read as CSV: {exc}.") from None
+    except StopIteration:
+        raise FileRefused("The file is empty: the first line must name the columns.") from None
+    header = text[: stream.tell()].encode("utf-8", errors="surrogateescape")
+    try:
+        # Incremental: a character cut at the end of what was read is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(header, final=len(head) <= HEADER_MAX_BYTES)
     except UnicodeDecodeError as exc:
         raise FileRefused(
-            f"The file is not UTF-8 (byte 0x{head[exc.start]:02x} at position {exc.start + 1} of the header). "
+            f"The file is not UTF-8 (byte 0x{header[exc.start]:02x} at position {exc.start + 1} of the header). "
             "Save it as 'CSV UTF-8' and upload it again."
         ) from None
-    columns = next(csv.reader([text]))
+    if len(head) > HEADER_MAX_BYTES and stream.tell() >= len(text):
+        raise FileRefused(
+            f"The first line is longer than {HEADER_MAX_BYTES // 1024} KiB: it must name the columns, one line per row."
+        )
     columns = [c.strip() for c in columns]
+    if any("\x00" in c for c in columns):
+        raise FileRefused("The header contains a NUL character: this is not a CSV text file.")
+    if any("\n" in c or "\r" in c for c in columns):
+        raise FileRefused("A column name in the header runs over several lines: is a quote left unclosed?")
     if any(not c for c in columns):
         raise FileRefused("Every column in the header row needs a name.")
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
@@ -280,6 +315,8 @@ def _record(number: int, cells: list[str], plan: Plan) -> Record:
     width = len(cells)
     for index, column, slot, check in plan.steps:
         value = cells[index].strip() if index < width else ""
+        if value[:1] == GUARD:
+            value = cell_unguard(value)  # a cell of one of our exports, guarded against spreadsheet formulas
         # A blank cell stays None: it never clears what the contact already has.
         if value:
             record[slot] = value if check is None else check(value, column)
@@ -745,6 +782,7 @@ def contact_import_run(*, contact_import: ContactImport) -> ContactImport:
     try:
         columns = header_read(path)
     except (FileRefused, OSError) as exc:
+        path.unlink(missing_ok=True)  # refused for good: nothing will read it again
         return _fail(job, str(exc) if isinstance(exc, FileRefused) else "The uploaded file is no longer there.")
     already = job.rows_processed
     seen = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -13,6 +12,7 @@ from contacts import importing
 from contacts.models import Consent, Contact, ContactImport, Event, Segment
 from contacts.phones import phone_normalize
 from contacts.segments import segment_q
+from whatsapp_project.csv_cells import csv_lines
 
 PREVIEW_SAMPLE_SIZE = 10
 EXPORT_COLUMNS = (
@@ -100,30 +100,19 @@ def contact_import_get(*, pk: int) -> ContactImport | None:
     return ContactImport.objects.filter(pk=pk).first()
 
 
-class _Echo:
-    """A write-only file for csv.writer that hands back each line instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def contacts_csv_lines(contacts: QuerySet[Contact]) -> Iterator[str]:
     """The contacts as CSV text, one line at a time (for a streaming response: memory stays flat)."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    rows: Iterable[tuple[Any, ...]] = contacts.order_by("id").values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
-    for row in rows:
-        *plain, properties = row
-        yield writer.writerow(
-            ["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in plain]
-            + [json.dumps(properties or {}, ensure_ascii=False)]
+
+    def rows() -> Iterator[list[Any]]:
+        yield list(EXPORT_COLUMNS)
+        values: Iterable[tuple[Any, ...]] = (
+            contacts.order_by("id").values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
         )
+        for row in values:
+            *plain, properties = row
+            yield [*plain, json.dumps(properties or {}, ensure_ascii=False)]
 
-
-def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow(row)
+    return csv_lines(rows())
 
 
 def import_errors_rows(job: ContactImport) -> Iterable[list[str]]:

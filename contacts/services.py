@@ -295,27 +295,29 @@ def contact_import_create(*, upload: File, user: Any | None) -> ContactImport:
     name = Path(upload.name or "contacts.csv").name[:255]
     target = importing.import_dir() / f"{uuid.uuid4().hex}.csv"
     size = 0
-    with target.open("wb") as out:
-        for chunk in upload.chunks():
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                target.unlink(missing_ok=True)
-                raise ValidationError({"file": [f"The file is larger than the limit of {limit:,} bytes."]})
-            out.write(chunk)
     try:
-        columns = importing.header_read(target)
-    except importing.FileRefused as exc:
+        with target.open("wb") as out:
+            for chunk in upload.chunks():
+                size += len(chunk)
+                if size > limit:
+                    raise ValidationError({"file": [f"The file is larger than the limit of {limit:,} bytes."]})
+                out.write(chunk)
+        try:
+            columns = importing.header_read(target)
+        except importing.FileRefused as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+        return ContactImport.objects.create(
+            file_path=str(target),
+            original_name=name,
+            size_bytes=size,
+            columns=columns,
+            mapping=importing.mapping_guess(columns),
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+    except BaseException:
+        # Whatever stopped it (a refusal, a full disk, an interrupted upload), no orphan file stays behind.
         target.unlink(missing_ok=True)
-        raise ValidationError({"file": [str(exc)]}) from None
-    return ContactImport.objects.create(
-        file_path=str(target),
-        original_name=name,
-        size_bytes=size,
-        columns=columns,
-        mapping=importing.mapping_guess(columns),
-        created_by=user if getattr(user, "is_authenticated", False) else None,
-    )
+        raise
 
 
 def contact_import_start(

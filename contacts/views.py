@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -17,6 +17,7 @@ from contacts import selectors, services
 from contacts.forms import ContactFilterForm, ImportMappingForm, ImportUploadForm, SegmentBuilder, builder_add
 from contacts.models import Contact, ContactImport, ImportStatus, Segment
 from contacts.profile import profile_sections
+from whatsapp_project.safe_input import id_from
 
 PAGE_SIZE = 50
 
@@ -60,12 +61,15 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def contact_export(request: HttpRequest) -> StreamingHttpResponse:
+def contact_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """All contacts, or those of `?segment=<id>`, as a streamed CSV."""
     _marketer_only(request)
-    segment_id = request.GET.get("segment", "")
-    if segment_id.isdigit():
-        segment = get_object_or_404(Segment, pk=int(segment_id))
+    raw = request.GET.get("segment", "")
+    segment_id = id_from(raw)
+    if raw and segment_id is None:
+        return HttpResponseBadRequest("?segment= takes a segment id.", content_type="text/plain; charset=utf-8")
+    if segment_id is not None:
+        segment = get_object_or_404(Segment, pk=segment_id)
         contacts, filename = selectors.segment_contacts(segment), f"segment-{segment.pk}.csv"
     else:
         contacts, filename = Contact.objects.all(), "contacts.csv"

@@ -17,12 +17,13 @@ from rest_framework.routers import BaseRouter
 from journeys import selectors, services
 from journeys.definition import problems_by_field
 from journeys.models import Journey
+from whatsapp_project.fields import JSONField
 
 
 class JourneySerializer(serializers.ModelSerializer[Journey]):
     version = serializers.SerializerMethodField()
-    trigger = serializers.JSONField(required=False)
-    nodes = serializers.JSONField(required=False)
+    trigger = JSONField(required=False)
+    nodes = JSONField(required=False)
     problems = serializers.SerializerMethodField(help_text="What publish would refuse, by node and field.")
 
     class Meta:

@@ -13,6 +13,7 @@ from journeys.models import Journey, Reentry
 from providers.models import ProviderConfig
 from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
+from whatsapp_project.safe_input import InputRefused, json_loads
 
 TRIGGER_LABELS = {
     "event": "Contact does an event",
@@ -34,9 +35,11 @@ NODE_LABELS = {
 
 def _json_field(value: str, label: str) -> Any:
     try:
-        return json.loads(value) if value.strip() else {}
+        return json_loads(value) if value.strip() else {}
     except json.JSONDecodeError as error:
         raise forms.ValidationError(f"{label} must be JSON ({error.msg}).") from None
+    except InputRefused as error:
+        raise forms.ValidationError(f"{label}: {error}") from None
 
 
 class JourneySettingsForm(forms.Form):
@@ -296,8 +299,8 @@ class NodeForm(forms.Form):
         elif self.kind == "update_property":
             raw = d.get("value") or ""
             try:
-                value: Any = json.loads(raw)
-            except json.JSONDecodeError:
+                value: Any = json_loads(raw)
+            except ValueError:  # not JSON (or JSON we cannot store): the text itself
                 value = raw
             node.update(property=d["property"].strip(), value=value, next=d["next"])
         return node

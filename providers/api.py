@@ -6,7 +6,6 @@ import uuid
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django_filters import rest_framework as filters
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -19,6 +18,7 @@ from accounts.roles import is_staff
 from providers import selectors, services
 from providers.content import TextContent
 from providers.models import ApiVersion, InboundMessage, Message, ProviderConfig
+from whatsapp_project.filters import FilterSet
 
 
 class ProviderSerializer(serializers.ModelSerializer[ProviderConfig]):
@@ -197,7 +197,7 @@ class ProviderViewSet(viewsets.ModelViewSet[ProviderConfig]):
         return Response(body, status=status.HTTP_201_CREATED if result.ok else status.HTTP_502_BAD_GATEWAY)
 
 
-class MessageFilter(filters.FilterSet):
+class MessageFilter(FilterSet):
     class Meta:
         model = Message
         fields = ["status", "provider", "origin", "origin_ref", "contact", "to", "message_uuid", "client_ref"]

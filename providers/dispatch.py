@@ -329,8 +329,10 @@ async def _dispatch(
     db = sync_to_async  # thread_sensitive: every query runs in the caller's thread, on its connection, one at a time
     credentials = await db(provider_credentials)(provider)
     # Sign the JWT before the first paced slot: loading the key takes tens of ms, which would make the first send
-    # reach Nexmo late and share a second with the sends `rate` slots after it.
-    nexmo.jwt_for(credentials)
+    # reach Nexmo late and share a second with the sends `rate` slots after it. A key that cannot sign (or a base URL
+    # we may not use) fails each send instead, with its reason.
+    with contextlib.suppress(NexmoError):
+        nexmo.request_parts(credentials)
     cap = float(provider.max_messages_per_second or pacing.DEFAULT_RATE)
     pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=cap)
     own_rate = min(rate or cap, cap)

@@ -38,7 +38,10 @@ class ProviderForm(forms.Form):
     )
     api_version = forms.ChoiceField(label="API version", choices=ApiVersion.choices, initial=ApiVersion.V0_1)
     api_base_url = forms.URLField(
-        label="API base URL", required=False, help_text="Empty: the default Nexmo host. Regional hosts are allowed."
+        label="API base URL",
+        required=False,
+        help_text="Empty: the default Nexmo host. Vonage's regional https hosts (api-eu.vonage.com, api-us.vonage.com, "
+        "api-ap.vonage.com) and the origins of the setting NEXMO_ALLOWED_BASE_URLS are allowed.",
     )
     whatsapp_namespace = forms.CharField(label="WhatsApp namespace", max_length=100, required=False)
     is_active = forms.BooleanField(label="Active", required=False, initial=True)

@@ -37,6 +37,7 @@ from providers.models import (
 )
 from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
+from providers.nexmo.hosts import base_url_problem
 from providers.nexmo.payloads import body_build, client_ref_for, content_describe
 from providers.nexmo.webhooks import InboundEvent, PayloadInvalid, StatusEvent, status_parse
 from providers.selectors import contacts_message_counts
@@ -45,6 +46,11 @@ from whatsapp_project.db import server_side_cursor
 logger = logging.getLogger(__name__)
 
 S = MessageStatus
+
+
+# One test send (a template's or a number's, from a screen or the API) reaches at most this many recipients: each is a
+# synchronous request to Nexmo while the user waits, and a test is for a handful of phones, not a broadcast.
+TEST_SEND_MAX_RECIPIENTS = 20
 
 
 class SendRefused(Exception):
@@ -100,6 +106,10 @@ def _provider_apply(provider: ProviderConfig, data: dict[str, Any]) -> None:
     for name in PROVIDER_FIELDS:
         if name in data:
             setattr(provider, name, data[name])
+    if data.get("api_base_url"):
+        problem = base_url_problem(str(data["api_base_url"]))
+        if problem is not None:
+            raise ValidationError({"api_base_url": [problem]})
     if "phone_number" in data:
         try:
             provider.phone_number = phone_normalize(str(data["phone_number"]))
@@ -245,7 +255,8 @@ def _refusal(item: Outgoing, e164: str, contact: Contact | None, now: datetime) 
     only inside the 24-hour window."""
     if (refusal := provider_send_refusal(item.provider)) is not None:
         return refusal
-    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED and item.origin != Origin.TEST:
+    # Every origin, test sends included: a STOP means no more messages from us, whoever clicks the button.
+    if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED:
         return SendOptedOut(f"{e164} has opted out of WhatsApp messages (sent STOP); they must opt in again first.")
     if isinstance(item.content, TextContent | MediaContent) and (contact is None or not contact.window_open(now)):
         return (

@@ -36,6 +36,16 @@ def local_env_ensure() -> None:
     say(f"Generated a field-encryption key into {ENV_LOCAL.name} (untracked; keep it: it decrypts stored secrets).")
 
 
+SIMULATOR_ORIGIN = "http://127.0.0.1:8025"
+
+
+def simulator_allow() -> None:
+    """The demo provider sends to the local simulator: allow its origin for every process started here."""
+    listed = [item.strip() for item in os.environ.get("NEXMO_ALLOWED_BASE_URLS", "").split(",") if item.strip()]
+    if SIMULATOR_ORIGIN not in listed:
+        os.environ["NEXMO_ALLOWED_BASE_URLS"] = ",".join([*listed, SIMULATOR_ORIGIN])
+
+
 def port_busy(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex((HOST, port)) == 0
@@ -53,6 +63,7 @@ def main() -> int:
     # Development mode is something this command asks for: the settings default to DEBUG off. Every child below
     # (migrate, demo_data, runserver, qcluster, the simulator) inherits it.
     os.environ.setdefault("DEBUG", "true")
+    simulator_allow()
     (ROOT / "var").mkdir(exist_ok=True)
     say("Applying migrations")
     manage("migrate", "--no-input", "-v", "0")

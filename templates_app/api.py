@@ -15,11 +15,13 @@ from rest_framework.routers import BaseRouter
 
 from contacts.models import Contact
 from providers.models import ProviderConfig
+from providers.services import TEST_SEND_MAX_RECIPIENTS
 from templates_app import services
 from templates_app.models import Template
 from templates_app.rendering import template_preview_text, template_slots
 from templates_app.rules import namespace_problem, template_errors
 from templates_app.selectors import EXPORT_FIELDS, templates_export, templates_list
+from whatsapp_project.fields import JSONField
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -63,8 +65,18 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 
 class TestSendSerializer(serializers.Serializer):
-    to = serializers.ListField(child=serializers.CharField(), required=False, help_text="E.164 numbers.")
-    contacts = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Contact ids.")
+    to = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        max_length=TEST_SEND_MAX_RECIPIENTS,
+        help_text=f"E.164 numbers; at most {TEST_SEND_MAX_RECIPIENTS} recipients in all.",
+    )
+    contacts = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        max_length=TEST_SEND_MAX_RECIPIENTS,
+        help_text="Contact ids.",
+    )
     parameters = serializers.DictField(required=False, help_text='{"1": "Ann", "header": "https://…"}')
 
     def to_internal_value(self, data: Any) -> Any:
@@ -86,7 +98,7 @@ class TestSendResultSerializer(serializers.Serializer):
     contact = serializers.IntegerField(source="contact.pk", allow_null=True, default=None)
     ok = serializers.BooleanField()
     status_code = serializers.IntegerField(allow_null=True)
-    body = serializers.JSONField(allow_null=True)
+    body = JSONField(allow_null=True)
     error = serializers.CharField()
     message = serializers.IntegerField(source="message_id", allow_null=True)
 

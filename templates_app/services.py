@@ -13,7 +13,7 @@ from django.db.models import ProtectedError
 from contacts.models import Contact
 from contacts.phones import phone_normalize
 from providers.models import ProviderConfig
-from providers.services import SendRefused, message_send
+from providers.services import TEST_SEND_MAX_RECIPIENTS, SendRefused, message_send
 from templates_app.models import UNIQUE_NAME_MESSAGE, Status, Template
 from templates_app.rendering import TemplateRenderError, template_rendering
 from templates_app.rules import namespace_problem, namespace_problems, template_errors
@@ -173,9 +173,15 @@ def template_test_send(
         raise ValidationError({"parameters": str(error)}) from None
 
     recipients: dict[str, Contact | None] = {contact.phone: contact for contact in contacts}
+    for number in numbers:
+        recipients.setdefault(number, None)
+    if len(recipients) > TEST_SEND_MAX_RECIPIENTS:
+        raise ValidationError(
+            {"to": f"A test send goes to at most {TEST_SEND_MAX_RECIPIENTS} recipients; this has {len(recipients)}."}
+        )
     known = {contact.phone: contact for contact in Contact.objects.filter(phone__in=numbers)}
     for number in numbers:
-        recipients.setdefault(number, known.get(number))
+        recipients[number] = recipients[number] or known.get(number)
 
     outcomes = []
     for phone, contact in recipients.items():

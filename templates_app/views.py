@@ -5,7 +5,7 @@ import json
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,6 +16,7 @@ from templates_app.forms import TemplateCopyForm, TemplateFilterForm, TemplateFo
 from templates_app.models import Template
 from templates_app.rendering import template_preview_text
 from templates_app.selectors import templates_export, templates_list
+from whatsapp_project.safe_input import id_from
 
 PAGE_SIZE = 50
 
@@ -145,7 +146,10 @@ def template_test_send(request: HttpRequest, pk: int) -> HttpResponse:
 
 @marketer_required
 def template_export(request: HttpRequest) -> HttpResponse:
-    provider = get_object_or_404(ProviderConfig, pk=request.GET.get("provider") or 0)
+    provider_id = id_from(request.GET.get("provider"))
+    if provider_id is None:
+        return HttpResponseBadRequest("?provider= takes a provider id.", content_type="text/plain; charset=utf-8")
+    provider = get_object_or_404(ProviderConfig, pk=provider_id)
     response = JsonResponse(templates_export(provider=provider), json_dumps_params={"indent": 2})
     filename = f"templates-{provider.pk}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -82,6 +82,32 @@ class Env:
             )
         return raw.rstrip("/")
 
+    def origins(self, name: str, default: list[str]) -> list[str]:
+        """Comma-separated `scheme://host[:port]` origins (http or https, nothing after the host), lower-cased."""
+        origins = []
+        for item in self.items(name, default):
+            try:
+                parts = urlsplit(item)
+                port = parts.port
+            except ValueError:
+                parts, port = None, None
+            if (
+                parts is None
+                or parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.username is not None
+                or parts.password is not None
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+            ):
+                raise ImproperlyConfigured(
+                    f"{name}: {item!r} is not an origin such as https://host or http://host:8025."
+                )
+            origin = f"{parts.scheme}://{parts.hostname.lower()}"
+            origins.append(f"{origin}:{port}" if port is not None else origin)
+        return origins
+
     def database(self, name: str, default: str) -> dict[str, object]:
         """A PostgreSQL URL, the only database the project runs on."""
         raw = self._env.str(name, default="").strip() or default

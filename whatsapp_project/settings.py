@@ -34,6 +34,11 @@ if not DEBUG and not ALLOWED_HOSTS:
 
 PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 NEXMO_API_BASE_URL = env.url("NEXMO_API_BASE_URL", "https://api.nexmo.com")
+# Where a provider's API base URL may point besides Vonage's own https API hosts (providers/nexmo/hosts.py): the
+# server sends the number's live JWT there. `make run` adds its simulator; tests run simulators on free local ports.
+NEXMO_ALLOWED_BASE_URLS = env.origins(
+    "NEXMO_ALLOWED_BASE_URLS", ["http://127.0.0.1", "http://localhost", "https://api.nexmo.test"] if TESTING else []
+)
 # Gateway timeouts (seconds): connect short, read bounded; a read timeout after sending is ambiguous.
 NEXMO_CONNECT_TIMEOUT = env.number("NEXMO_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 NEXMO_READ_TIMEOUT = env.number("NEXMO_READ_TIMEOUT", 10.0, minimum=0.1)
@@ -76,6 +81,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "whatsapp_project.middleware.RefuseUnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -212,16 +218,34 @@ if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day|s|m|h|d)", API_TOKEN_T
         f"got {API_TOKEN_THROTTLE_RATE!r}."
     )
 
+# Uploads: the contact import takes files up to CONTACT_IMPORT_MAX_BYTES and keeps them in CONTACT_IMPORT_DIR until
+# imported; an audience list up to AUDIENCE_LIST_MAX_BYTES. The first upload handler stops any file past the larger
+# of the two as its chunks arrive (whatsapp_project/uploads.py), before the rest is written anywhere.
+CONTACT_IMPORT_MAX_BYTES = env.integer("CONTACT_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
+CONTACT_IMPORT_DIR = BASE_DIR / "var" / "imports"
+AUDIENCE_LIST_MAX_BYTES = env.integer("AUDIENCE_LIST_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+FILE_UPLOAD_HANDLERS = [
+    "whatsapp_project.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsMarketer"],
+    # JSON refused with a 400 when nested too deep or holding NUL / lone surrogates (whatsapp_project/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "whatsapp_project.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "whatsapp_project.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "whatsapp_project.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],

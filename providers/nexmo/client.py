@@ -24,6 +24,7 @@ import jwt
 from django.conf import settings
 
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
+from providers.nexmo.hosts import base_url_problem
 
 # Nexmo's default JWT lifetime is 15 minutes; we ask for that and mint a new one a minute before it runs out.
 JWT_LIFETIME_SECONDS = 15 * 60
@@ -119,13 +120,43 @@ def _timeout() -> httpx.Timeout:
     return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
 
-def _headers(credentials: Credentials) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {jwt_for(credentials)}",
+def request_parts(credentials: Credentials) -> tuple[str, dict[str, str]]:
+    """The URL and headers of a send: the one place that decides where a request (and its JWT) may go.
+
+    Raises a permanent NexmoError, before anything is signed or sent, when the base URL is not one we may use (a row
+    written before the rule or by hand is refused too) or when the key cannot sign a JWT.
+    """
+    problem = base_url_problem(credentials.base_url)
+    if problem is not None:
+        raise NexmoError(status=None, title="API base URL refused", detail=problem, permanent=True, code="base_url")
+    try:
+        token = jwt_for(credentials)
+    except (ValueError, TypeError, jwt.PyJWTError) as exc:
+        # The exception's class only: its text may quote part of the key.
+        raise NexmoError(
+            status=None,
+            title="The private key cannot sign",
+            detail=f"{type(exc).__name__}; replace the provider's private key.",
+            permanent=True,
+            code="private_key",
+        ) from None
+    headers = {
+        "Authorization": f"Bearer {token}",
         "Content-Type": "application/json",
         "Accept": "application/json",
         "User-Agent": USER_AGENT,
     }
+    return credentials.messages_url, headers
+
+
+def _unusable_url(exc: Exception) -> NexmoError:
+    return NexmoError(
+        status=None,
+        title="API base URL refused",
+        detail=f"The URL cannot be used ({type(exc).__name__}: {exc})"[:500],
+        permanent=True,
+        code="base_url",
+    )
 
 
 # --- answers and failures -------------------------------------------------------------------------------------
@@ -186,10 +217,13 @@ def _client() -> httpx.Client:
 
 def send(*, credentials: Credentials, body: dict[str, Any]) -> NexmoResponse:
     """POST one message; raises NexmoError (with `retryable`) or NexmoAmbiguousError (outcome unknown)."""
+    url, headers = request_parts(credentials)
     try:
-        response = _client().post(credentials.messages_url, json=body, headers=_headers(credentials))
+        response = _client().post(url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise _failure(exc) from exc
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise _unusable_url(exc) from exc
     return _outcome(response)
 
 
@@ -249,36 +283,38 @@ class AsyncNexmoClient:
     ) -> NexmoResponse:
         """Same contract as the sync `send`. `started()` is called once the request has its turn (within the
         concurrency bound) and is about to go out: before that, cancelling the call sends nothing."""
+        url, headers = request_parts(credentials)
         if self._session is not None:
             async with self._semaphore:
                 if started is not None:
                     started()
-                return await self._session_send(self._session, credentials, body)
+                return await self._session_send(self._session, url, headers, body)
         if self._client is None:
             raise RuntimeError("Use AsyncNexmoClient as `async with AsyncNexmoClient() as client:`")
         async with self._semaphore:
             if started is not None:
                 started()
             try:
-                response = await self._client.post(credentials.messages_url, json=body, headers=_headers(credentials))
+                response = await self._client.post(url, json=body, headers=headers)
             except httpx.HTTPError as exc:
                 raise _failure(exc) from exc
+            except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+                raise _unusable_url(exc) from exc
         return _outcome(response)
 
     @staticmethod
     async def _session_send(
-        session: aiohttp.ClientSession, credentials: Credentials, body: dict[str, Any]
+        session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: dict[str, Any]
     ) -> NexmoResponse:
         try:
             async with session.post(
-                credentials.messages_url,
-                data=json.dumps(body).encode(),
-                headers=_headers(credentials),
-                allow_redirects=False,
+                url, data=json.dumps(body).encode(), headers=headers, allow_redirects=False
             ) as response:
                 status, raw = response.status, await response.read()
                 retry_after = response.headers.get("Retry-After")
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL) as exc:
+        except (aiohttp.InvalidURL, UnicodeError, ValueError) as exc:
+            raise _unusable_url(exc) from exc
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Nothing reached Nexmo: safe to retry.
             raise NexmoError(status=None, title="Could not reach Nexmo", detail=f"{type(exc).__name__}: {exc}") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -28,9 +28,14 @@ class NexmoError(Exception):
         invalid_parameters: list[dict[str, Any]] | None = None,
         body: dict[str, Any] | None = None,
         retry_after: float | None = None,
+        permanent: bool = False,
+        code: str = "",
     ) -> None:
         self.status = status
         self.retry_after = retry_after  # seconds, from a Retry-After header when Nexmo sent one
+        # Refused before any request (a base URL we may not use, a key that cannot sign): trying again cannot help.
+        self.permanent = permanent
+        self._code = code
         self.title = title
         self.detail = detail
         self.type = type
@@ -46,11 +51,15 @@ class NexmoError(Exception):
 
     @property
     def retryable(self) -> bool:
+        if self.permanent:
+            return False
         return self.status is None or self.status in RETRYABLE_STATUSES or self.status >= 500
 
     @property
     def code(self) -> str:
         """Nexmo's error code, the fragment of its `type` URL (`…/messages-olympus#1010` → `1010`)."""
+        if self._code:
+            return self._code
         if "#" in self.type:
             return self.type.rsplit("#", 1)[1]
         return str(self.status) if self.status is not None else "connection"

@@ -151,6 +151,25 @@ def _uuid(payload: dict[str, Any]) -> str:
     return value.strip()
 
 
+# Message.price is numeric(10, 5): what does not fit is not a price Nexmo would send.
+PRICE_PLACES = Decimal("0.00001")
+PRICE_LIMIT = 10**5
+
+
+def price_parse(raw: object) -> Decimal | None:
+    """The price rounded to the column's 5 places, or None for anything odd (not a number, infinite, NaN, beyond
+    the column, or an exponent like 1e-999999 that PostgreSQL's numeric refuses): the status is kept without it."""
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        return None
+    try:
+        price = Decimal(str(raw))
+        if not price.is_finite() or abs(price) >= PRICE_LIMIT or price.adjusted() < -20:
+            return None
+        return price.quantize(PRICE_PLACES)
+    except (InvalidOperation, ValueError):
+        return None
+
+
 def status_parse(payload: Any) -> StatusEvent:
     """A status callback (v0.1 or v1) → StatusEvent; PayloadInvalid when it is not one."""
     if not isinstance(payload, dict):
@@ -166,14 +185,6 @@ def status_parse(payload: Any) -> StatusEvent:
     reason = _str(error.get("reason"), 1000) or _str(error.get("detail"), 1000)
     usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
     assert isinstance(usage, dict)
-    price: Decimal | None = None
-    if usage.get("price") is not None:
-        try:
-            price = Decimal(str(usage["price"]))
-        except InvalidOperation:
-            price = None
-        if price is not None and (not price.is_finite() or abs(price) >= 10**5):
-            price = None
     return StatusEvent(
         message_uuid=_uuid(payload),
         status=status[:32],
@@ -182,7 +193,7 @@ def status_parse(payload: Any) -> StatusEvent:
         client_ref=_str(payload.get("client_ref"), 100),
         error_code=code[:64],
         error_reason=reason,
-        price=price,
+        price=price_parse(usage.get("price")),
         currency=_str(usage.get("currency"), 3),
         version=version,
     )

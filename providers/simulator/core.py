@@ -100,6 +100,36 @@ class Step:
     error: int | None = None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Content types a page on another site can POST without a CORS preflight (an HTML form, or fetch in no-cors mode).
+SIMPLE_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
+def cross_origin_refusal(request: Request) -> str | None:
+    """Why a state-changing control request is refused as coming from another site, or None to accept it.
+
+    While `make run` is up, any web page the developer opens could post to http://127.0.0.1:8025/_sim/customer (a
+    forged STOP) or /_sim/config (callbacks sent elsewhere). Browsers say where a request comes from: Sec-Fetch-Site
+    and Origin must name this simulator. A request with neither (curl, the CLI, tests, benchmarks) is accepted
+    unless its body is of a kind an HTML form can send: an old browser without those headers may be one.
+    """
+    host = request.headers.get("host", "")
+    own = {f"http://{host}", f"https://{host}"} if host else set()
+    site = request.headers.get("sec-fetch-site", "")
+    if site and site not in ("same-origin", "none"):
+        return f"Cross-site request refused (Sec-Fetch-Site: {site[:40]}): use the simulator's own page or its API."
+    origin = request.headers.get("origin", "")
+    if origin:
+        if origin not in own:
+            return f"Request from another origin ({origin[:100]}) refused: use the simulator's own page or its API."
+        return None
+    referer = request.headers.get("referer", "")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in SIMPLE_CONTENT_TYPES and not any(referer.startswith(f"{o}/") for o in own):
+        return "A form post without Origin is refused: send JSON (Content-Type: application/json) or use the page."
+    return None
+
+
 class Simulator:
     """All state lives on one event loop; nothing here is thread-safe (use the runner's handle from other threads)."""
 
@@ -187,6 +217,10 @@ class Simulator:
             return self.patch(request, path.removeprefix("/v1/messages/"))
         if path == "/" and method == "GET":
             return page.render(self, notice=request.query.get("notice", [""])[0])
+        if path.startswith("/_sim/") and method not in SAFE_METHODS:
+            refusal = cross_origin_refusal(request)
+            if refusal is not None:
+                return json_response(403, {"detail": refusal})
         if path == "/_sim/counters" and method == "GET":
             return json_response(200, self.counters)
         if path == "/_sim/messages" and method == "GET":

@@ -78,6 +78,8 @@ def test_tests_generate_an_encryption_key_of_their_own_each_time() -> None:
         ({**PRODUCTION, "DATABASE_URL": "nosuchdb://x/y"}, "DATABASE_URL"),
         ({**PRODUCTION, "PUBLIC_BASE_URL": "example.com/no-scheme"}, "PUBLIC_BASE_URL"),
         ({**PRODUCTION, "NEXMO_API_BASE_URL": "ftp://api.nexmo.com"}, "NEXMO_API_BASE_URL"),
+        ({**PRODUCTION, "NEXMO_ALLOWED_BASE_URLS": "ftp://127.0.0.1"}, "NEXMO_ALLOWED_BASE_URLS"),
+        ({**PRODUCTION, "NEXMO_ALLOWED_BASE_URLS": "http://127.0.0.1:8025/path"}, "NEXMO_ALLOWED_BASE_URLS"),
         ({**PRODUCTION, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({**PRODUCTION, "Q_TIMEOUT": "900", "Q_RETRY": "600"}, "Q_TIMEOUT"),
         ({**PRODUCTION, "NEXMO_READ_TIMEOUT": "soon"}, "NEXMO_READ_TIMEOUT"),

@@ -407,3 +407,12 @@ def test_a_status_racing_the_send_answer_is_still_applied(
     assert response.status_code == 200
     message.refresh_from_db()
     assert message.status == "delivered" and message.delivered_at is not None
+
+
+@pytest.mark.parametrize("price", ["1e-999999", "1e999999", "NaN", "-Infinity", "12345678901", "abc"])
+def test_an_odd_price_is_dropped_and_the_status_still_stored(provider: ProviderConfig, price: str) -> None:
+    delivered = load("v0.1-status-delivered.json") | {"usage": {"currency": "EUR", "price": price}}
+    message = message_for(provider, uuid=delivered["message_uuid"], client_ref="r1")
+    assert post(provider, "status", delivered).status_code == 200
+    message.refresh_from_db()
+    assert message.status == "delivered" and message.price is None

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 import httpx
@@ -301,3 +302,18 @@ def test_the_production_recipe_under_gunicorn_with_uvicorn_workers() -> None:
     assert set(Message.objects.values_list("status", flat=True)) == {"read"}
     assert server.returncode == 0, errors
     assert "Traceback" not in errors, errors
+
+
+def test_odd_prices_in_a_batch_are_dropped_and_every_status_stored(app: CallbackFastPath) -> None:
+    provider = provider_make()
+    messages(provider, 3)
+    prices = ["1e-999999", "0.0147", "NaN"]
+    requests = [
+        status(provider, f"m-{i}", "delivered", T0, usage={"currency": "EUR", "price": price})
+        for i, price in enumerate(prices)
+    ]
+    answers = run(app, requests)
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    rows = {m.message_uuid: m for m in Message.objects.all()}
+    assert [rows[f"m-{i}"].status for i in range(3)] == ["delivered"] * 3
+    assert [rows[f"m-{i}"].price for i in range(3)] == [None, Decimal("0.01470"), None]

@@ -112,6 +112,8 @@ def test_page_form_posts_the_reply_and_redirects(simulator: Any, receiver: Recei
     answer = HTTP.post(
         f"{simulator.base_url}/_sim/customer",
         data={"from": "+447700900001", "to": "+447700900000", "text": "from the page"},
+        # What a browser sends with the page's own form.
+        headers={"Origin": simulator.base_url, "Sec-Fetch-Site": "same-origin"},
     )
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/?notice=Sent")
@@ -140,3 +142,45 @@ def test_cli_customer_posts_through_the_running_simulator(simulator: Any, receiv
 def test_cli_customer_reports_a_refusal_clearly(simulator: Any) -> None:
     with pytest.raises(CommandError, match=r"No recent message"):
         call_command("nexmo_simulator", "customer", "--simulator-url", simulator.base_url, "--tap", "nope")
+
+
+CROSS_ORIGIN = [
+    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "same-site"},
+    {},  # a form post with no Origin at all (an old browser)
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_ORIGIN)
+@pytest.mark.parametrize("path", ["/_sim/customer", "/_sim/config", "/_sim/reset"])
+def test_control_endpoints_refuse_cross_origin_form_posts(
+    simulator: Any, receiver: Receiver, headers: dict[str, str], path: str
+) -> None:
+    before = simulator.counters()
+    answer = HTTP.post(
+        f"{simulator.base_url}{path}",
+        data={"from": "+447700900001", "to": "+447700900000", "stop": "true", "callback_base": "http://evil"},
+        headers=headers,
+    )
+    assert answer.status_code == 403 and "refused" in answer.json()["detail"]
+    assert not inbound_posts(receiver)
+    assert simulator.counters()["inbound"] == before["inbound"]
+
+
+def test_control_endpoints_refuse_a_cross_origin_text_plain_json_body(simulator: Any, receiver: Receiver) -> None:
+    answer = HTTP.post(
+        f"{simulator.base_url}/_sim/customer",
+        content=b'{"from": "+447700900001", "to": "+447700900000", "stop": true}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert answer.status_code == 403 and not inbound_posts(receiver)
+
+
+def test_json_clients_without_origin_are_still_served(simulator: Any, receiver: Receiver) -> None:
+    answer = HTTP.post(
+        f"{simulator.base_url}/_sim/customer",
+        json={"from": "+447700900001", "to": "+447700900000", "text": "from a script"},
+    )
+    assert answer.status_code == 200
