@@ -12,7 +12,8 @@ database `bench_outbox`:
 - `pause`: a campaign at 1,000/s and one at 1/s paused from another thread: how long after the pause's answer the
   last request reaches Nexmo.
 - `workers` (needs Redis): three `qcluster` processes on a Redis broker send three campaigns on three numbers at
-  1,000/s each: aggregate rate, busiest second per number, duplicates.
+  1,000/s each: aggregate rate, busiest second per number, duplicates; then `entries`: 3,000 signups posted in three
+  batches, entered into their journey by those workers.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ MIXED_STEPS_PER_SECOND = 50
 MIXED_SECONDS = 15
 THROTTLED = int(os.environ.get("BENCH_OUTBOX_THROTTLED", "15000"))
 WORKERS_EACH = int(os.environ.get("BENCH_OUTBOX_WORKERS_EACH", "15000"))
+ENTRIES = int(os.environ.get("BENCH_OUTBOX_ENTRIES", "3000"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 LATENCY_MS = 100
 CAP = 1000
@@ -383,6 +385,61 @@ def _phase_workers(size: int, first: int) -> dict[str, Any]:
     }
 
 
+def _phase_entries(count: int, first: int) -> dict[str, Any]:
+    """Signups posted as the events API takes them (three batches of a third each), entered by the qcluster workers
+    running beside this process: how long until every contact is inside the journey."""
+    from django.utils import timezone
+
+    from contacts.models import Consent, Contact
+    from contacts.services import EventInput, event_record_batch
+    from journeys import services
+    from journeys.models import Enrollment
+
+    journey = services.journey_publish(
+        journey=services.journey_create(
+            data={
+                "name": "Signups",
+                "trigger": {"type": "event", "event": "signup"},
+                "entry_node": "mark",
+                "nodes": [
+                    {"id": "mark", "type": "update_property", "property": "welcomed", "value": True, "next": "end"},
+                    {"id": "end", "type": "exit"},
+                ],
+            }
+        )
+    )
+    phones = [f"+4477{n:08d}" for n in range(first, first + count)]
+    Contact.objects.bulk_create(
+        [Contact(phone=phone, whatsapp_consent=Consent.SUBSCRIBED) for phone in phones], batch_size=5000
+    )
+    now = timezone.now()
+    started = time.time()
+    third = max(1, count // 3)
+    for start in range(0, count, third):
+        event_record_batch(
+            events=[
+                EventInput(
+                    index=i,
+                    name="signup",
+                    properties={},
+                    occurred_at=now,
+                    event_id=f"signup-{phone}",
+                    external_id=None,
+                    phone=phone,
+                )  # fmt: skip
+                for i, phone in enumerate(phones[start : start + third])
+            ]
+        )
+    posted = time.time() - started
+    inside = 0
+    while time.time() - started < 120:
+        inside = Enrollment.objects.filter(journey=journey).count()
+        if inside >= count:
+            break
+        time.sleep(0.1)
+    return {"posted_s": posted, "inside_s": time.time() - started, "inside": inside}
+
+
 def _worker(phase: str, args: list[str]) -> None:
     _django()
     phases: dict[str, Any] = {
@@ -394,6 +451,7 @@ def _worker(phase: str, args: list[str]) -> None:
         "campaign": lambda: _phase_campaign(args[0], int(args[1]), int(args[2]), int(args[3])),
         "pause": lambda: _phase_pause(args[0], int(args[1]), int(args[2]), int(args[3]), float(args[4])),
         "workers": lambda: _phase_workers(int(args[0]), int(args[1])),
+        "entries": lambda: _phase_entries(int(args[0]), int(args[1])),
     }
     print(json.dumps(phases[phase]()))
 
@@ -476,6 +534,8 @@ def run() -> list[dict[str, Any]]:
             ]
             results["workers"] = phase_run(__file__, cluster_env, "workers", WORKERS_EACH, first)
             results["workers_sends"] = _accepted(base, 3 * WORKERS_EACH + 100)
+            first += 3 * WORKERS_EACH
+            results["entries"] = phase_run(__file__, cluster_env, "entries", ENTRIES, first)
     finally:
         for cluster in clusters:
             cluster.terminate()
@@ -568,6 +628,18 @@ def _rows(results: dict[str, Any], load_before: tuple[float, float, float]) -> l
                 f"per number {list(per_number.values())} (cap {CAP}); {results['workers']['completed']} of 3 campaigns "
                 f"completed in {results['workers']['send_s']:.1f} s; 2 cores shared by the three workers, the "
                 "simulator and PostgreSQL",
+            }
+        )
+    if "entries" in results:
+        entries = results["entries"]
+        rows.append(
+            {
+                "name": f"{ENTRIES:,} signups posted in three batches: all inside their journey after",
+                "value": round(entries["inside_s"], 1),
+                "unit": "s",
+                "goal": "< 10",
+                "note": f"{entries['inside']:,} entered; posting took {entries['posted_s']:.1f} s; entered and walked by "
+                "the three qcluster workers (one task per batch)",
             }
         )
     rows.append(

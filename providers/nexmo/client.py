@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -279,19 +279,29 @@ class AsyncNexmoClient:
             self._session = None
 
     async def send(
-        self, *, credentials: Credentials, body: dict[str, Any], started: Callable[[], None] | None = None
+        self,
+        *,
+        credentials: Credentials,
+        body: dict[str, Any],
+        started: Callable[[], None] | None = None,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> NexmoResponse:
-        """Same contract as the sync `send`. `started()` is called once the request has its turn (within the
-        concurrency bound) and is about to go out: before that, cancelling the call sends nothing."""
+        """Same contract as the sync `send`. `ready()` is awaited once the request has its turn (within the
+        concurrency bound), the last wait before it goes (the pacer's one-second window, checked as late as
+        possible); `started()` is then called as it goes out: before that, cancelling the call sends nothing."""
         url, headers = request_parts(credentials)
         if self._session is not None:
             async with self._semaphore:
+                if ready is not None:
+                    await ready()
                 if started is not None:
                     started()
                 return await self._session_send(self._session, url, headers, body)
         if self._client is None:
             raise RuntimeError("Use AsyncNexmoClient as `async with AsyncNexmoClient() as client:`")
         async with self._semaphore:
+            if ready is not None:
+                await ready()
             if started is not None:
                 started()
             try:
