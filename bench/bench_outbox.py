@@ -638,8 +638,8 @@ def _rows(results: dict[str, Any], load_before: tuple[float, float, float]) -> l
                 "value": round(entries["inside_s"], 1),
                 "unit": "s",
                 "goal": "< 10",
-                "note": f"{entries['inside']:,} entered; posting took {entries['posted_s']:.1f} s; entered and walked by "
-                "the three qcluster workers (one task per batch)",
+                "note": f"{entries['inside']:,} entered; posting took {entries['posted_s']:.1f} s; entered and walked "
+                "by the three qcluster workers (one task per batch)",
             }
         )
     rows.append(
