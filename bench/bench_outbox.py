@@ -426,7 +426,7 @@ def _phase_entries(count: int, first: int) -> dict[str, Any]:
                     event_id=f"signup-{phone}",
                     external_id=None,
                     phone=phone,
-                )  # fmt: skip
+                )
                 for i, phone in enumerate(phones[start : start + third])
             ]
         )
