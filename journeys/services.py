@@ -316,11 +316,16 @@ def events_react(*, events: Sequence[Event]) -> int:
     steps then run as one batch (one claim, one walk, a few writes) rather than a task each. How many entered."""
     journeys = _live_journeys_with("event")
     entered: list[int] = []
-    for event in events:
-        enrollments_convert(contact=event.contact, event_name=event.name)
-        for journey in journeys:
-            trigger = journey.trigger
-            if trigger.get("event") == event.name and _filters_match(trigger.get("filters"), event.properties or {}):
+    # One commit for the batch (each entry its own savepoint), not one durable commit per contact.
+    with transaction.atomic():
+        for event in events:
+            enrollments_convert(contact=event.contact, event_name=event.name)
+            for journey in journeys:
+                trigger = journey.trigger
+                if trigger.get("event") != event.name or not _filters_match(
+                    trigger.get("filters"), event.properties or {}
+                ):
+                    continue
                 enrollment = enrollment_enter(
                     journey=journey, contact=event.contact, trigger_properties=event.properties or {}, run=False
                 )
