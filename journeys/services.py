@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time as monotonic_time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -245,11 +246,18 @@ def tick_schedule_ensure() -> None:
 
 
 def enrollment_enter(
-    *, journey: Journey, contact: Contact, trigger_properties: dict[str, Any] | None = None, run: bool = True
+    *,
+    journey: Journey,
+    contact: Contact,
+    trigger_properties: dict[str, Any] | None = None,
+    run: bool = True,
+    counted: list[int] | None = None,
 ) -> Enrollment | None:
     """Enter `contact` into a live journey if its re-entry rule and entry limit allow; the enrollment or None.
 
-    `run=False` leaves running its first steps to the caller (who enters many, then runs them as one batch)."""
+    `run=False` leaves running its first steps to the caller (who enters many, then runs them as one batch). With
+    `counted`, a journey without an entry limit is not counted here but appended to it, for the caller to count
+    once: a counter bumped per entry would lock the journey's row for a whole batch."""
     if journey.status != JourneyStatus.LIVE or journey.current_version_id is None:
         return None
     if contact.whatsapp_consent == Consent.UNSUBSCRIBED:
@@ -267,12 +275,12 @@ def enrollment_enter(
     try:
         with transaction.atomic():
             # The entry limit is a counter bumped only while below the limit: concurrent entries cannot overshoot.
-            limit_ok = (
+            count_later = counted is not None and journey.entry_limit is None
+            if not count_later and not (
                 Journey.objects.filter(pk=journey.pk)
                 .filter(Q(entry_limit__isnull=True) | Q(entered_count__lt=F("entry_limit")))
                 .update(entered_count=F("entered_count") + 1)
-            )
-            if not limit_ok:
+            ):
                 return None
             version = journey.current_version
             assert version is not None
@@ -288,6 +296,8 @@ def enrollment_enter(
             )
     except IntegrityError:
         return None  # already running in this journey (entered concurrently)
+    if count_later and counted is not None:
+        counted.append(journey.pk)
     if run:
         enrollment_id = enrollment.pk
         transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", [enrollment_id]))
@@ -316,6 +326,7 @@ def events_react(*, events: Sequence[Event]) -> int:
     steps then run as one batch (one claim, one walk, a few writes) rather than a task each. How many entered."""
     journeys = _live_journeys_with("event")
     entered: list[int] = []
+    counted: list[int] = []
     # One commit for the batch (each entry its own savepoint), not one durable commit per contact.
     with transaction.atomic():
         for event in events:
@@ -327,10 +338,16 @@ def events_react(*, events: Sequence[Event]) -> int:
                 ):
                     continue
                 enrollment = enrollment_enter(
-                    journey=journey, contact=event.contact, trigger_properties=event.properties or {}, run=False
+                    journey=journey,
+                    contact=event.contact,
+                    trigger_properties=event.properties or {},
+                    run=False,
+                    counted=counted,
                 )
                 if enrollment is not None:
                     entered.append(enrollment.pk)
+        for journey_id, count in Counter(counted).items():
+            Journey.objects.filter(pk=journey_id).update(entered_count=F("entered_count") + count)
     for start in range(0, len(entered), runtime.BATCH_SIZE):
         enrollments_run(enrollment_ids=entered[start : start + runtime.BATCH_SIZE])
     return len(entered)

@@ -569,6 +569,8 @@ def test_a_batch_of_events_enters_its_journey_in_one_task_and_runs_the_entries_t
     assert runs == [400]  # one claim and one walk for every entry, not a task each
     assert Enrollment.objects.filter(journey=journey, state=EnrollmentState.COMPLETED).count() == 400
     assert Contact.objects.filter(properties__welcomed=True).count() == 400
+    journey.refresh_from_db()
+    assert journey.entered_count == 400  # counted once for the batch
 
 
 def _timer_journey(seconds: int) -> Journey:
