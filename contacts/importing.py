@@ -35,6 +35,7 @@ from django.utils import timezone
 from contacts.models import Consent, ConsentChange, Contact, ContactImport, ContactImportError, ImportStatus
 from contacts.phones import phone_normalize_fast
 from whatsapp_project.csv_cells import GUARD, cell_unguard
+from whatsapp_project.safe_input import storable
 
 logger = logging.getLogger(__name__)
 
@@ -333,9 +334,12 @@ class BatchOutcome:
     errors: list[ContactImportError] = field(default_factory=list)
 
     def refuse(self, job: ContactImport, number: int, cells: list[str] | None, kind: str, message: str) -> None:
-        values = dict(zip(self.columns, cells, strict=False)) if cells else {}
+        # A refused row is kept as it came, but a NUL in it could not be stored: it is shown as U+FFFD.
+        values = {storable(k): storable(v) for k, v in zip(self.columns, cells, strict=False)} if cells else {}
         self.errors.append(
-            ContactImportError(contact_import=job, row_number=number, kind=kind, message=message, values=values)
+            ContactImportError(
+                contact_import=job, row_number=number, kind=kind, message=storable(message), values=values
+            )
         )
 
 

@@ -68,6 +68,11 @@ def json_loads(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     return value
 
 
+def storable(text: str) -> str:
+    """Text PostgreSQL can store (text and jsonb refuse NUL): each NUL shown as the replacement character."""
+    return text.replace("\x00", "\ufffd")
+
+
 def id_from(raw: str | None) -> int | None:
     """A database id from a query-string value, or None when it is not one (digits only, within a bigint)."""
     if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 19:

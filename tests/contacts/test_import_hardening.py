@@ -167,3 +167,15 @@ def test_the_command_refuses_a_broken_header_with_the_reason_and_leaves_no_file(
     with pytest.raises(CommandError, match=message):
         call_command("import_contacts", str(source))
     assert _left(imports) == [] and not ContactImport.objects.exists()
+
+
+def test_a_nul_inside_a_refused_row_is_kept_readable_not_a_crash() -> None:
+    """Found by the random-bytes test: a row refused for its phone, with a NUL in it, could not be stored."""
+    from contacts.models import ContactImportError
+
+    upload = SimpleUploadedFile("nul.csv", b"phone\n\x00\n+447700900001\n", content_type="text/csv")
+    job = contact_import_create(upload=upload, user=None)
+    job = contact_import_run(contact_import=contact_import_start(contact_import=job))
+    assert job.status == "completed" and job.created_count == 1
+    refused = ContactImportError.objects.get(contact_import=job)
+    assert refused.values == {"phone": "\ufffd"}
