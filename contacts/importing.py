@@ -716,12 +716,8 @@ def _rows(handle: BinaryIO, width: int) -> Iterator[tuple[int, list[str], str]]:
             if "\ufffd" in joined:
                 yield (number, cells, "The row is not valid UTF-8; save the file as 'CSV UTF-8' and import it again.")
             elif "\x00" in joined:
-                # PostgreSQL text cannot hold NUL; the report shows it as U+FFFD so the row is still listed.
-                yield (
-                    number,
-                    [cell.replace("\x00", "\ufffd") for cell in cells],
-                    "The row contains a NUL character, which no contact field can hold.",
-                )
+                # The report lists the row with the NUL shown as U+FFFD (BatchOutcome.refuse stores it so).
+                yield (number, cells, "The row contains a NUL character, which no contact field can hold.")
             elif len(cells) > width:
                 yield (number, cells, f"The row has {len(cells)} cells but the header names {width} columns.")
             else:
