@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,11 @@ CSV_PIECES = st.sampled_from(
 )  # fmt: skip
 RANDOM_CSV = st.one_of(st.binary(max_size=2000), st.lists(CSV_PIECES, max_size=60).map(b"".join))
 FUZZ = hypothesis_settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    # A fixed sequence, so CI is repeatable; FUZZ_RANDOM=1 draws new bytes (as the API fuzz does).
+    derandomize=os.environ.get("FUZZ_RANDOM") != "1",
 )
 
 
