@@ -6,7 +6,7 @@ import logging
 import time as monotonic_time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +58,7 @@ JOURNEY_FIELDS = (
     "nodes",
 )
 DEFINITION_FIELDS = ("trigger", "entry_node", "nodes")
+SEGMENT_ENTRY_BATCH = 1000  # segment joiners entered per statement
 TICK_SECONDS = 50.0  # one tick stops taking new batches after this; the next tick (every minute) carries on
 
 
@@ -251,57 +252,96 @@ def enrollment_enter(
     contact: Contact,
     trigger_properties: dict[str, Any] | None = None,
     run: bool = True,
-    counted: list[int] | None = None,
 ) -> Enrollment | None:
-    """Enter `contact` into a live journey if its re-entry rule and entry limit allow; the enrollment or None.
+    """Enter one contact into a live journey (the one-contact case of `enrollments_enter`); the enrollment or None."""
+    entered = enrollments_enter(journey=journey, entrants=[(contact, trigger_properties or {})], run=run)
+    return entered[0] if entered else None
 
-    `run=False` leaves running its first steps to the caller (who enters many, then runs them as one batch). With
-    `counted`, a journey without an entry limit is not counted here but appended to it, for the caller to count
-    once: a counter bumped per entry would lock the journey's row for a whole batch."""
+
+def enrollments_enter(
+    *,
+    journey: Journey,
+    entrants: Sequence[tuple[Contact, dict[str, Any]]],
+    run: bool = True,
+    counted: Counter[int] | None = None,
+) -> list[Enrollment]:
+    """Enter contacts (each with its trigger properties) into a live journey, as many as its re-entry rule and entry
+    limit allow, with a few statements whatever their number; the enrollments made, in the entrants' order.
+
+    A contact listed twice enters once, with its first properties. `run=False` leaves running the first steps to the
+    caller. With `counted`, a journey without an entry limit is not counted here but added to it, for the caller to
+    count once at the end of its transaction: the counter's row stays locked from its update to the commit."""
     if journey.status != JourneyStatus.LIVE or journey.current_version_id is None:
-        return None
-    if contact.whatsapp_consent == Consent.UNSUBSCRIBED:
-        return None
-    previous = Enrollment.objects.filter(journey=journey, contact=contact)
-    if journey.reentry == Reentry.NEVER and previous.exists():
-        return None
-    if journey.reentry == Reentry.AFTER_DAYS:
-        since = timezone.now() - timedelta(days=journey.reentry_days or 0)
-        if previous.filter(entered_at__gt=since).exists():
-            return None
-    if previous.filter(state__in=RUNNABLE_STATES).exists():
-        return None
+        return []
+    chosen: dict[int, tuple[Contact, dict[str, Any]]] = {}
+    for contact, properties in entrants:
+        if contact.whatsapp_consent != Consent.UNSUBSCRIBED:
+            chosen.setdefault(contact.pk, (contact, properties))
+    if not chosen:
+        return []
     now = timezone.now()
+    previous = Enrollment.objects.filter(journey=journey, contact_id__in=list(chosen))
+    blocking = Q(state__in=RUNNABLE_STATES)
+    if journey.reentry == Reentry.NEVER:
+        blocking = Q()
+    elif journey.reentry == Reentry.AFTER_DAYS:
+        blocking |= Q(entered_at__gt=now - timedelta(days=journey.reentry_days or 0))
+    for contact_id in previous.filter(blocking).values_list("contact_id", flat=True).distinct():
+        chosen.pop(contact_id, None)
+    version = journey.current_version
+    assert version is not None
+    rows = [
+        Enrollment(
+            journey=journey,
+            version=version,
+            contact=contact,
+            state=EnrollmentState.WAITING,
+            node=version.entry_node,
+            next_run_at=now,
+            trigger_properties=properties,
+            entered_at=now,
+        )
+        for contact, properties in chosen.values()
+    ]
+    with transaction.atomic():
+        if journey.entry_limit is not None:
+            # The entry limit is checked under the journey's row lock: concurrent entries cannot overshoot it.
+            so_far = Journey.objects.select_for_update().filter(pk=journey.pk).values_list("entered_count", flat=True)
+            rows = rows[: max(0, journey.entry_limit - (so_far.first() or 0))]
+        entered = _enrollments_insert(rows)
+        if counted is not None and journey.entry_limit is None:
+            counted[journey.pk] += len(entered)
+        elif entered:
+            Journey.objects.filter(pk=journey.pk).update(entered_count=F("entered_count") + len(entered))
+    if run and entered:
+        ids = [enrollment.pk for enrollment in entered]
+        transaction.on_commit(lambda: _enrollments_run_later(ids))
+    return entered
+
+
+def _enrollments_insert(rows: list[Enrollment]) -> list[Enrollment]:
+    """Insert enrollments in one statement; when one of them is already running (entered concurrently since the
+    check), insert them one by one and leave that one out."""
     try:
         with transaction.atomic():
-            # The entry limit is a counter bumped only while below the limit: concurrent entries cannot overshoot.
-            count_later = counted is not None and journey.entry_limit is None
-            if not count_later and not (
-                Journey.objects.filter(pk=journey.pk)
-                .filter(Q(entry_limit__isnull=True) | Q(entered_count__lt=F("entry_limit")))
-                .update(entered_count=F("entered_count") + 1)
-            ):
-                return None
-            version = journey.current_version
-            assert version is not None
-            enrollment = Enrollment.objects.create(
-                journey=journey,
-                version=version,
-                contact=contact,
-                state=EnrollmentState.WAITING,
-                node=version.entry_node,
-                next_run_at=now,
-                trigger_properties=trigger_properties or {},
-                entered_at=now,
-            )
+            return Enrollment.objects.bulk_create(rows)
     except IntegrityError:
-        return None  # already running in this journey (entered concurrently)
-    if count_later and counted is not None:
-        counted.append(journey.pk)
-    if run:
-        enrollment_id = enrollment.pk
-        transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", [enrollment_id]))
-    return enrollment
+        pass
+    entered = []
+    for row in rows:
+        row.pk = None
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        except IntegrityError:
+            continue
+        entered.append(row)
+    return entered
+
+
+def _enrollments_run_later(ids: list[int]) -> None:
+    for start in range(0, len(ids), runtime.BATCH_SIZE):
+        async_task("journeys.tasks.enrollments_run", ids[start : start + runtime.BATCH_SIZE])
 
 
 def _live_journeys_with(trigger_type: str) -> list[Journey]:
@@ -322,42 +362,62 @@ def event_react(*, event: Event, contact: Contact) -> None:
 
 
 def events_react(*, events: Sequence[Event]) -> int:
-    """Stored events, in order: goal exits first, then entries for the journeys they trigger; the entries' first
-    steps then run as one batch (one claim, one walk, a few writes) rather than a task each. How many entered."""
-    journeys = _live_journeys_with("event")
-    entered: list[int] = []
-    counted: list[int] = []
-    # One commit for the batch (each entry its own savepoint), not one durable commit per contact.
+    """Stored events, in order, as a batch: goal exits, then entries for the journeys they trigger, each journey's
+    entries in one go; the entries' first steps then run as one batch (one claim, one walk, a few writes). An entry
+    whose goal event comes later in the same batch exits as converted. How many entered."""
+    names: dict[str, set[int]] = {}
+    for event in events:
+        names.setdefault(event.name, set()).add(event.contact_id)
+    entered: list[Enrollment] = []
+    counted: Counter[int] = Counter()
+    # One commit for the batch, not one durable commit per contact.
     with transaction.atomic():
-        for event in events:
-            enrollments_convert(contact=event.contact, event_name=event.name)
-            for journey in journeys:
-                trigger = journey.trigger
-                if trigger.get("event") != event.name or not _filters_match(
-                    trigger.get("filters"), event.properties or {}
-                ):
-                    continue
-                enrollment = enrollment_enter(
-                    journey=journey,
-                    contact=event.contact,
-                    trigger_properties=event.properties or {},
-                    run=False,
-                    counted=counted,
-                )
-                if enrollment is not None:
-                    entered.append(enrollment.pk)
-        for journey_id, count in Counter(counted).items():
+        for name, contact_ids in names.items():
+            enrollments_convert(contact_ids=contact_ids, event_name=name)
+        converted: list[int] = []
+        for journey in _live_journeys_with("event"):
+            trigger = journey.trigger
+            position: dict[int, int] = {}  # contact → the index of the event it enters with
+            entrants = []
+            for index, event in enumerate(events):
+                if event.name == trigger.get("event") and event.contact_id not in position:
+                    if _filters_match(trigger.get("filters"), event.properties or {}):
+                        position[event.contact_id] = index
+                        entrants.append((event.contact, event.properties or {}))
+            made = enrollments_enter(journey=journey, entrants=entrants, run=False, counted=counted)
+            goal_last = {
+                event.contact_id: index for index, event in enumerate(events) if event.name == journey.goal_event
+            }
+            for enrollment in made:
+                if goal_last.get(enrollment.contact_id, -1) > position[enrollment.contact_id]:
+                    converted.append(enrollment.pk)
+                else:
+                    entered.append(enrollment)
+        if converted:
+            Enrollment.objects.filter(pk__in=converted).update(**_converted_fields())
+        # Last, so the journeys' rows stay locked only from here to the commit.
+        for journey_id, count in sorted(counted.items()):
             Journey.objects.filter(pk=journey_id).update(entered_count=F("entered_count") + count)
-    for start in range(0, len(entered), runtime.BATCH_SIZE):
-        enrollments_run(enrollment_ids=entered[start : start + runtime.BATCH_SIZE])
-    return len(entered)
+    ids = [enrollment.pk for enrollment in entered]
+    for start in range(0, len(ids), runtime.BATCH_SIZE):
+        enrollments_run(enrollment_ids=ids[start : start + runtime.BATCH_SIZE])
+    return len(entered) + len(converted)
 
 
-def enrollments_convert(*, contact: Contact, event_name: str) -> int:
-    """Exit, as converted, the contact's running enrollments in journeys whose goal is this event."""
-    return Enrollment.objects.filter(contact=contact, state__in=RUNNABLE_STATES, journey__goal_event=event_name).update(
-        state=EnrollmentState.EXITED, exit_reason=ExitReason.CONVERTED, ended_at=timezone.now(), next_run_at=None
-    )
+def _converted_fields() -> dict[str, Any]:
+    return {
+        "state": EnrollmentState.EXITED,
+        "exit_reason": ExitReason.CONVERTED,
+        "ended_at": timezone.now(),
+        "next_run_at": None,
+    }
+
+
+def enrollments_convert(*, contact_ids: Iterable[int], event_name: str) -> int:
+    """Exit, as converted, the contacts' running enrollments in journeys whose goal is this event."""
+    return Enrollment.objects.filter(
+        contact_id__in=list(contact_ids), state__in=RUNNABLE_STATES, journey__goal_event=event_name
+    ).update(**_converted_fields())
 
 
 def inbound_react(*, inbound: InboundMessage, contact: Contact | None, keyword: str | None) -> None:
@@ -430,8 +490,10 @@ def segment_entries_check() -> int:
         SegmentMember.objects.bulk_create(
             [SegmentMember(journey=journey, contact_id=pk) for pk in joined], batch_size=2000, ignore_conflicts=True
         )
-        for contact in Contact.objects.filter(pk__in=joined).iterator(chunk_size=1000):
-            entered += enrollment_enter(journey=journey, contact=contact) is not None
+        joiners = sorted(joined)
+        for start in range(0, len(joiners), SEGMENT_ENTRY_BATCH):
+            batch = Contact.objects.filter(pk__in=joiners[start : start + SEGMENT_ENTRY_BATCH]).order_by("pk")
+            entered += len(enrollments_enter(journey=journey, entrants=[(contact, {}) for contact in batch]))
     return entered
 
 

@@ -623,3 +623,81 @@ def test_one_clock_at_a_time_and_a_far_wait_asks_the_scheduler_to_wake_one_early
     enter(_timer_journey(1800), contact_make())
     wake.refresh_from_db()
     assert wake.next_run < enrollment.next_run_at - timedelta(minutes=29)
+
+
+def _waiting_journey(**extra: Any) -> Journey:
+    return journey_live(
+        nodes=[{"id": "pause", "type": "wait", "seconds": 3600, "next": "end"}, {"id": "end", "type": "exit"}], **extra
+    )
+
+
+def _signups(contacts: list[Contact], *names: str) -> list[Any]:
+    """Stored events, as the events API records them: for each contact, one event of each name in order."""
+    from contacts.models import Event
+
+    now = timezone.now()
+    return Event.objects.bulk_create(
+        [
+            Event(contact=contact, name=name, properties={"n": index}, occurred_at=now)
+            for contact in contacts
+            for index, name in enumerate(names)
+        ]
+    )
+
+
+def test_a_batch_of_events_enters_with_a_few_statements_whatever_its_size(
+    django_assert_max_num_queries: Any,
+) -> None:
+    journey = _waiting_journey()
+    contacts = Contact.objects.bulk_create(
+        [Contact(phone=f"+4477008{n:05d}", whatsapp_consent=Consent.SUBSCRIBED) for n in range(300)]
+    )
+    events = _signups(contacts, "signup")
+    for event, contact in zip(events, contacts, strict=True):
+        event.contact = contact
+    # A query or two per contact would be hundreds here.
+    with django_assert_max_num_queries(30):
+        assert services.events_react(events=events) == 300
+    assert Enrollment.objects.filter(journey=journey, state=EnrollmentState.WAITING).count() == 300
+    journey.refresh_from_db()
+    assert journey.entered_count == 300
+
+
+def test_a_batch_enters_each_contact_once_with_its_first_event_and_keeps_the_entry_limit() -> None:
+    journey = _waiting_journey(entry_limit=3)
+    contacts = [contact_make() for _ in range(5)]
+    events = _signups(contacts, "signup", "signup")
+    assert services.events_react(events=events) == 3
+    entered = Enrollment.objects.filter(journey=journey).order_by("contact_id")
+    assert [e.contact_id for e in entered] == [c.pk for c in contacts[:3]]
+    assert all(e.trigger_properties == {"n": 0} for e in entered)  # the first of the contact's two events
+    journey.refresh_from_db()
+    assert journey.entered_count == 3
+    assert services.events_react(events=_signups(contacts[3:], "signup")) == 0  # the limit holds across batches
+
+
+def test_a_goal_event_later_in_the_batch_converts_the_entry_but_an_earlier_one_does_not() -> None:
+    journey = _waiting_journey(goal_event="purchase")
+    bought_after, bought_before = contact_make(), contact_make()
+    events = _signups([bought_after], "signup", "purchase") + _signups([bought_before], "purchase", "signup")
+    services.events_react(events=events)
+    after = Enrollment.objects.get(journey=journey, contact=bought_after)
+    before = Enrollment.objects.get(journey=journey, contact=bought_before)
+    assert (after.state, after.exit_reason) == (EnrollmentState.EXITED, ExitReason.CONVERTED)
+    assert before.state == EnrollmentState.WAITING
+
+
+def test_entries_skip_a_contact_that_entered_concurrently_and_enter_the_others() -> None:
+    journey = _waiting_journey()
+    raced, other = contact_make(), contact_make()
+    version = journey.current_version
+    assert version is not None
+    rows = [
+        Enrollment(journey=journey, version=version, contact=contact, node="pause", state=EnrollmentState.WAITING)
+        for contact in (raced, other)
+    ]
+    # Entered by another worker between the check and the insert: the running-enrollment constraint refuses it.
+    Enrollment.objects.create(journey=journey, version=version, contact=raced, node="pause")
+    entered = services._enrollments_insert(rows)
+    assert [e.contact_id for e in entered] == [other.pk]
+    assert Enrollment.objects.filter(journey=journey, contact=raced).count() == 1
