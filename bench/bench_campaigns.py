@@ -32,10 +32,12 @@ from common import (
     free_port,
     key_pair,
     max_in_one_second,
+    phase_print,
     phase_run,
     production_env,
     psql,
     rate_over,
+    sends_recorded,
     sim_call,
     simulator_start,
 )
@@ -311,7 +313,8 @@ def _worker(phase: str, args: list[str]) -> None:
         "cap": lambda: _phase_cap(int(args[0]), int(args[1]), int(args[2])),
         "large": lambda: _phase_large(int(args[0]), int(args[1]), float(args[2])),
     }
-    print(json.dumps(phases[phase]()))
+    sent = sends_recorded()
+    phase_print(phases[phase](), sent)
 
 
 # --- orchestration ---------------------------------------------------------------------------------------------
@@ -399,7 +402,8 @@ def run() -> list[dict[str, Any]]:
             "baseline": round(naive["rate"], 1),
             "goal": "<= 1000 (the number's cap; the pacer keeps a 3 % margin: 970)",
             "note": f"simulator receive times over the sending period; worker's own clock incl. start-up "
-            f"{dispatch['rate']:.0f}/s; busiest one-second window {max_in_one_second(dispatch_times)}; "
+            f"{dispatch['rate']:.0f}/s; busiest one-second window {max_in_one_second(dispatch_times)} at the "
+            f"simulator, {dispatch.get('sent_busiest')} as sent; "
             f"baseline: sync loop, one message at a time ({naive['sent']} messages, "
             f"{naive['send_s']:.1f} s); simulator in its own process, {LATENCY_MS} ms latency, JWT + body checks; "
             f"outcomes {dispatch['report']}; {loads}",
@@ -430,7 +434,8 @@ def run() -> list[dict[str, Any]]:
             "value": busiest,
             "unit": "msg",
             "goal": f"<= {CAP_RATE}",
-            "note": "most receives in any window [t, t+1 s) starting at a receive",
+            "note": "most receives in any window [t, t+1 s) starting at a receive; as sent by the worker "
+            f"{cap.get('sent_busiest')}",
         },
         {
             "name": f"planning {large['planned']:,} recipients (PostgreSQL)",

@@ -102,6 +102,31 @@ def max_in_one_second(times: list[float]) -> int:
     return max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
 
 
+def sends_recorded() -> list[float]:
+    """From now on, note the wall-clock time at which each request to the send API leaves this process (handed to
+    httpx, after every pacing check). Beside the simulator's receive times it tells the sender's pacing from the
+    jitter on the way, e.g. the simulator's own pauses on a machine whose cores are all busy."""
+    import httpx
+
+    times: list[float] = []
+    original = httpx.AsyncClient.send
+
+    async def send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/messages"):
+            times.append(time.time())
+        return await original(self, request, **kwargs)
+
+    httpx.AsyncClient.send = send  # type: ignore[method-assign]
+    return times
+
+
+def phase_print(result: dict[str, Any], sent: list[float]) -> None:
+    """A phase's last line: its result, plus the busiest second of what it sent itself (when it sent anything)."""
+    if sent:
+        result = result | {"sent_busiest": max_in_one_second(sorted(sent)), "sent": len(sent)}
+    print(json.dumps(result))
+
+
 def rate_over(times: list[float]) -> float:
     """Sends per second over the sending period, first to last receive at the simulator (start-up excluded)."""
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0

@@ -145,3 +145,27 @@ def test_keep_alive_connection_answers_pipelined_requests_in_order(simulator: An
     assert data.startswith(b"HTTP/1.1 202")
     assert data.index(b"HTTP/1.1 202") < data.index(b"HTTP/1.1 404")
     assert APPLICATION_ID  # the token above names it
+
+
+def test_many_kept_messages_are_set_aside_from_the_cyclic_collector_until_reset(
+    simulator: Any, keys: Keys, monkeypatch: Any
+) -> None:
+    import gc
+
+    from providers.simulator import core
+
+    monkeypatch.setattr(core, "FREEZE_EVERY", 3)
+    simulator.configure(recent_limit=50)
+    simulator.reset()
+    try:
+        start = gc.get_freeze_count()
+        for n in range(2):
+            assert send(simulator, keys, text_v01(client_ref=f"r{n}")).status_code == 202
+        assert gc.get_freeze_count() == start  # fewer kept than FREEZE_EVERY
+        assert send(simulator, keys, text_v01(client_ref="r2")).status_code == 202
+        frozen = gc.get_freeze_count()
+        assert frozen > start
+        simulator.reset()
+        assert gc.get_freeze_count() < frozen
+    finally:
+        gc.unfreeze()
