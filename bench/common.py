@@ -103,20 +103,19 @@ def max_in_one_second(times: list[float]) -> int:
 
 
 def sends_recorded() -> list[float]:
-    """From now on, note the wall-clock time at which each request to the send API leaves this process (handed to
-    httpx, after every pacing check). Beside the simulator's receive times it tells the sender's pacing from the
-    jitter on the way, e.g. the simulator's own pauses on a machine whose cores are all busy."""
-    import httpx
+    """From now on, note the wall-clock time at which each request to the send API leaves this process (after every
+    pacing check, as the async client hands it to aiohttp). Beside the simulator's receive times it tells the
+    sender's pacing from the jitter on the way, e.g. the simulator's own pauses when every core is busy."""
+    from providers.nexmo.client import AsyncNexmoClient
 
     times: list[float] = []
-    original = httpx.AsyncClient.send
+    original = AsyncNexmoClient._session_send
 
-    async def send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/messages"):
-            times.append(time.time())
-        return await original(self, request, **kwargs)
+    async def send(*args: Any, **kwargs: Any) -> Any:
+        times.append(time.time())
+        return await original(*args, **kwargs)
 
-    httpx.AsyncClient.send = send  # type: ignore[method-assign]
+    AsyncNexmoClient._session_send = staticmethod(send)  # type: ignore[method-assign,assignment]
     return times
 
 
