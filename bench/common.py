@@ -115,7 +115,7 @@ def sends_recorded() -> list[float]:
         times.append(time.time())
         return await original(*args, **kwargs)
 
-    AsyncNexmoClient._session_send = staticmethod(send)  # type: ignore[method-assign,assignment]
+    AsyncNexmoClient._session_send = staticmethod(send)  # type: ignore[method-assign]
     return times
 
 
