@@ -30,9 +30,9 @@ T = TypeVar("T")
 WINDOW_SECONDS = 24 * 3600
 DEFAULT_TOKEN_LIFETIME = 15 * 60  # Nexmo's default when a JWT has no exp
 DB_REFRESH_MIN_INTERVAL = 1.0  # each unknown application id re-reads the database at most this often
-# The messages it keeps are long-lived: when it keeps many, every this many accepted are set aside from the cyclic collector. A full
-# collection over 100,000 kept messages paused the server for about 100 ms, after which it took the requests that
-# had queued meanwhile all at once: their times of arrival bunched, and a sender pacing evenly looked bursty.
+# The messages it keeps are long-lived: when it keeps many, every this many accepted are set aside from the cyclic
+# collector. A full collection over 100,000 kept messages paused the server for about 100 ms, after which it took
+# the requests that had queued meanwhile all at once: their times of arrival bunched, and even pacing looked bursty.
 FREEZE_EVERY = 5000
 REFUSALS = ("unauthorized", "invalid", "unknown_sender", "rate_limited", "fault_429", "fault_5xx", "reset")
 
