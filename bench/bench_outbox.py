@@ -81,7 +81,7 @@ def _senders_in_threads() -> list[threading.Thread]:
     """What a qcluster worker does on a kick: run the number's outbox sender (here, a thread of this process)."""
     from django.db import connection
 
-    from providers import outbox
+    from providers.messaging import outbox
 
     threads: list[threading.Thread] = []
 
@@ -255,7 +255,7 @@ def _phase_burst(count: int, first: int) -> dict[str, Any]:
 
 def _phase_sender(provider_id: int, expected: int) -> dict[str, Any]:
     """A worker running the number's outbox sender until `expected` journey messages have gone."""
-    from providers import outbox
+    from providers.messaging import outbox
     from providers.models import Message, MessageStatus
 
     deadline = time.time() + 900
@@ -275,8 +275,8 @@ def _phase_naive(count: int, first: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from journeys.models import Enrollment
+    from providers.messaging.sending import message_send
     from providers.models import Origin
-    from providers.services import message_send
     from templates_app.rendering import template_render
 
     journey = _journey(NUMBERS[0], "Naive")

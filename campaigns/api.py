@@ -19,7 +19,7 @@ from campaigns import services
 from campaigns.audience_lists import audience_list_upload
 from campaigns.models import Audience, AudienceList, Campaign
 from campaigns.selectors import campaign_list, campaign_stats
-from providers.services import SendResult
+from providers.messaging.sending import SendResult
 
 
 class AudienceListSerializer(serializers.ModelSerializer):

@@ -29,11 +29,15 @@ from campaigns.models import (
 from campaigns.planning import in_control_group, plan_in_sql
 from contacts.models import Consent, Contact
 from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
-from providers import transitions
-from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle, values_update
-from providers.models import Message, MessageStatus, Origin, ProviderConfig
-from providers.selectors import contacts_over_frequency_cap
-from providers.services import (
+from providers.messaging import transitions
+from providers.messaging.dispatch import (
+    DispatchReport,
+    SurgePolicy,
+    dispatch_run,
+    messages_interrupted_settle,
+    values_update,
+)
+from providers.messaging.sending import (
     TEST_SEND_MAX_RECIPIENTS,
     Outgoing,
     SendInvalidNumber,
@@ -44,6 +48,8 @@ from providers.services import (
     messages_prepare,
     provider_send_refusal,
 )
+from providers.models import Message, MessageStatus, Origin, ProviderConfig
+from providers.selectors import contacts_over_frequency_cap
 from templates_app.models import Status as TemplateStatus
 from templates_app.rendering import (
     TemplateRenderError,

@@ -39,9 +39,9 @@ from journeys.models import (
     WaitKind,
 )
 from providers.content import TextContent
+from providers.messaging.outbox import outbox_kick
+from providers.messaging.sending import Outgoing, SendCapped, SendRefused, messages_prepare
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
-from providers.outbox import outbox_kick
-from providers.services import Outgoing, SendCapped, SendRefused, messages_prepare
 from templates_app.models import Template
 from templates_app.rendering import TemplateRenderError, template_render
 

@@ -34,9 +34,9 @@ from journeys.models import (
     SegmentMember,
     WaitKind,
 )
-from providers import transitions
+from providers.messaging import transitions
+from providers.messaging.outbox import outbox_kick_on_commit
 from providers.models import InboundMessage, Message, MessageStatus, Origin
-from providers.outbox import outbox_kick_on_commit
 from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
 

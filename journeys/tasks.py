@@ -12,7 +12,7 @@ def enrollments_run(enrollment_ids: list[int]) -> int:
 
 def journeys_tick() -> int:
     """The minute schedule: segment entries, then the clock (which returns at once when one is running)."""
-    from providers.outbox import outbox_sweep
+    from providers.messaging.outbox import outbox_sweep
 
     services.segment_entries_check()
     outbox_sweep()

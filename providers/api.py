@@ -17,6 +17,7 @@ from accounts.permissions import IsStaff, IsStaffOrMarketerReadOnly
 from accounts.roles import is_staff
 from providers import selectors, services
 from providers.content import TextContent
+from providers.messaging import sending
 from providers.models import ApiVersion, InboundMessage, Message, ProviderConfig
 from whatsapp_project.filters import FilterSet
 
@@ -181,14 +182,14 @@ class ProviderViewSet(viewsets.ModelViewSet[ProviderConfig]):
         payload = TestMessageSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            result = services.message_send(
+            result = sending.message_send(
                 provider=provider,
                 to=payload.validated_data["to"],
                 content=TextContent(text=payload.validated_data["text"]),
                 origin="test",
                 origin_ref=f"test:{uuid.uuid4()}",
             )
-        except services.SendRefused as exc:
+        except sending.SendRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         body = {
             "message": MessageSerializer(result.message).data,

@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from providers import services
+from providers.messaging import inbound, statuses
 from providers.models import CallbackKind, ProviderConfig
 from providers.nexmo.webhooks import (
     InboundEvent,
@@ -116,16 +117,16 @@ def statuses_write(items: Sequence[Received]) -> None:
     Raises when the database fails; the caller retries them one by one (`statuses_write_each`), so one bad item
     never costs the others their write.
     """
-    announcements: list[services.Announcement] = []
+    announcements: list[statuses.Announcement] = []
     with transaction.atomic():
         events = [(item.provider, item.event) for item in items if isinstance(item.event, StatusEvent)]
-        outcomes = services.message_statuses_apply(events=events, announcements=announcements)
+        outcomes = statuses.message_statuses_apply(events=events, announcements=announcements)
         for item, outcome in zip(items, outcomes, strict=True):
             if outcome == "ignored":
                 services.callback_log(
                     provider=item.provider, kind=item.kind, response_status=200, note="status ignored", body=item.raw
                 )
-        services.status_announce_on_commit(announcements)
+        statuses.status_announce_on_commit(announcements)
 
 
 def statuses_write_each(items: Sequence[Received]) -> list[int]:
@@ -144,7 +145,7 @@ def statuses_write_each(items: Sequence[Received]) -> list[int]:
 
 def inbound_write(item: Received) -> None:
     assert isinstance(item.event, InboundEvent)
-    services.inbound_receive(provider=item.provider, event=item.event, raw=item.payload)
+    inbound.inbound_receive(provider=item.provider, event=item.event, raw=item.payload)
 
 
 def _answer(status: int, detail: str | None = None) -> HttpResponse:

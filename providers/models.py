@@ -136,8 +136,8 @@ class Message(models.Model):
             models.Index(fields=["origin", "origin_ref"], name="message_origin_idx"),
             # Frequency caps and the contact's message timeline: one contact's recent messages.
             models.Index(fields=["contact", "-created_at"], name="message_contact_recent_idx"),
-            # The outbox of each number: what waits to be sent, oldest first (providers.outbox). Only waiting rows
-            # are in it, so it stays small and costs a send's status changes nothing once it has left.
+            # The outbox of each number: what waits to be sent, oldest first (providers.messaging.outbox). Only
+            # waiting rows are in it, so it stays small and costs a send's status changes nothing once it has left.
             models.Index(
                 fields=["provider", "id"],
                 name="message_outbox_idx",
@@ -214,7 +214,7 @@ class PendingStatus(models.Model):
 
 
 class OutboxLease(models.Model):
-    """Who sends a number's outbox right now: one sender per number at a time (providers.outbox).
+    """Who sends a number's outbox right now: one sender per number at a time (providers.messaging.outbox).
 
     Its own table, so that saving a provider from a form never touches the lease of a sender at work.
     """

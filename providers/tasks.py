@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers import services
+from providers.messaging import inbound as inbound_module
+from providers.messaging import statuses
 from providers.models import InboundMessage
 
 
 def inbound_process(inbound_id: int) -> None:
     inbound = InboundMessage.objects.select_related("provider", "contact").filter(pk=inbound_id).first()
     if inbound is not None:
-        services.inbound_process(inbound=inbound)
+        inbound_module.inbound_process(inbound=inbound)
 
 
 def status_announce_many(announcements: list[list[Any]]) -> None:
-    services.status_announce(announcements=[(int(p), str(u), str(s), str(t)) for p, u, s, t in announcements])
+    statuses.status_announce(announcements=[(int(p), str(u), str(s), str(t)) for p, u, s, t in announcements])
 
 
 def status_announce(provider_id: int, message_uuid: str, status: str, timestamp: str) -> None:
     """One change (tasks enqueued before changes were announced in batches)."""
-    services.status_announce(announcements=[(provider_id, message_uuid, status, timestamp)])
+    statuses.status_announce(announcements=[(provider_id, message_uuid, status, timestamp)])
 
 
 def outbox_send(provider_id: int) -> None:
-    from providers.outbox import outbox_send as send
+    from providers.messaging.outbox import outbox_send as send
 
     send(provider_id=provider_id)

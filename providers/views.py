@@ -16,6 +16,7 @@ from accounts.roles import marketer_required, staff_required
 from providers import selectors, services
 from providers.content import TextContent
 from providers.forms import MessageFilterForm, ProviderForm, TestMessageForm
+from providers.messaging import sending
 from providers.models import ProviderConfig
 
 
@@ -80,17 +81,17 @@ def provider_token_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
 def provider_test(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(ProviderConfig, pk=pk)
     form = TestMessageForm(request.POST or None)
-    context: dict[str, object] = {"provider": provider, "form": form, "wa_me": services.wa_me_link(provider)}
+    context: dict[str, object] = {"provider": provider, "form": form, "wa_me": sending.wa_me_link(provider)}
     if request.method == "POST" and form.is_valid():
         try:
-            result = services.message_send(
+            result = sending.message_send(
                 provider=provider,
                 to=form.cleaned_data["to"],
                 content=TextContent(text=form.cleaned_data["text"]),
                 origin="test",
                 origin_ref=f"test:{uuid.uuid4()}",
             )
-        except services.SendRefused as exc:
+        except sending.SendRefused as exc:
             context["refused"] = str(exc)
         else:
             context["result"] = result

@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
 from contacts.models import Contact
+from providers.messaging.sending import TEST_SEND_MAX_RECIPIENTS
 from providers.models import ProviderConfig
-from providers.services import TEST_SEND_MAX_RECIPIENTS
 from templates_app import services
 from templates_app.models import Template
 from templates_app.rendering import template_preview_text, template_slots

@@ -12,8 +12,8 @@ from django.db.models import ProtectedError
 
 from contacts.models import Contact
 from contacts.phones import phone_normalize
+from providers.messaging.sending import TEST_SEND_MAX_RECIPIENTS, SendRefused, message_send
 from providers.models import ProviderConfig
-from providers.services import TEST_SEND_MAX_RECIPIENTS, SendRefused, message_send
 from templates_app.models import UNIQUE_NAME_MESSAGE, Status, Template
 from templates_app.rendering import TemplateRenderError, template_rendering
 from templates_app.rules import namespace_problem, namespace_problems, template_errors

@@ -20,10 +20,11 @@ from campaigns.selectors import campaign_stats_refresh
 from campaigns.services import campaign_cancel, campaign_pause, campaign_plan, campaign_run, campaign_schedule
 from contacts.models import Consent
 from providers.content import TextContent
+from providers.messaging.sending import message_send
+from providers.messaging.statuses import message_status_apply
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.nexmo.client import transport_override
 from providers.nexmo.webhooks import StatusEvent
-from providers.services import message_send, message_status_apply
 from tests.campaigns.factories import campaign_make, setup_provider, subscribed
 from tests.providers.factories import FakeNexmo, contact_make
 
@@ -84,7 +85,7 @@ class Killed(BaseException):
 
 
 def test_worker_killed_repeatedly_mid_dispatch_sends_each_contact_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from providers import dispatch
+    from providers.messaging import dispatch
 
     provider, template = setup_provider()
     contacts = subscribed(60)

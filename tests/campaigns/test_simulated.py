@@ -150,7 +150,7 @@ def test_a_run_that_dies_puts_back_what_never_went_out_and_the_resumed_run_sends
     """The first result write dies while most sends wait for their turn (4 at a time, Nexmo answering in 50 ms) and
     a few are on their way, through the real client: what never went out is back in the queue, only what may have
     reached Nexmo is left `sending`, and the resumed run sends the rest — every contact gets exactly one message."""
-    from providers import dispatch
+    from providers.messaging import dispatch
 
     def dying_write(outcomes: list[Any]) -> None:
         raise _Killed()

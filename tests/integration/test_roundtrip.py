@@ -10,10 +10,11 @@ import pytest
 
 from contacts.models import Contact
 from providers.content import TextContent
+from providers.messaging.sending import message_send
 from providers.models import CallbackLog, InboundMessage, Message, ProviderConfig
 from providers.nexmo import client as nexmo_client
 from providers.nexmo.payloads import body_build
-from providers.services import message_send, provider_credentials
+from providers.services import provider_credentials
 from templates_app.rendering import template_render
 from templates_app.services import template_create
 from tests.simulated import simulated_provider

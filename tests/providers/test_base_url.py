@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 
 from providers.content import TemplateContent
-from providers.dispatch import dispatch_run
+from providers.messaging.dispatch import dispatch_run
+from providers.messaging.sending import message_prepare, message_send
 from providers.models import Message, MessageStatus, ProviderConfig
-from providers.services import message_prepare, message_send
 from tests.providers.factories import FakeNexmo, provider_make, rsa_pem, window_open_contact
 
 pytestmark = pytest.mark.django_db

@@ -273,7 +273,7 @@ def test_status_before_the_message_is_known_is_kept_and_applied_later(provider: 
     assert post(provider, "status", _status("delivered", t0, uuid="early", client_ref="ref-early")).status_code == 200
     assert post(provider, "status", _status("delivered", t0, uuid="early", client_ref="ref-early")).status_code == 200
     assert PendingStatus.objects.count() == 1
-    from providers.services import message_pending_apply
+    from providers.messaging.statuses import message_pending_apply
 
     message = message_for(provider, uuid=None, client_ref="ref-early", status="sending")
     message_pending_apply(message)
@@ -387,10 +387,10 @@ def test_a_status_racing_the_send_answer_is_still_applied(
     provider: ProviderConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The answer's uuid lands between the callback's update by uuid and its update by client_ref."""
-    from providers import services
+    from providers.messaging import statuses
 
     message = message_for(provider, uuid=None, client_ref="race-1", status="sending")
-    real_update = services._status_update
+    real_update = statuses._status_update
     calls: list[str | None] = []
 
     def answer_lands_after_first_try(where: str, params: Any, event: Any) -> str | None:
@@ -400,7 +400,7 @@ def test_a_status_racing_the_send_answer_is_still_applied(
         calls.append(changed)
         return changed
 
-    monkeypatch.setattr(services, "_status_update", answer_lands_after_first_try)
+    monkeypatch.setattr(statuses, "_status_update", answer_lands_after_first_try)
 
     response = post(provider, "status", _status("delivered", timezone.now(), uuid="uuid-race", client_ref="race-1"))
 

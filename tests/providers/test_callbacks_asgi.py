@@ -14,8 +14,9 @@ import httpx
 import pytest
 from django.core.asgi import get_asgi_application
 
-from providers import asgi, services
+from providers import asgi
 from providers.asgi import CallbackFastPath
+from providers.messaging import statuses
 from providers.models import CallbackLog, InboundMessage, Message, PendingStatus, ProviderConfig
 from tests.providers.factories import provider_make, sign
 from tests.vonage_fixtures import load
@@ -176,14 +177,14 @@ def test_a_failing_batch_is_retried_one_by_one(app: CallbackFastPath, monkeypatc
     """One callback the database refuses costs only itself (503, Nexmo retries), never the rest of its batch."""
     provider = provider_make()
     messages(provider, 10)
-    real = services.message_statuses_apply
+    real = statuses.message_statuses_apply
 
     def refuse_poison(*, events: Any, announcements: Any) -> list[str]:
         if any(event.message_uuid == "m-7" for _, event in events):
             raise RuntimeError("the database refused the write")
         return real(events=events, announcements=announcements)
 
-    monkeypatch.setattr(services, "message_statuses_apply", refuse_poison)
+    monkeypatch.setattr(statuses, "message_statuses_apply", refuse_poison)
     answers = run(app, [status(provider, f"m-{i}", "delivered", T0) for i in range(10)])
 
     codes = [a.status_code for a in answers]

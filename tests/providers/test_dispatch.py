@@ -14,7 +14,7 @@ import httpx
 import pytest
 from django.db import connection
 
-from providers.dispatch import (
+from providers.messaging.dispatch import (
     DispatchReport,
     SurgePolicy,
     dispatch_run,
@@ -22,9 +22,9 @@ from providers.dispatch import (
     messages_interrupted_settle,
     values_update,
 )
+from providers.messaging.pacing import LocalPacer
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.nexmo.client import transport_override
-from providers.pacing import LocalPacer
 from tests.providers.factories import FakeNexmo, provider_make
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from journeys import services as journeys
 from journeys.models import Journey
-from providers import outbox
+from providers.messaging import outbox
 from providers.models import Message, MessageStatus, Origin, OutboxLease, ProviderConfig
 from providers.nexmo.client import transport_override
 from providers.services import provider_update
@@ -130,7 +130,7 @@ def test_a_switched_off_number_keeps_its_outbox_until_it_is_switched_back_on(nex
 @pytest.mark.django_db(transaction=True)
 def test_the_outbox_sends_at_the_numbers_cap_beside_a_campaign_run() -> None:
     """A journey burst and a campaign-sized run on one number: together never above its cap."""
-    from providers.dispatch import dispatch_run
+    from providers.messaging.dispatch import dispatch_run
 
     provider = provider_make(max_messages_per_second=50)
     journey = _journey(provider)

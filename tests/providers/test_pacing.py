@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from providers.messaging.pacing import Adaptive, LocalPacer, RedisPacer, paced, pacer_for, window_wait
 from providers.nexmo.errors import retry_after_seconds
-from providers.pacing import Adaptive, LocalPacer, RedisPacer, paced, pacer_for, window_wait
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

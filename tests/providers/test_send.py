@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from contacts.models import Consent
 from providers.content import TemplateContent, TextContent
+from providers.messaging.sending import SendRefused, message_send
 from providers.models import Message, ProviderConfig
-from providers.services import SendRefused, message_send
 from tests.providers.factories import FakeNexmo, contact_make, provider_make, window_open_contact
 from tests.vonage_fixtures import load
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from providers import services
+from providers.messaging import statuses
 from providers.models import Message, PendingStatus, ProviderConfig
 from providers.nexmo.webhooks import StatusEvent
 from tests.providers.factories import provider_make
@@ -88,9 +88,9 @@ def test_a_batch_ends_where_one_by_one_ends(seed: int) -> None:
     outcomes_single = []
     for spec in specs:
         with transaction.atomic():
-            outcomes_single.append(services.message_status_apply(provider=one_by_one, event=_event("a", spec)))
+            outcomes_single.append(statuses.message_status_apply(provider=one_by_one, event=_event("a", spec)))
     with transaction.atomic():
-        outcomes_batch = services.message_statuses_apply(
+        outcomes_batch = statuses.message_statuses_apply(
             events=[(batched, _event("b", spec)) for spec in specs], announcements=[]
         )
 

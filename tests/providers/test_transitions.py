@@ -13,7 +13,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from providers import dispatch, services, transitions
+from providers.messaging import dispatch, sending, statuses, transitions
 from providers.models import Message, MessageStatus, ProviderConfig
 from providers.nexmo.client import NexmoResponse
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
@@ -93,7 +93,7 @@ def _status(provider: ProviderConfig, message: Message, state: str, at: datetime
 
 def _apply(provider: ProviderConfig, message: Message, action: str, kind: str, at: datetime) -> None:
     if action == "answer":
-        services.message_outcome_record(message=message, outcome=_outcome(kind, message))
+        sending.message_outcome_record(message=message, outcome=_outcome(kind, message))
     elif action == "answers":
         job = dispatch._Job(message_id=message.pk, body={"client_ref": message.client_ref})
         dispatch._results_write([(job, _outcome(kind, message))])
@@ -101,9 +101,9 @@ def _apply(provider: ProviderConfig, message: Message, action: str, kind: str, a
         event = _status(provider, message, kind, at)
         with transaction.atomic():
             if action == "callback":
-                services.message_status_apply(provider=provider, event=event, announcements=[])
+                statuses.message_status_apply(provider=provider, event=event, announcements=[])
             else:  # a batch where the same message comes twice
-                services.message_statuses_apply(events=[(provider, event), (provider, event)], announcements=[])
+                statuses.message_statuses_apply(events=[(provider, event), (provider, event)], announcements=[])
 
 
 counter = itertools.count()

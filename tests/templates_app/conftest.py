@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from providers.services import SendRefused, SendResult
+from providers.messaging.sending import SendRefused, SendResult
 
 
 @dataclass
 class RecordingSend:
-    """Stands in for `providers.services.message_send` where templates_app.services looks it up."""
+    """Stands in for `providers.messaging.sending.message_send` where templates_app.services looks it up."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # phone → refusal message

@@ -35,7 +35,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from providers import pacing, transitions
+from providers.messaging import pacing, transitions
 from providers.models import Message, MessageStatus, PendingStatus, ProviderConfig
 from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoAmbiguousError, NexmoError
@@ -240,7 +240,7 @@ def _results_write(outcomes: list[tuple[_Job, nexmo.Outcome]]) -> None:
 
 def _pending_statuses_apply(client_refs: list[str]) -> None:
     """Statuses parked before their message had a uuid (rare): apply them now, by message."""
-    from providers.services import message_pending_apply
+    from providers.messaging.statuses import message_pending_apply
 
     # The refs come from the request bodies: one query per batch in the common case of nothing waiting.
     waiting = set(PendingStatus.objects.filter(client_ref__in=client_refs).values_list("client_ref", flat=True))

@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle
+from providers.messaging.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle
 from providers.models import Message, MessageStatus, Origin, OutboxLease, ProviderConfig
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def _allowed(rows: Sequence[tuple[int, str, str]]) -> list[int]:
 
 def outbox_send(*, provider_id: int) -> DispatchReport | None:
     """Send the number's outbox until nothing (allowed) is left; None when another sender holds it."""
-    from providers.services import provider_send_refusal
+    from providers.messaging.sending import provider_send_refusal
 
     token = uuid.uuid4().hex
     report: DispatchReport | None = None
