@@ -224,16 +224,26 @@ def local_server(
 
 
 def run(command: Sequence[str], env: dict[str, str]) -> int:
-    """Run `command` to its end; Ctrl-C reaches it (same process group) and SIGTERM is passed on."""
-    child = subprocess.Popen(list(command), env=env)
+    """Run `command` to its end; Ctrl-C reaches it (same process group) and SIGTERM is passed on, including one
+    that arrives while the command is being started."""
+    started: list[subprocess.Popen[bytes]] = []
+    early: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
+        if not started:
+            early.append(signum)
+            return
         with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+            started[0].send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets the terminal's Ctrl-C
     try:
+        child = subprocess.Popen(list(command), env=env)
+        started.append(child)
+        # Ignored here only once the child exists (it would inherit SIG_IGN): the terminal's Ctrl-C reaches it.
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in early:
+            child.send_signal(signum)
         return child.wait()
     finally:
         for sig, handler in previous.items():
