@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -325,273 +325,344 @@ async def _dispatch(
     surge: SurgePolicy,
     after_batch: Callable[[DispatchReport], None] | None,
 ) -> DispatchReport:
-    """Three cooperating parts, so that no database round trip ever holds a paced slot:
-    the feeder claims the next group while the current one goes out, the sender launches one request per slot,
-    and the writer records outcomes in bulk while later requests are in flight."""
     from providers.services import provider_credentials
 
-    db = sync_to_async  # thread_sensitive: every query runs in the caller's thread, on its connection, one at a time
-    credentials = await db(provider_credentials)(provider)
+    credentials = await _db(provider_credentials)(provider)
     # Sign the JWT before the first paced slot: loading the key takes tens of ms, which would make the first send
     # reach Nexmo late and share a second with the sends `rate` slots after it. A key that cannot sign (or a base URL
     # we may not use) fails each send instead, with its reason.
     with contextlib.suppress(NexmoError):
         nexmo.request_parts(credentials)
-    cap = float(provider.max_messages_per_second or pacing.DEFAULT_RATE)
-    pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=cap)
-    own_rate = min(rate or cap, cap)
-    share_name = share_key or f"run:{uuid.uuid4().hex}"
-    share = pacing.pacer_for(key=share_name, rate=own_rate) if own_rate < cap else None
-    report = DispatchReport()
-    recent: deque[bool] = deque(maxlen=surge.window)
-    results: list[tuple[_Job, nexmo.Outcome]] = []
-    ready: deque[_Job] = deque()  # claimed (`sending`), waiting for their slot
-    retry: deque[_Job] = deque()
-    in_flight: set[asyncio.Task[None]] = set()
-    launched: dict[asyncio.Task[None], _Job] = {}  # send tasks still running, with their job
-    crashed: list[BaseException] = []
-    wake = asyncio.Event()  # the sender has something new to look at
-    room = asyncio.Event()  # the feeder may claim the next group
-    # Claimed rows wait at most CLAIM_SECONDS of sends for their slot: claimed in halves, the next half while the
-    # current one goes out, so the pacer never waits for a claim's round trip.
-    group = max(1, int(own_rate * CLAIM_SECONDS) // 2)
-    fed_up = False  # the feeder is done: no more work, a stop request, or a failure
-    stopping = False  # a surge: launch nothing more
+    run = _Run(
+        provider=provider,
+        credentials=credentials,
+        next_ids=next_ids,
+        rate=rate,
+        share_key=share_key,
+        batch_size=batch_size,
+        max_attempts=max_attempts,
+        should_stop=should_stop,
+        hold=hold,
+        surge=surge,
+        after_batch=after_batch,
+    )
+    return await run.run(max_concurrency=max_concurrency)
 
-    def surging() -> bool:
-        if len(recent) < surge.minimum:
-            return False
-        failed = sum(1 for ok in recent if not ok)
-        return failed / len(recent) >= surge.threshold
 
-    async def feed() -> None:
-        nonlocal fed_up
+# thread_sensitive: every query runs in the caller's thread, on its connection, one at a time
+_db = sync_to_async
+
+
+class _Run:
+    """One run of the engine: three cooperating parts, so that no database round trip ever holds a paced slot.
+    The feeder claims the next group while the current one goes out, the sender launches one request per slot,
+    and the writer records outcomes in bulk while later requests are in flight; a watcher asks `should_stop` and
+    `hold` on a timer."""
+
+    def __init__(
+        self,
+        *,
+        provider: ProviderConfig,
+        credentials: nexmo.Credentials,
+        next_ids: Callable[[int], Sequence[int]],
+        rate: float | None,
+        share_key: str | None,
+        batch_size: int,
+        max_attempts: int,
+        should_stop: Callable[[], bool | str] | None,
+        hold: Callable[[list[int]], Iterable[int]] | None,
+        surge: SurgePolicy,
+        after_batch: Callable[[DispatchReport], None] | None,
+    ) -> None:
+        self.credentials, self.next_ids, self.batch_size = credentials, next_ids, batch_size
+        self.max_attempts, self.should_stop, self.hold = max_attempts, should_stop, hold
+        self.surge, self.after_batch, self.share_key = surge, after_batch, share_key
+        cap = float(provider.max_messages_per_second or pacing.DEFAULT_RATE)
+        self.pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=cap)
+        self.own_rate = min(rate or cap, cap)
+        share_name = share_key or f"run:{uuid.uuid4().hex}"
+        self.share = pacing.pacer_for(key=share_name, rate=self.own_rate) if self.own_rate < cap else None
+        self.windowed = (self.pacer, self.share) if self.share is not None else (self.pacer,)
+        self.report = DispatchReport()
+        self.recent: deque[bool] = deque(maxlen=surge.window)
+        self.results: list[tuple[_Job, nexmo.Outcome]] = []
+        self.ready: deque[_Job] = deque()  # claimed (`sending`), waiting for their slot
+        self.retry: deque[_Job] = deque()
+        self.held: set[int] = set()
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.launched: dict[asyncio.Task[None], _Job] = {}  # send tasks still running, with their job
+        self.crashed: list[BaseException] = []
+        self.wake = asyncio.Event()  # the sender has something new to look at
+        self.room = asyncio.Event()  # the feeder may claim the next group
+        # Claimed rows wait at most CLAIM_SECONDS of sends for their slot: claimed in halves, the next half while
+        # the current one goes out, so the pacer never waits for a claim's round trip.
+        self.group = max(1, int(self.own_rate * CLAIM_SECONDS) // 2)
+        self.fed_up = False  # the feeder is done: no more work, a stop request, or a failure
+        self.stopping = False  # a stop or a surge: launch nothing more
+        self.feeder: asyncio.Task[None] | None = None
+        self.writer: asyncio.Task[None] | None = None
+        self.last_write = time.monotonic()
+
+    # --- the parts
+
+    async def feed(self) -> None:
         ids: deque[int] = deque()
         try:
-            while not stopping:
-                if len(ready) >= group:
-                    room.clear()
-                    await room.wait()
+            while not self.stopping:
+                if len(self.ready) >= self.group:
+                    self.room.clear()
+                    await self.room.wait()
                     continue
                 if not ids:
-                    ids.extend(await db(next_ids)(batch_size))
+                    ids.extend(await _db(self.next_ids)(self.batch_size))
                     if not ids:
                         return
                     continue
                 # Claim just in time: a row is `sending` only while its request is about to go or in flight, so a
                 # crash leaves few ambiguous rows.
-                take = [ids.popleft() for _ in range(min(group, len(ids)))]
-                claimed = await db(messages_claim)(ids=take)
-                report.claimed += len(claimed)
-                ready.extend(_Job(message_id=pk, body=body) for pk, body in claimed)
-                wake.set()
+                take = [ids.popleft() for _ in range(min(self.group, len(ids)))]
+                claimed = await _db(messages_claim)(ids=take)
+                self.report.claimed += len(claimed)
+                self.ready.extend(_Job(message_id=pk, body=body) for pk, body in claimed)
+                self.wake.set()
         finally:
-            fed_up = True
-            wake.set()
+            self.fed_up = True
+            self.wake.set()
 
-    held: set[int] = set()
-
-    async def watch() -> None:
-        """Ask should_stop (and hold) on a timer, not between batches: a pause lands within STOP_POLL_SECONDS at any
-        rate."""
-        nonlocal stopping
-        while not stopping:
-            waiting = [job.message_id for job in (*ready, *retry)]
-            if hold is not None and waiting:
-                held.update(await db(_held_among)(hold, waiting))
-            answer = await db(should_stop)() if should_stop is not None else False
+    async def watch(self) -> None:
+        """Ask should_stop (and hold) on a timer, not between batches: a pause lands within STOP_POLL_SECONDS at
+        any rate."""
+        while not self.stopping:
+            waiting = [job.message_id for job in (*self.ready, *self.retry)]
+            if self.hold is not None and waiting:
+                self.held.update(await _db(_held_among)(self.hold, waiting))
+            answer = await _db(self.should_stop)() if self.should_stop is not None else False
             if answer:
-                report.stopped = "requested"
-                report.reason = answer if isinstance(answer, str) else ""
-                stopping = True
-                room.set()
-                wake.set()
+                self.report.stopped = "requested"
+                self.report.reason = answer if isinstance(answer, str) else ""
+                self.stop()
                 return
             await asyncio.sleep(STOP_POLL_SECONDS)
 
-    windowed = (pacer, share) if share is not None else (pacer,)
+    def stop(self) -> None:
+        self.stopping = True
+        self.room.set()
+        self.wake.set()
 
-    async def window() -> None:
-        await pacing.window_wait(windowed, margin=PACING_MARGIN_SECONDS)
-        if stopping:
+    async def window(self) -> None:
+        await pacing.window_wait(self.windowed, margin=PACING_MARGIN_SECONDS)
+        if self.stopping:
             raise _NotSent  # a stop came while it waited for its second: it never goes out
 
-    async def send(client: nexmo.AsyncNexmoClient, job: _Job) -> None:
+    async def send(self, client: nexmo.AsyncNexmoClient, job: _Job) -> None:
         job.attempts += 1
         outcome: nexmo.Outcome
         try:
-            outcome = await client.send(credentials=credentials, body=job.body, started=job.begun, ready=window)
+            outcome = await client.send(
+                credentials=self.credentials, body=job.body, started=job.begun, ready=self.window
+            )
         except _NotSent:
             job.attempts -= 1
-            ready.appendleft(job)  # back to the queue when the run ends
-            wake.set()
+            self.ready.appendleft(job)  # back to the queue when the run ends
+            self.wake.set()
             return
         except (NexmoError, NexmoAmbiguousError) as exc:
             outcome = exc
-        if isinstance(outcome, NexmoError) and outcome.retryable and job.attempts < max_attempts:
+        if isinstance(outcome, NexmoError) and outcome.retryable and job.attempts < self.max_attempts:
             if _throttled(outcome):
-                report.throttled += 1
-                await pacer.throttled(outcome.retry_after)
-            report.retried += 1
+                self.report.throttled += 1
+                await self.pacer.throttled(outcome.retry_after)
+            self.report.retried += 1
             job.on_wire = False  # Nexmo refused it: nothing went out
-            retry.append(job)
-            wake.set()
+            self.retry.append(job)
+            self.wake.set()
             return
+        self.tally(outcome)
+        self.results.append((job, outcome))
+
+    def tally(self, outcome: nexmo.Outcome) -> None:
+        report = self.report
         if isinstance(outcome, nexmo.NexmoResponse):
             report.submitted += 1
-            recent.append(True)
+            self.recent.append(True)
         elif isinstance(outcome, NexmoError):
             if outcome.status is not None and not outcome.retryable:
                 report.rejected += 1
             else:
                 report.failed += 1
             report.failures_by_code[outcome.code] = report.failures_by_code.get(outcome.code, 0) + 1
-            recent.append(_throttled(outcome))  # throttling is the pacer's business, not a surge
+            self.recent.append(_throttled(outcome))  # throttling is the pacer's business, not a surge
         else:
             report.unknown += 1
-            recent.append(True)
-        results.append((job, outcome))
+            self.recent.append(True)
 
-    async def write() -> None:
-        nonlocal results
-        batch, results = results, []
-        await db(_results_write)(batch)
-        if after_batch is not None:
-            await db(after_batch)(report)
+    async def write(self) -> None:
+        batch, self.results = self.results, []
+        await _db(_results_write)(batch)
+        if self.after_batch is not None:
+            await _db(self.after_batch)(self.report)
 
-    def finished(task: asyncio.Task[None]) -> None:
-        in_flight.discard(task)
-        launched.pop(task, None)
+    def start(self, coroutine: Coroutine[Any, Any, None], job: _Job | None = None) -> asyncio.Task[None]:
+        task = asyncio.create_task(coroutine)
+        self.in_flight.add(task)
+        if job is not None:
+            self.launched[task] = job
+        task.add_done_callback(self.finished)
+        return task
+
+    def finished(self, task: asyncio.Task[None]) -> None:
+        self.in_flight.discard(task)
+        self.launched.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
-            crashed.append(task.exception())  # type: ignore[arg-type]
-        wake.set()
+            self.crashed.append(task.exception())  # type: ignore[arg-type]
+        self.wake.set()
 
-    feeder = asyncio.create_task(feed())
-    feeder.add_done_callback(finished)
-    in_flight.add(feeder)
-    watcher = asyncio.create_task(watch()) if should_stop is not None or hold is not None else None
-    writer: asyncio.Task[None] | None = None
-    last_write = time.monotonic()
-
-    def maybe_write(*, force: bool = False) -> None:
-        nonlocal writer, last_write
-        if writer is not None and not writer.done():
+    def maybe_write(self, *, force: bool = False) -> None:
+        if self.writer is not None and not self.writer.done():
             return
-        due = len(results) >= RESULTS_FLUSH_SIZE or time.monotonic() - last_write > RESULTS_FLUSH_SECONDS
-        if results and (due or force):
-            last_write = time.monotonic()
-            writer = asyncio.create_task(write())
-            writer.add_done_callback(finished)
-            in_flight.add(writer)
+        due = len(self.results) >= RESULTS_FLUSH_SIZE or time.monotonic() - self.last_write > RESULTS_FLUSH_SECONDS
+        if self.results and (due or force):
+            self.last_write = time.monotonic()
+            self.writer = self.start(self.write())
 
-    async def stop_after_failure() -> None:
+    def surging(self) -> bool:
+        if len(self.recent) < self.surge.minimum:
+            return False
+        failed = sum(1 for ok in self.recent if not ok)
+        return failed / len(self.recent) >= self.surge.threshold
+
+    def next_job(self) -> _Job | None:
+        """The next job to launch: the claimed group first, then retries (a retry of a 5xx gains from waiting)."""
+        if self.stopping:
+            return None
+        if self.ready:
+            job = self.ready.popleft()
+            if len(self.ready) < self.group:
+                self.room.set()
+            return job
+        if self.retry and self.report.stopped is None:
+            return self.retry.popleft()
+        return None
+
+    # --- the sender
+
+    async def run(self, *, max_concurrency: int | None) -> DispatchReport:
+        self.feeder = self.start(self.feed())
+        watcher = asyncio.create_task(self.watch()) if self.should_stop is not None or self.hold is not None else None
+        # A send takes a slot of the number's schedule (and of its own share's); the one-second windows of send
+        # times are checked as the request leaves, past the client's concurrency bound: a busy event loop or CPU
+        # delays the request and its log entry alike, so no second at Nexmo's side holds more than the rate.
+        slots = pacing.paced(
+            self.pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, block_rate=self.own_rate, logged=False
+        )
+        share_slots = (
+            pacing.paced(self.share, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, logged=False)
+            if self.share
+            else None
+        )
+        try:
+            async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
+                try:
+                    await self.launch(client, slots, share_slots)
+                except BaseException:
+                    await self.stop_after_failure()
+                    raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(BaseException):
+                    await watcher
+            await slots.aclose()
+            if share_slots is not None:
+                await share_slots.aclose()
+            for task in list(self.in_flight):
+                task.cancel()
+            await self.pacers_close()
+        if self.surging():
+            self.report.stopped = "surge"
+            self.report.reason = self.surge_reason()
+        return self.report
+
+    async def launch(
+        self,
+        client: nexmo.AsyncNexmoClient,
+        slots: AsyncGenerator[None],
+        share_slots: AsyncGenerator[None] | None,
+    ) -> None:
+        """Launch one request per slot until the work, or the run, ends; then put back what never went out."""
+        while True:
+            if self.crashed:
+                raise self.crashed[0]
+            self.maybe_write()
+            if self.surging():
+                self.stop()
+            job = self.next_job()
+            if job is None:
+                if self.fed_up and not self.in_flight and not self.results:
+                    break
+                # Nothing to launch now: wait for a claim, an answer (maybe a retry) or the next write.
+                self.wake.clear()
+                await _wait(self.wake, RESULTS_FLUSH_SECONDS if self.results else None)
+                if not self.in_flight:
+                    self.maybe_write(force=True)
+                continue
+            if share_slots is not None:
+                await anext(share_slots)  # this run's own share first (a campaign's throttle)...
+            await anext(slots)  # ...then the number's slot, shared by every run on the number
+            if self.stopping or self.surging():
+                self.ready.appendleft(job)  # a stop came while it waited for its slot: it never goes out
+                continue
+            if job.message_id in self.held:
+                self.held.discard(job.message_id)
+                await _db(_unclaim)([job.message_id])  # held back (its journey paused): queued again
+                continue
+            self.start(self.send(client, job), job)
+        leftover = [job.message_id for job in (*self.ready, *self.retry)]
+        if leftover:
+            # Claimed, never accepted, and we are stopping: back to the queue for the next run.
+            await _db(_unclaim)(leftover)
+
+    async def stop_after_failure(self) -> None:
         """An error (a failed write...) ends the run; this runs while the client is still open. What was claimed
         but never went out goes back to the queue, if the database still answers; otherwise a resumed run settles
         it as `unknown`."""
-        nonlocal stopping
-        stopping = True
-        room.set()
+        self.stopping = True
+        self.room.set()
         # Sends still waiting for their turn are cancelled before they can go (no await comes first), so putting
         # them back cannot send one twice.
-        unsent = [job.message_id for task, job in list(launched.items()) if not job.on_wire and task.cancel()]
+        unsent = [job.message_id for task, job in list(self.launched.items()) if not job.on_wire and task.cancel()]
         # A claim still under way must land first: cancelled mid-query, its rows would stay `sending`, be settled
         # `unknown` and never sent. Requests already going out are let finish rather than cut off mid-flight.
-        pending = {task for task, job in launched.items() if job.on_wire and not task.done()}
-        if not feeder.done():
-            pending.add(feeder)
+        pending = {task for task, job in self.launched.items() if job.on_wire and not task.done()}
+        if self.feeder is not None and not self.feeder.done():
+            pending.add(self.feeder)
         if pending:
             await asyncio.wait(pending, timeout=CLAIM_DRAIN_SECONDS)
-        unsent += [job.message_id for job in (*ready, *retry)]  # refused (retryable) or never launched
+        unsent += [job.message_id for job in (*self.ready, *self.retry)]  # refused (retryable) or never launched
         if unsent:
             with contextlib.suppress(Exception):
-                await db(_unclaim)(unsent)
+                await _db(_unclaim)(unsent)
         # Their answers are recorded if the database takes them; otherwise the resumed run settles those rows as
         # `unknown`, and the status callbacks (which carry the client_ref) settle the ones Nexmo accepted.
-        if results:
+        if self.results:
             with contextlib.suppress(Exception):
-                await db(_results_write)(results)
+                await _db(_results_write)(self.results)
 
-    # A send takes a slot of the number's schedule (and of its own share's); the one-second windows of send times
-    # are checked as the request leaves, past the client's concurrency bound: a busy event loop or CPU delays the
-    # request and its log entry alike, so no second at Nexmo's side holds more than the rate.
-    slots = pacing.paced(pacer, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, block_rate=own_rate, logged=False)
-    share_slots = (
-        pacing.paced(share, itertools.repeat(None), margin=PACING_MARGIN_SECONDS, logged=False) if share else None
-    )
-    try:
-        async with nexmo.AsyncNexmoClient(max_concurrency=max_concurrency) as client:
-            try:
-                while True:
-                    if crashed:
-                        raise crashed[0]
-                    maybe_write()
-                    if surging():
-                        stopping = True
-                        room.set()
-                    job: _Job | None = None
-                    if not stopping:
-                        # The claimed group first, then retries: a retry of a 5xx benefits from waiting a little.
-                        if ready:
-                            job = ready.popleft()
-                            if len(ready) < group:
-                                room.set()
-                        elif retry and report.stopped is None:
-                            job = retry.popleft()
-                    if job is None:
-                        if fed_up and not in_flight and not results:
-                            break
-                        # Nothing to launch now: wait for a claim, an answer (maybe a retry) or the next write.
-                        wake.clear()
-                        await _wait(wake, RESULTS_FLUSH_SECONDS if results else None)
-                        if not in_flight:
-                            maybe_write(force=True)
-                        continue
-                    if share_slots is not None:
-                        await anext(share_slots)  # this run's own share first (a campaign's throttle)...
-                    await anext(slots)  # ...then the number's slot, shared by every run on the number
-                    if stopping or surging():
-                        ready.appendleft(job)  # a stop came while it waited for its slot: it never goes out
-                        continue
-                    if job.message_id in held:
-                        held.discard(job.message_id)
-                        await db(_unclaim)([job.message_id])  # held back (its journey paused): queued again
-                        continue
-                    task = asyncio.create_task(send(client, job))
-                    in_flight.add(task)
-                    launched[task] = job
-                    task.add_done_callback(finished)
-                leftover = [job.message_id for job in (*ready, *retry)]
-                if leftover:
-                    # Claimed, never accepted, and we are stopping: back to the queue for the next run.
-                    await db(_unclaim)(leftover)
-            except BaseException:
-                await stop_after_failure()
-                raise
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(BaseException):
-                await watcher
-        await slots.aclose()
-        if share_slots is not None:
-            await share_slots.aclose()
-        for task in list(in_flight):
-            task.cancel()
-        for used in (pacer, share):
+    async def pacers_close(self) -> None:
+        for used in (self.pacer, self.share):
             if isinstance(used, pacing.RedisPacer):
                 await used.close()
-        if share is not None and share_key is None:
-            pacing.forget(share.key)  # a run's own share lives as long as the run
-    if surging():
-        failed = sum(1 for ok in recent if not ok)
-        top = sorted(report.failures_by_code.items(), key=lambda item: -item[1])[:3]
+        if self.share is not None and self.share_key is None:
+            pacing.forget(self.share.key)  # a run's own share lives as long as the run
+
+    def surge_reason(self) -> str:
+        failed = sum(1 for ok in self.recent if not ok)
+        top = sorted(self.report.failures_by_code.items(), key=lambda item: -item[1])[:3]
         codes = ", ".join(f"{code} ×{count}" for code, count in top)
-        report.stopped = "surge"
-        report.reason = (
-            f"Paused automatically: {failed} of the last {len(recent)} sends failed ({codes}). "
+        return (
+            f"Paused automatically: {failed} of the last {len(self.recent)} sends failed ({codes}). "
             "Check the template and the number, then resume."
         )
-    return report
 
 
 async def _wait(event: asyncio.Event, timeout: float | None) -> None:
