@@ -18,7 +18,6 @@ from django_q.tasks import async_task
 
 from campaigns.models import (
     Audience,
-    AudienceListMember,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
@@ -27,8 +26,9 @@ from campaigns.models import (
     SkipReason,
 )
 from campaigns.planning import in_control_group, plan_in_sql
+from campaigns.selectors import campaign_audience
 from contacts.models import Consent, Contact
-from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
+from contacts.selectors import contact_test_profiles
 from providers import transitions
 from providers.dispatch import DispatchReport, SurgePolicy, dispatch_run, messages_interrupted_settle, values_update
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
@@ -172,20 +172,6 @@ def campaign_update(*, campaign: Campaign, data: dict[str, Any]) -> Campaign:
 # --- planning --------------------------------------------------------------------------------------------------
 
 
-def _audience(campaign: Campaign) -> QuerySet[Contact]:
-    if campaign.audience == Audience.TEST_PROFILES:
-        return contact_test_profiles()
-    if campaign.audience == Audience.ALL_SUBSCRIBED:
-        return contacts_subscribed()
-    if campaign.audience == Audience.UPLOADED_LIST:
-        # A semi-join on the list's members (unique per contact): no duplicates, nothing loaded into Python.
-        members = AudienceListMember.objects.filter(audience_list_id=campaign.audience_list_id)
-        return Contact.objects.filter(id__in=members.values("contact_id"))
-    if campaign.segment is None:
-        return Contact.objects.none()
-    return segment_contacts(campaign.segment)
-
-
 def _zone(name: str) -> ZoneInfo | None:
     if not name:
         return None
@@ -241,7 +227,7 @@ def campaign_plan(*, campaign: Campaign) -> int:
     audience gets a row; the ones that will not be sent to carry a skip reason. One INSERT ... SELECT plans
     whatever SQL can say exactly (campaigns.planning); Python plans the rest, with the same rules.
     """
-    contacts = _audience(campaign)
+    contacts = campaign_audience(campaign=campaign)
     in_sql = plan_in_sql(campaign=campaign, contacts=contacts)
     if in_sql is None:
         planned = CampaignRecipient.objects.filter(campaign=campaign, contact=OuterRef("pk"))
