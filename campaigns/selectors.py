@@ -364,3 +364,12 @@ def campaign_recipients_csv(*, campaign: Campaign) -> Iterator[str]:
         .iterator(chunk_size=2000)
     )
     yield from csv_lines(rows)
+
+
+def stats_rates(stats: dict[str, Any]) -> dict[str, str]:
+    """Delivered, read, replied and opted out as a share of the messages sent ("80 %"); a dash before any is sent."""
+    sent = int(stats.get("sent") or 0)
+    rates = {}
+    for key in ("delivered", "read", "replied", "opted_out"):
+        rates[key] = f"{round(int(stats.get(key) or 0) * 100 / sent)} %" if sent else "–"
+    return rates

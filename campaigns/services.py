@@ -523,7 +523,9 @@ def campaign_schedule(*, campaign: Campaign, scheduled_at: datetime | None = Non
     """Launch now (no time, or a time already past) or at `scheduled_at`; local-time campaigns start early enough
     for the first timezone to reach that wall-clock time."""
     if campaign.status not in (S.DRAFT, S.SCHEDULED):
-        raise CampaignActionRefused(f"A {campaign.status} campaign cannot be scheduled again.")
+        raise CampaignActionRefused(
+            f"This campaign is already {campaign.get_status_display().lower()}: it cannot be launched again."
+        )
     _validate(campaign)
     now = timezone.now()
     if scheduled_at is not None:

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.roles import is_marketer, marketer_required
@@ -18,9 +19,16 @@ from campaigns import services
 from campaigns.audience_lists import audience_list_upload
 from campaigns.charts import timeline_chart
 from campaigns.forms import AudienceForm, DetailsForm
-from campaigns.models import Audience, Campaign, RecipientState, SkipReason
+from campaigns.models import Audience, Campaign, CampaignStatus, RecipientState, SkipReason
+from campaigns.selectors import (
+    SKIP_WORDS,
+    campaign_reach,
+    campaign_recipients,
+    campaign_recipients_csv,
+    campaign_stats,
+    stats_rates,
+)
 from campaigns.selectors import campaign_list as campaigns_all
-from campaigns.selectors import campaign_recipients, campaign_recipients_csv, campaign_stats
 from contacts.selectors import contact_test_profiles
 from providers.models import MessageStatus
 from templates_app.rendering import TemplateRenderError, template_preview_text, template_slots, template_values
@@ -30,7 +38,8 @@ from templates_app.selectors import templates_approved
 @marketer_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(campaigns_all(), 50).get_page(request.GET.get("page"))
-    return render(request, "campaigns/campaign_list.html", {"page": page})
+    rows = [(campaign, stats_rates(campaign.stats or {})) for campaign in page]
+    return render(request, "campaigns/campaign_list.html", {"page": page, "rows": rows})
 
 
 @marketer_required
@@ -101,36 +110,86 @@ def campaign_new_details(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/campaign_details.html", context)
 
 
+def _people(n: int) -> str:
+    return f"{n} person" if n == 1 else f"{n} people"
+
+
+def _action_context(campaign: Campaign, stats: dict[str, Any]) -> dict[str, Any]:
+    """The buttons that fit the campaign's state now, each confirmation saying how many people it touches."""
+    context: dict[str, Any] = {"campaign": campaign, "stats": stats}
+    if campaign.status not in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED):
+        context["approved"] = templates_approved().filter(pk=campaign.template_id).exists()
+    not_planned = not stats.get("audience")
+    if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED) and not_planned:
+        # Before planning the recipients do not exist yet: count who launching now would reach.
+        reach = campaign_reach(campaign=campaign)
+        context["reach"] = reach
+        affected = reach["reachable"]
+        when = f" on {timezone.localtime(campaign.scheduled_at):%d %b %Y at %H:%M}" if campaign.scheduled_at else " now"
+        context["launch_question"] = f"Send to {_people(affected)}{when}?"
+    else:
+        affected = int(stats.get("pending") or 0)
+    context["cancel_question"] = (
+        f"Cancel the campaign? {_people(affected)} will not get it."
+        if affected
+        else "Cancel the campaign? Nobody is waiting to be sent."
+    )
+    return context
+
+
+def _recipients_context(campaign: Campaign, query: Any) -> dict[str, Any]:
+    state, status, q = query.get("state", ""), query.get("status", ""), query.get("q", "")
+    rows = Paginator(campaign_recipients(campaign=campaign, state=state, status=status, q=q), 50)
+    filters = {"state": state, "status": status, "q": q}
+    more = {k: v for k, v in filters.items() if v}
+    return {"campaign": campaign, "page": rows.get_page(query.get("page")), "filters": filters, "more": urlencode(more)}
+
+
+def _progress_context(campaign: Campaign, stats: dict[str, Any]) -> dict[str, Any]:
+    skipped = [(SKIP_WORDS.get(r, r).capitalize(), n) for r, n in (stats.get("skipped_by_reason") or {}).items()]
+    return {"campaign": campaign, "stats": stats, "skipped": skipped, "rates": stats_rates(stats)}
+
+
 @marketer_required
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(campaigns_all(), pk=pk)
-    state, status, q = request.GET.get("state", ""), request.GET.get("status", ""), request.GET.get("q", "")
-    rows = Paginator(campaign_recipients(campaign=campaign, state=state, status=status, q=q), 50)
     stats = campaign_stats(campaign=campaign)
     context = {
-        "campaign": campaign,
-        "stats": stats,
+        **_progress_context(campaign, stats),
+        **_recipients_context(campaign, request.GET),
+        **_action_context(campaign, stats),
         "chart": timeline_chart(stats.get("timeline")),
-        "page": rows.get_page(request.GET.get("page")),
-        "states": [*RecipientState.choices, *SkipReason.choices],
+        "states": [*RecipientState.choices, *((v, f"Skipped: {label}") for v, label in SkipReason.choices)],
         "statuses": MessageStatus.choices,
-        "filters": {"state": state, "status": status, "q": q},
-        "approved": templates_approved().filter(pk=campaign.template_id).exists(),
     }
     return render(request, "campaigns/campaign_detail.html", context)
 
 
 @marketer_required
 def campaign_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    """The small JSON the detail page polls: status, progress, the funnel and the chart (from the rollup)."""
-    campaign = get_object_or_404(Campaign, pk=pk)
+    """The small JSON the detail page polls: the status, and the page's parts redrawn from the rollup (progress and
+    funnel, chart, recipients with the page's filters; the buttons only when the status is not the one shown)."""
+    campaign = get_object_or_404(campaigns_all(), pk=pk)
     stats = campaign_stats(campaign=campaign, max_age_seconds=2.0)
     chart_html = render_to_string(
         "campaigns/includes/timeline_chart.html", {"chart": timeline_chart(stats.get("timeline"))}
     )
-    return JsonResponse(
-        {"status": campaign.status, "pause_reason": campaign.pause_reason, "stats": stats, "chart_html": chart_html}
-    )
+    data: dict[str, Any] = {
+        "status": campaign.status,
+        "status_label": campaign.get_status_display(),
+        "pause_reason": campaign.pause_reason,
+        "stats": stats,
+        "chart_html": chart_html,
+        "progress_html": render_to_string("campaigns/includes/progress.html", _progress_context(campaign, stats)),
+        "recipients_html": render_to_string(
+            "campaigns/includes/recipients_table.html", _recipients_context(campaign, request.GET)
+        ),
+    }
+    if request.GET.get("shown") != campaign.status:
+        data["actions_html"] = render_to_string(
+            "campaigns/includes/actions.html", _action_context(campaign, stats), request=request
+        )
+    return JsonResponse(data)
 
 
 ACTIONS = {
@@ -140,6 +199,11 @@ ACTIONS = {
     "cancel": lambda c: services.campaign_cancel(campaign=c),
     "retry": lambda c: services.campaign_retry_failed(campaign=c),
     "test": lambda c: services.campaign_test_send(campaign=c),
+}
+DONE = {
+    "pause": "Paused: nothing more is sent until you resume.",
+    "resume": "Resumed: sending goes on.",
+    "cancel": "Cancelled: nobody else will get this campaign.",
 }
 
 
@@ -154,6 +218,7 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     try:
         result = act(campaign)
     except services.CampaignActionRefused as exc:
+        # A button clicked on a page older than the campaign's state (it completed or changed meanwhile).
         messages.error(request, str(exc))
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
@@ -163,8 +228,17 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             messages.success(request, f"Test sent to {len(result) - len(problems)} test profile(s).")
             for problem in problems:
                 messages.error(request, problem)
+        elif action == "retry":
+            count = int(result or 0)
+            messages.success(request, f"{_people(count)} to send again." if count else "Nothing to send again.")
+        elif action == "launch":
+            when = campaign.scheduled_at
+            if when is not None and when > timezone.now():
+                messages.success(request, f"Scheduled for {timezone.localtime(when):%d %b %Y at %H:%M}.")
+            else:
+                messages.success(request, "Launched: sending now.")
         else:
-            messages.success(request, f"Campaign {action} done.")
+            messages.success(request, DONE[action])
     return redirect("campaign-show", pk=pk)
 
 

@@ -63,7 +63,7 @@ def test_wizard_launch_reaches_full_progress_with_delivered_and_read(
         expect(page.locator("#progress-text")).to_have_text("100 %")
         expect(page.locator("[data-stat=delivered]")).to_have_text("5", timeout=20_000)
         expect(page.locator("[data-stat=read]")).to_have_text("5", timeout=20_000)
-        assert page.inner_text("#campaign-status") == "completed"
+        assert page.inner_text("#campaign-status") == "Completed"
         assert page.inner_text("[data-stat=audience]") == "5"
         # The chart is redrawn by the poll: the read line only reaches 5 once the receipts have come in.
         expect(page.locator("#timeline-chart polyline[data-series=read]")).to_have_attribute("data-total", "5")
