@@ -45,6 +45,7 @@ from providers.services import (
     provider_send_refusal,
 )
 from templates_app.models import Status as TemplateStatus
+from templates_app.models import Template
 from templates_app.rendering import (
     TemplateRenderError,
     template_content,
@@ -93,6 +94,20 @@ class CampaignActionRefused(Exception):
 # --- create / update ------------------------------------------------------------------------------------------
 
 
+def campaign_variables_problems(
+    *, template: Template, variables: dict[str, Any], header_media_url: str
+) -> dict[str, str]:
+    """`{slot key: message}` for each of the template's values the personalisation leaves unsaid or gets wrong."""
+    problems = template_variables_problems(template, variables)
+    for slot in template_slots(template):
+        covered = slot.key in variables or slot.default not in (None, "")
+        if slot.kind == "header_media" and header_media_url:
+            covered = True
+        if slot.required and not covered:
+            problems[slot.key] = f"Say where {slot.label} comes from: a property, a value or a fallback."
+    return problems
+
+
 def _validate(campaign: Campaign) -> None:
     errors: dict[str, list[str]] = {}
     template = campaign.template if campaign.template_id else None
@@ -106,13 +121,9 @@ def _validate(campaign: Campaign) -> None:
             if variables is None:
                 errors["variables"] = ['Give the variables as an object, e.g. {"1": {"property": "name"}}.']
             else:
-                problems = template_variables_problems(template, variables)
-                for slot in template_slots(template):
-                    covered = slot.key in variables or slot.default not in (None, "")
-                    if slot.kind == "header_media" and campaign.header_media_url:
-                        covered = True
-                    if slot.required and not covered:
-                        problems[slot.key] = f"Say where {slot.label} comes from: a property, a value or a fallback."
+                problems = campaign_variables_problems(
+                    template=template, variables=variables, header_media_url=campaign.header_media_url
+                )
                 if problems:
                     errors["variables"] = [f"{key}: {message}" for key, message in sorted(problems.items())]
     if campaign.provider_id and (refusal := provider_send_refusal(campaign.provider)) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,7 +32,7 @@ from campaigns.selectors import (
 from campaigns.selectors import campaign_list as campaigns_all
 from contacts.selectors import contact_test_profiles
 from providers.models import MessageStatus
-from templates_app.rendering import TemplateRenderError, template_preview_text, template_slots, template_values
+from templates_app.rendering import CONTACT_FIELDS, template_slots
 from templates_app.selectors import templates_approved
 
 
@@ -63,25 +64,37 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/campaign_new.html", {"form": form, "step": 1})
 
 
-def _preview(template: Any, variables: dict[str, Any], media: str) -> str:
+def _wizard_message(template: Any) -> dict[str, Any]:
+    """The template's parts as the WhatsApp-style preview draws them (templates_app's preview script)."""
+    return {
+        "header_type": template.header_type,
+        "header_text": template.header_text,
+        "header_detail": template.header_media_url,
+        "body": template.body,
+        "footer": template.footer,
+        "buttons": [{"type": b.get("type", ""), "text": b.get("text", "")} for b in template.buttons or []],
+    }
+
+
+def _sample_contact() -> dict[str, Any]:
+    """The first test profile's fields and properties, for the preview to show a real person's values."""
     sample = contact_test_profiles().first()
-    try:
-        values = template_values(template, contact=sample, variables=variables, header_media_url=media or None)
-    except TemplateRenderError as exc:
-        return f"({exc})"
-    return template_preview_text(template, values)
+    if sample is None:
+        return {}
+    return {**{name: getattr(sample, name) or "" for name in CONTACT_FIELDS}, "properties": sample.properties or {}}
 
 
 @marketer_required
 def campaign_new_details(request: HttpRequest) -> HttpResponse:
-    """Wizard steps 2 to 4: personalisation per variable with a preview, schedule, throttle, caps; saves a draft."""
+    """Wizard step 2: personalisation beside a live preview, then schedule, limits and goal (folded); saves a draft
+    and opens it for review."""
     first = AudienceForm(request.GET)
     if not first.is_valid():
         return redirect("campaign-new")
     template = first.cleaned_data["template"]
     slots = template_slots(template)
-    form = DetailsForm(request.POST or None, slots=slots)
-    preview = template_preview_text(template)
+    media = any(slot.kind == "header_media" for slot in slots)
+    form = DetailsForm(request.POST or None, slots=slots, media_header=media)
     if request.method == "POST" and form.is_valid():
         variables = form.variables()
         data = {
@@ -96,18 +109,57 @@ def campaign_new_details(request: HttpRequest) -> HttpResponse:
         }
         data["header_media_url"] = data.get("header_media_url") or ""
         data["conversion_event"] = data.get("conversion_event") or ""
-        preview = _preview(template, variables, data["header_media_url"])
-        if "preview" not in request.POST:
-            try:
-                campaign = services.campaign_create(data=data, user=request.user)
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                messages.success(request, "Draft saved. Review it, send a test, then launch.")
-                return redirect("campaign-show", pk=campaign.pk)
-    context = {"form": form, "first": first.cleaned_data, "template": template, "preview": preview, "step": 2}
+        # Each value's problem beside its own field, in words (the API names them by slot key instead).
+        problems = services.campaign_variables_problems(
+            template=template, variables=variables, header_media_url=data["header_media_url"]
+        )
+        for key, problem in problems.items():
+            form.add_error(form.slot_field(key), problem)
+        try:
+            campaign = services.campaign_create(data=data, user=request.user)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                if field == "variables" and problems:
+                    continue  # already shown beside each value's field
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Draft saved. Review it, send a test, then launch.")
+            return redirect("campaign-show", pk=campaign.pk)
+    sample = _sample_contact()
+    draft = Campaign(
+        template=template,
+        provider=template.provider,
+        audience=first.cleaned_data["audience"],
+        segment=first.cleaned_data.get("segment"),
+        audience_list=first.cleaned_data.get("audience_list"),
+    )
+    context = {
+        "form": form,
+        "first": first.cleaned_data,
+        "audience_label": Audience(first.cleaned_data["audience"]).label,
+        "template": template,
+        "message_json": json.dumps(_wizard_message(template)),
+        "sample": sample,
+        "sample_json": json.dumps(sample, default=str),
+        "reach": campaign_reach(campaign=draft, variables=False),
+        "step": 2,
+    }
     return render(request, "campaigns/campaign_details.html", context)
+
+
+@marketer_required
+def campaign_new_reach(request: HttpRequest) -> JsonResponse:
+    """Wizard step 1's live count: who the chosen audience would reach, by the launch's own rules."""
+    form = AudienceForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    audience = data.get("audience")
+    if not audience or (audience == Audience.SEGMENT and not data.get("segment")):
+        return JsonResponse({"text": ""})
+    if audience == Audience.UPLOADED_LIST and not data.get("audience_list"):
+        return JsonResponse({"text": "Choose the file and go on: the next step shows who the list reaches."})
+    draft = Campaign(audience=audience, segment=data.get("segment"), audience_list=data.get("audience_list"))
+    return JsonResponse(campaign_reach(campaign=draft, variables=False))
 
 
 def _people(n: int) -> str:

@@ -11,6 +11,7 @@ from django.db import connection
 from playwright.sync_api import expect
 
 from campaigns.models import AudienceList, AudienceListMember, Campaign, CampaignStatus
+from campaigns.selectors import campaign_stats_refresh
 from campaigns.services import campaign_run
 from contacts.models import Consent
 from journeys.services import enrollment_enter
@@ -176,3 +177,18 @@ def test_recipients_show_the_real_message_state_and_skip_reasons_in_words(
     skipped = page.inner_text("#skipped-reasons")
     assert "Opted out 2" in skipped and "Not subscribed 1" in skipped
     assert "opted_out" not in page.inner_text("main")
+
+
+def test_the_list_shows_delivered_read_and_replied_rates(page: Any, login: Any, marketer_user: Any) -> None:
+    campaign = _listed_campaign(subscribed_count=4, opted_out=0, untracked=0)
+    messages = _run(campaign)
+    Message.objects.filter(pk__in=[m.pk for m in messages[:2]]).update(status=MessageStatus.READ)
+    Message.objects.filter(pk=messages[2].pk).update(status=MessageStatus.DELIVERED)
+    campaign_stats_refresh(campaign=campaign)
+    login(marketer_user, PASSWORD)
+    page.goto("/campaigns/")
+
+    row = page.locator(f"#campaign-list tr[data-campaign='{campaign.pk}']")
+    expect(row.locator("[data-rate=delivered]")).to_have_text("75 %")
+    expect(row.locator("[data-rate=read]")).to_have_text("50 %")
+    expect(row.locator("[data-rate=replied]")).to_have_text("0 %")
