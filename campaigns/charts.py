@@ -17,6 +17,7 @@ PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 8, 8, 22
 SERIES = (("sent", "Sent"), ("delivered", "Delivered"), ("read", "Read"), ("failed", "Failed"))
 # The share of a bucket's width its bars fill (the rest separates the buckets).
 GROUP_FILL = 0.8
+MAX_BAR_WIDTH = 14
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ def timeline_chart(timeline: dict[str, Any] | None) -> TimelineChart:
     peak = max(max(int(p.get(key, 0)) for p in points) for key, _ in SERIES)
     scale_y = (bottom - top) / max(peak, 1)
     slot = (right - left) / len(points)
-    bar_width = slot * GROUP_FILL / len(SERIES)
+    # Thin bars however few the buckets: one minute of sending is not a wall across the chart.
+    bar_width = min(slot * GROUP_FILL / len(SERIES), MAX_BAR_WIDTH)
+    offset = (slot - bar_width * len(SERIES)) / 2
     series = []
     for index, (key, label) in enumerate(SERIES):
         bars = []
@@ -95,7 +98,7 @@ def timeline_chart(timeline: dict[str, Any] | None) -> TimelineChart:
             if not value:
                 continue
             height = value * scale_y
-            x = left + i * slot + slot * (1 - GROUP_FILL) / 2 + index * bar_width
+            x = left + i * slot + offset + index * bar_width
             when = _time_label(point["at"], seconds)
             bars.append(Bar(round(x, 1), round(bottom - height, 1), round(bar_width, 1), round(height, 1), value, when))
         series.append(Series(key, label, bars, sum(int(p.get(key, 0)) for p in points)))

@@ -281,7 +281,7 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             for problem in problems:
                 messages.error(request, problem)
         elif action == "retry":
-            count = int(result or 0)
+            count = result if isinstance(result, int) else 0
             messages.success(request, f"{_people(count)} to send again." if count else "Nothing to send again.")
         elif action == "launch":
             when = campaign.scheduled_at

@@ -343,7 +343,12 @@ class SegmentViewSet(viewsets.ModelViewSet[Segment]):
         reach = preview["reach"]
         sample = ContactSerializer(preview["sample"], many=True).data
         return Response(
-            {"count": preview["count"], "reachable": reach["reachable"], "left_out": reach["left_out"], "sample": sample}
+            {
+                "count": preview["count"],
+                "reachable": reach["reachable"],
+                "left_out": reach["left_out"],
+                "sample": sample,
+            }
         )
 
     @action(detail=True, methods=["get"])

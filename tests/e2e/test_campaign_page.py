@@ -95,7 +95,10 @@ def test_launch_and_cancel_ask_first_with_the_number_of_people(page: Any, login:
 
 
 def test_journey_stop_asks_first_with_the_people_in_it(page: Any, login: Any, marketer_user: Any) -> None:
-    nodes = [{"id": "w", "type": "wait", "seconds": 3600, "next": "x"}, {"id": "x", "type": "exit"}]
+    nodes: list[dict[str, Any]] = [
+        {"id": "w", "type": "wait", "seconds": 3600, "next": "x"},
+        {"id": "x", "type": "exit"},
+    ]
     journey = journey_live(nodes=nodes)
     for contact in subscribed(2):
         enrollment_enter(journey=journey, contact=contact)

@@ -27,7 +27,7 @@ def _test_profiles() -> None:
 def test_step_one_and_two_show_who_the_audience_reaches(page: Any, login: Any, marketer_user: Any) -> None:
     template = template_make(provider=provider_make(), name="spring_sale", body="Hi {{1}}")
     _test_profiles()
-    segment = SegmentFactory(name="Test people")  # its definition: the test profiles
+    segment = SegmentFactory.create(name="Test people")  # its definition: the test profiles
     login(marketer_user, PASSWORD)
     page.goto("/campaigns/new/")
     page.fill("input[name=name]", "Spring sale")

@@ -59,7 +59,12 @@ def test_wizard_launch_reaches_full_progress_with_delivered_and_read(
         expect(page.locator("#wa-preview")).to_contain_text("use code SPRING")
         page.click("#step-details button.btn-primary")
         asked: list[str] = []
-        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+
+        def accept(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.once("dialog", accept)
         page.click("#launch")
         # Locator expectations, not wait_for_function: the page's Content-Security-Policy forbids evaluating strings.
         expect(page.locator("#progress-text")).to_have_text("100 %")
