@@ -57,6 +57,18 @@ def _run(campaign: Campaign) -> list[Message]:
     return list(Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk)).order_by("id"))
 
 
+def _declined_questions(page: Any) -> list[str]:
+    """Every confirmation the page asks, answered "Cancel" (so nothing happens), in order."""
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    return asked
+
+
 def test_a_draft_shows_no_progress(page: Any, login: Any, marketer_user: Any) -> None:
     campaign = _listed_campaign()
     login(marketer_user, PASSWORD)
@@ -77,13 +89,7 @@ def test_the_review_page_shows_who_launch_would_reach(page: Any, login: Any, mar
 
 def test_launch_and_cancel_ask_first_with_the_number_of_people(page: Any, login: Any, marketer_user: Any) -> None:
     campaign = _listed_campaign()
-    asked: list[str] = []
-
-    def answer(dialog: Any) -> None:
-        asked.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", answer)
+    asked = _declined_questions(page)
     login(marketer_user, PASSWORD)
     page.goto(f"/campaigns/{campaign.pk}/")
     page.click("#launch")
@@ -102,13 +108,7 @@ def test_journey_stop_asks_first_with_the_people_in_it(page: Any, login: Any, ma
     journey = journey_live(nodes=nodes)
     for contact in subscribed(2):
         enrollment_enter(journey=journey, contact=contact)
-    asked: list[str] = []
-
-    def answer(dialog: Any) -> None:
-        asked.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", answer)
+    asked = _declined_questions(page)
     login(marketer_user, PASSWORD)
     page.goto(f"/journeys/{journey.pk}/")
     page.click("form[action$='/stop/'] button")
