@@ -24,7 +24,8 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
 from campaigns.models import Audience, Campaign, CampaignRecipient, RecipientState, SkipReason
-from contacts.models import Consent, Contact
+from contacts.models import Contact
+from contacts.selectors import UNREACHABLE
 from providers.selectors import contacts_over_frequency_cap_query
 from templates_app.rendering import (
     CONTACT_FIELDS,
@@ -85,6 +86,17 @@ def _contact_source(spec: Any) -> tuple[str, str] | None:
     return "property", name
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What SQL needs to plan a campaign: the slots' constant values and contact-dependent texts, the conditions
+    under which a value is missing (with the message), and the contacts SQL renders exactly."""
+
+    constant_values: dict[str, Any]
+    dynamic: list[tuple[Slot, str, _Outcome]]
+    errors: list[tuple[str, str]]
+    eligible: list[str]
+
+
 def plan_in_sql(*, campaign: Campaign, contacts: QuerySet[Contact]) -> tuple[int, QuerySet[Contact]] | None:
     """Insert the recipients SQL can plan exactly; returns how many rows it added and the contacts left for Python
     (whose values SQL cannot render exactly), or None when this campaign is Python's to plan (quiet hours or local
@@ -92,6 +104,14 @@ def plan_in_sql(*, campaign: Campaign, contacts: QuerySet[Contact]) -> tuple[int
     quiet = campaign.quiet_start_hour is not None and campaign.quiet_start_hour != campaign.quiet_end_hour
     if quiet or (campaign.local_time and campaign.scheduled_at is not None):
         return None
+    parts = _plan_parts(campaign)
+    if parts is None:
+        return None
+    return _insert(campaign=campaign, contacts=contacts, parts=parts)
+
+
+def _plan_parts(campaign: Campaign) -> _Parts | None:
+    """The template's slots in SQL terms, or None when a contact-dependent value is Python's to render."""
     template = campaign.template
     variables = campaign.variables if isinstance(campaign.variables, dict) else {}
     header_media_url = campaign.header_media_url or None
@@ -136,33 +156,17 @@ def plan_in_sql(*, campaign: Campaign, contacts: QuerySet[Contact]) -> tuple[int
         dynamic.append((slot, text, missing))
         if missing.error:
             errors.append((f"coalesce(btrim({text}, {_literal(ws)}), '') = ''", missing.error))
-    return _insert(
-        campaign=campaign,
-        contacts=contacts,
-        ws=ws,
-        constant_values=constant_values,
-        dynamic=dynamic,
-        errors=errors,
-        eligible=eligible,
-    )
+    return _Parts(constant_values=constant_values, dynamic=dynamic, errors=errors, eligible=eligible)
 
 
-def _insert(
-    *,
-    campaign: Campaign,
-    contacts: QuerySet[Contact],
-    ws: str,
-    constant_values: dict[str, Any],
-    dynamic: list[tuple[Slot, str, _Outcome]],
-    errors: list[tuple[str, str]],
-    eligible: list[str],
-) -> tuple[int, QuerySet[Contact]]:
+def _skip_reason_sql(campaign: Campaign, errors: list[tuple[str, str]]) -> tuple[str, str, tuple[Any, ...]]:
+    """(the CASE giving each contact row `c` its skip reason, '' to send; the missing value's message; params)."""
     reason_cases: list[str] = []
-    opted_out, subscribed = _literal(Consent.UNSUBSCRIBED.value), _literal(Consent.SUBSCRIBED.value)
-    reason_cases.append(f"WHEN c.whatsapp_consent = {opted_out} THEN {_literal(SkipReason.OPTED_OUT.value)}")
-    if campaign.audience != Audience.TEST_PROFILES:
-        reason_cases.append(f"WHEN c.whatsapp_consent <> {subscribed} THEN {_literal(SkipReason.UNSUBSCRIBED.value)}")
-    reason_cases.append(f"WHEN c.phone !~ '^\\+[0-9]+$' THEN {_literal(SkipReason.INVALID.value)}")
+    for reason, _, condition in UNREACHABLE:
+        # Test profiles are sent to whatever their consent, unless they opted out.
+        if reason == SkipReason.UNSUBSCRIBED and campaign.audience == Audience.TEST_PROFILES:
+            continue
+        reason_cases.append(f"WHEN {condition} THEN {_literal(reason)}")
     cap_params: tuple[Any, ...] = ()
     if campaign.frequency_cap_count and campaign.frequency_cap_days:
         cap_sql, cap_params = contacts_over_frequency_cap_query(
@@ -174,7 +178,6 @@ def _insert(
             f"WHEN (('x' || substr(md5({_literal(str(campaign.pk))} || ':' || c.id::text), 1, 8))::bit(32)::bigint"
             f" %% 100) < {int(campaign.control_group_percent)} THEN {_literal(SkipReason.CONTROL_GROUP.value)}"
         )
-    ws_literal = _literal(ws)
     detail = "''"
     if errors:
         error_cases = " ".join(f"WHEN {condition} THEN {_literal(message)}" for condition, message in errors)
@@ -182,7 +185,31 @@ def _insert(
             f"WHEN CASE {error_cases} END IS NOT NULL THEN {_literal(SkipReason.MISSING_VARIABLE.value)}"
         )
         detail = f"coalesce(CASE {error_cases} END, '')"
-    reason = "CASE " + " ".join(reason_cases) + " ELSE '' END"
+    return "CASE " + " ".join(reason_cases) + " ELSE '' END", detail, cap_params
+
+
+def audience_skip_counts(*, campaign: Campaign, contacts: QuerySet[Contact], variables: bool) -> dict[str, int]:
+    """How many of `contacts` planning would give each skip reason ('' = sent), by the same CASE, in one grouped
+    query. `variables`: count the contacts whose personalisation would be missing (the mapping is known)."""
+    parts = _plan_parts(campaign) if variables else None
+    reason, _, cap_params = _skip_reason_sql(campaign, parts.errors if parts is not None else [])
+    audience_sql, audience_params = (
+        contacts.order_by()
+        .values(*dict.fromkeys(("id", "phone", "whatsapp_consent", "properties", *CONTACT_FIELDS)))
+        .query.sql_with_params()
+    )
+    # As the planning INSERT: names and literals are ours, the cap's and the audience's values bound parameters.
+    sql = f"SELECT r.reason, count(*) FROM (SELECT {reason} AS reason FROM ({audience_sql}) AS c) AS r GROUP BY 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*cap_params, *audience_params])
+        return {str(name): int(n) for name, n in cursor.fetchall()}
+
+
+def _insert(*, campaign: Campaign, contacts: QuerySet[Contact], parts: _Parts) -> tuple[int, QuerySet[Contact]]:
+    ws = whitespace_characters()
+    ws_literal = _literal(ws)
+    constant_values, dynamic, eligible = parts.constant_values, parts.dynamic, parts.eligible
+    reason, detail, cap_params = _skip_reason_sql(campaign, parts.errors)
     pieces: list[str] = []
     for slot, text, missing in dynamic:
         normalized = f"btrim(regexp_replace({text}, '[' || {ws_literal} || ']+', ' ', 'g'), ' ')"

@@ -18,9 +18,20 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState, SkipReason
-from contacts.models import Event
+from campaigns.models import (
+    Audience,
+    AudienceListMember,
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    RecipientState,
+    SkipReason,
+)
+from campaigns.planning import audience_skip_counts
+from contacts.models import Contact, Event
+from contacts.selectors import contact_test_profiles, contacts_subscribed, reach_summary, segment_contacts
 from providers.models import InboundMessage, Message, MessageStatus, Origin
+from providers.selectors import inbound_opt_outs
 from whatsapp_project.csv_cells import csv_lines
 
 REPLY_WINDOW = timedelta(hours=72)
@@ -30,6 +41,34 @@ FAILED = ("failed", "rejected", "undeliverable")
 
 def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("provider", "template", "segment", "audience_list")
+
+
+def campaign_audience(*, campaign: Campaign) -> QuerySet[Contact]:
+    """The contacts the campaign's audience names now (planning freezes them into recipients at launch)."""
+    if campaign.audience == Audience.TEST_PROFILES:
+        return contact_test_profiles()
+    if campaign.audience == Audience.ALL_SUBSCRIBED:
+        return contacts_subscribed()
+    if campaign.audience == Audience.UPLOADED_LIST:
+        # A semi-join on the list's members (unique per contact): no duplicates, nothing loaded into Python.
+        members = AudienceListMember.objects.filter(audience_list_id=campaign.audience_list_id)
+        return Contact.objects.filter(id__in=members.values("contact_id"))
+    if campaign.segment is None:
+        return Contact.objects.none()
+    return segment_contacts(campaign.segment)
+
+
+def campaign_reach(*, campaign: Campaign, variables: bool = True) -> dict[str, Any]:
+    """Who launching now would send to: `{"matched", "reachable", "left_out", "text"}` (contacts.selectors.
+    reach_summary), by planning's own skip rules in one grouped query. `variables=False` before the
+    personalisation is chosen. Quiet hours set to skip can leave out more at send time."""
+    counts = audience_skip_counts(campaign=campaign, contacts=campaign_audience(campaign=campaign), variables=variables)
+    matched = sum(counts.values())
+    counts.pop("", None)
+    return reach_summary(matched=matched, left_out=counts, words=SKIP_WORDS)
+
+
+SKIP_WORDS = {reason.value: str(reason.label).lower() for reason in SkipReason}
 
 
 def campaign_recipients(
@@ -87,6 +126,7 @@ def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
         "delivered": by_status.get("delivered", 0) + by_status.get("read", 0),
         "read": by_status.get("read", 0),
         "replied": 0,
+        "opted_out": 0,
         "failed": failed,
         "failed_by_code": {code or "unknown": n for code, n in failed_by.items()},
         "unknown": by_status.get("unknown", 0),
@@ -101,13 +141,18 @@ def campaign_stats_compute(*, campaign: Campaign) -> dict[str, Any]:
         },
     }
     processed = audience - pending
-    stats["progress_percent"] = 100 if audience == 0 else int(processed * 100 / audience)
+    # A campaign not planned yet has no recipients: no progress to show (None), not "all of nothing" done.
+    launched = campaign.planned_at is not None or audience > 0
+    stats["progress_percent"] = None if not launched else 100 if audience == 0 else int(processed * 100 / audience)
     accepted = messages.filter(submitted_at__isnull=False, contact__isnull=False)
     window_end = ExpressionWrapper(OuterRef("submitted_at") + REPLY_WINDOW, output_field=DateTimeField())
-    replies = InboundMessage.objects.filter(
+    answers = InboundMessage.objects.filter(
         contact_id=OuterRef("contact_id"), received_at__gte=OuterRef("submitted_at"), received_at__lte=window_end
     )
+    # A STOP (or another of the number's opt-out keywords) is no engagement: it counts as an opt-out, not a reply.
+    opt_outs, replies = inbound_opt_outs(answers, keywords=campaign.provider.opt_out_keywords)
     stats["replied"] = accepted.filter(Exists(replies)).count()
+    stats["opted_out"] = accepted.filter(Exists(opt_outs)).count()
     if campaign.conversion_event:
         stats["conversions"] = _conversions(campaign, accepted)
     stats["timeline"] = timeline
@@ -319,3 +364,12 @@ def campaign_recipients_csv(*, campaign: Campaign) -> Iterator[str]:
         .iterator(chunk_size=2000)
     )
     yield from csv_lines(rows)
+
+
+def stats_rates(stats: dict[str, Any]) -> dict[str, str]:
+    """Delivered, read, replied and opted out as a share of the messages sent ("80 %"); a dash before any is sent."""
+    sent = int(stats.get("sent") or 0)
+    rates = {}
+    for key in ("delivered", "read", "replied", "opted_out"):
+        rates[key] = f"{round(int(stats.get(key) or 0) * 100 / sent)} %" if sent else "–"
+    return rates

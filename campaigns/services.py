@@ -18,7 +18,6 @@ from django_q.tasks import async_task
 
 from campaigns.models import (
     Audience,
-    AudienceListMember,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
@@ -27,8 +26,9 @@ from campaigns.models import (
     SkipReason,
 )
 from campaigns.planning import in_control_group, plan_in_sql
+from campaigns.selectors import campaign_audience
 from contacts.models import Consent, Contact
-from contacts.selectors import contact_test_profiles, contacts_subscribed, segment_contacts
+from contacts.selectors import contact_test_profiles
 from providers.messaging import transitions
 from providers.messaging.dispatch import (
     DispatchReport,
@@ -51,6 +51,7 @@ from providers.messaging.sending import (
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.selectors import contacts_over_frequency_cap
 from templates_app.models import Status as TemplateStatus
+from templates_app.models import Template
 from templates_app.rendering import (
     TemplateRenderError,
     template_content,
@@ -99,6 +100,20 @@ class CampaignActionRefused(Exception):
 # --- create / update ------------------------------------------------------------------------------------------
 
 
+def campaign_variables_problems(
+    *, template: Template, variables: dict[str, Any], header_media_url: str
+) -> dict[str, str]:
+    """`{slot key: message}` for each of the template's values the personalisation leaves unsaid or gets wrong."""
+    problems = template_variables_problems(template, variables)
+    for slot in template_slots(template):
+        covered = slot.key in variables or slot.default not in (None, "")
+        if slot.kind == "header_media" and header_media_url:
+            covered = True
+        if slot.required and not covered:
+            problems[slot.key] = f"Say where {slot.label} comes from: a property, a value or a fallback."
+    return problems
+
+
 def _validate(campaign: Campaign) -> None:
     errors: dict[str, list[str]] = {}
     template = campaign.template if campaign.template_id else None
@@ -112,13 +127,9 @@ def _validate(campaign: Campaign) -> None:
             if variables is None:
                 errors["variables"] = ['Give the variables as an object, e.g. {"1": {"property": "name"}}.']
             else:
-                problems = template_variables_problems(template, variables)
-                for slot in template_slots(template):
-                    covered = slot.key in variables or slot.default not in (None, "")
-                    if slot.kind == "header_media" and campaign.header_media_url:
-                        covered = True
-                    if slot.required and not covered:
-                        problems[slot.key] = f"Say where {slot.label} comes from: a property, a value or a fallback."
+                problems = campaign_variables_problems(
+                    template=template, variables=variables, header_media_url=campaign.header_media_url
+                )
                 if problems:
                     errors["variables"] = [f"{key}: {message}" for key, message in sorted(problems.items())]
     if campaign.provider_id and (refusal := provider_send_refusal(campaign.provider)) is not None:
@@ -178,20 +189,6 @@ def campaign_update(*, campaign: Campaign, data: dict[str, Any]) -> Campaign:
 # --- planning --------------------------------------------------------------------------------------------------
 
 
-def _audience(campaign: Campaign) -> QuerySet[Contact]:
-    if campaign.audience == Audience.TEST_PROFILES:
-        return contact_test_profiles()
-    if campaign.audience == Audience.ALL_SUBSCRIBED:
-        return contacts_subscribed()
-    if campaign.audience == Audience.UPLOADED_LIST:
-        # A semi-join on the list's members (unique per contact): no duplicates, nothing loaded into Python.
-        members = AudienceListMember.objects.filter(audience_list_id=campaign.audience_list_id)
-        return Contact.objects.filter(id__in=members.values("contact_id"))
-    if campaign.segment is None:
-        return Contact.objects.none()
-    return segment_contacts(campaign.segment)
-
-
 def _zone(name: str) -> ZoneInfo | None:
     if not name:
         return None
@@ -247,7 +244,7 @@ def campaign_plan(*, campaign: Campaign) -> int:
     audience gets a row; the ones that will not be sent to carry a skip reason. One INSERT ... SELECT plans
     whatever SQL can say exactly (campaigns.planning); Python plans the rest, with the same rules.
     """
-    contacts = _audience(campaign)
+    contacts = campaign_audience(campaign=campaign)
     in_sql = plan_in_sql(campaign=campaign, contacts=contacts)
     if in_sql is None:
         planned = CampaignRecipient.objects.filter(campaign=campaign, contact=OuterRef("pk"))
@@ -543,7 +540,9 @@ def campaign_schedule(*, campaign: Campaign, scheduled_at: datetime | None = Non
     """Launch now (no time, or a time already past) or at `scheduled_at`; local-time campaigns start early enough
     for the first timezone to reach that wall-clock time."""
     if campaign.status not in (S.DRAFT, S.SCHEDULED):
-        raise CampaignActionRefused(f"A {campaign.status} campaign cannot be scheduled again.")
+        raise CampaignActionRefused(
+            f"This campaign is already {campaign.get_status_display().lower()}: it cannot be launched again."
+        )
     _validate(campaign)
     now = timezone.now()
     if scheduled_at is not None:

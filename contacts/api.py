@@ -338,9 +338,18 @@ class SegmentViewSet(viewsets.ModelViewSet[Segment]):
 
     @action(detail=True, methods=["get"])
     def preview(self, request: Request, pk: str | None = None) -> Response:
-        """How many contacts the segment holds now, and a few of them."""
+        """How many contacts the segment holds now, how many a message would reach (and why not the others), a few."""
         preview = selectors.segment_preview(self.get_object())
-        return Response({"count": preview["count"], "sample": ContactSerializer(preview["sample"], many=True).data})
+        reach = preview["reach"]
+        sample = ContactSerializer(preview["sample"], many=True).data
+        return Response(
+            {
+                "count": preview["count"],
+                "reachable": reach["reachable"],
+                "left_out": reach["left_out"],
+                "sample": sample,
+            }
+        )
 
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:

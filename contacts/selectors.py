@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from contacts import importing
@@ -42,13 +43,54 @@ def segment_definition_contacts(*, definition: dict[str, Any]) -> QuerySet[Conta
 
 
 def segment_preview(segment: Segment) -> dict[str, Any]:
-    """`{"count": N, "sample": [Contact, ...]}` for a saved segment."""
+    """`{"count": N, "sample": [Contact, ...], "reach": {...}}` for a saved segment (reach: `contacts_reach`)."""
     return segment_definition_preview(definition=segment.definition)
 
 
 def segment_definition_preview(*, definition: dict[str, Any]) -> dict[str, Any]:
     contacts = segment_definition_contacts(definition=definition)
-    return {"count": contacts.count(), "sample": list(contacts.order_by("-created_at", "-id")[:PREVIEW_SAMPLE_SIZE])}
+    reach = contacts_reach(contacts)
+    sample = list(contacts.order_by("-created_at", "-id")[:PREVIEW_SAMPLE_SIZE])
+    return {"count": reach["matched"], "sample": sample, "reach": reach}
+
+
+# Who a marketing message cannot reach, first rule first, as SQL over a contact row `c` with the reason each gives
+# (campaign planning skips recipients by these same rules: campaigns.planning builds its CASE from this list).
+UNREACHABLE = (
+    ("opted_out", "opted out", f"c.whatsapp_consent = '{Consent.UNSUBSCRIBED.value}'"),
+    ("unsubscribed", "not subscribed", f"c.whatsapp_consent <> '{Consent.SUBSCRIBED.value}'"),
+    ("invalid", "invalid number", "c.phone !~ '^\\+[0-9]+$'"),
+)
+REACH_WORDS = {reason: words for reason, words, _ in UNREACHABLE}
+
+
+def reach_summary(*, matched: int, left_out: dict[str, int], words: dict[str, str]) -> dict[str, Any]:
+    """`{"matched", "reachable", "left_out": [{"reason", "label", "count"}], "text"}`; text as
+    "23 match · 13 reachable (6 opted out, 4 not subscribed)", largest reason first."""
+    reasons = sorted(((r, n) for r, n in left_out.items() if n), key=lambda item: (-item[1], item[0]))
+    reachable = matched - sum(n for _, n in reasons)
+    listed = [{"reason": r, "label": words.get(r, r.replace("_", " ")), "count": n} for r, n in reasons]
+    text = f"{matched} match · {reachable} reachable"
+    if listed:
+        text += " (" + ", ".join(f"{item['count']} {item['label']}" for item in listed) + ")"
+    return {"matched": matched, "reachable": reachable, "left_out": listed, "text": text}
+
+
+def contacts_reach(contacts: QuerySet[Contact]) -> dict[str, Any]:
+    """How many of `contacts` a message to subscribers would reach, and why the others not: one grouped query."""
+    cases = " ".join(f"WHEN {condition} THEN '{reason}'" for reason, _, condition in UNREACHABLE)
+    inner, params = contacts.order_by().values("id", "phone", "whatsapp_consent").query.sql_with_params()
+    # The conditions are this module's constants; the segment's values are bound parameters.
+    sql = (
+        f"SELECT reason, count(*) FROM (SELECT CASE {cases} ELSE '' END AS reason FROM ({inner}) AS c) AS r"  # noqa: S608
+        " GROUP BY reason"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        counts = {reason: n for reason, n in cursor.fetchall()}
+    matched = sum(counts.values())
+    counts.pop("", None)
+    return reach_summary(matched=matched, left_out=counts, words=REACH_WORDS)
 
 
 def contact_test_profiles() -> QuerySet[Contact]:

@@ -228,6 +228,7 @@ def segment_preview(request: HttpRequest) -> JsonResponse:
         {
             "valid": True,
             "count": preview["count"],
+            "reach": preview["reach"]["text"],
             "sample": [
                 {"id": c.pk, "name": c.name, "phone": c.phone, "url": reverse("contact-detail", args=[c.pk])}
                 for c in preview["sample"]

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value
+from django.db.models.functions import Coalesce, NullIf, Upper
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -33,6 +34,30 @@ def message_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Message]:
             Q(to__icontains=term) | Q(message_uuid=term) | Q(client_ref=term) | Q(contact__name__icontains=term)
         )
     return messages
+
+
+def keywords_parse(text: str) -> set[str]:
+    """A provider's comma-separated keyword setting (`opt_out_keywords`, `opt_in_keywords`) as upper-case words."""
+    return {word.strip().upper() for word in text.split(",") if word.strip()}
+
+
+def inbound_said(inbound: InboundMessage) -> str:
+    """What an inbound message says, as compared with the keywords: its text, else its button's payload."""
+    return (inbound.text or inbound.button_payload).strip().upper()
+
+
+def inbound_opt_outs(
+    inbound: QuerySet[InboundMessage], *, keywords: str
+) -> tuple[QuerySet[InboundMessage], QuerySet[InboundMessage]]:
+    """(the opt-outs, everything else) among `inbound`: the messages saying one of the provider's opt-out
+    `keywords`, in SQL as `inbound_said` says it in Python."""
+    words = sorted(keywords_parse(keywords))
+    text = Coalesce(NullIf(F("text"), Value("")), F("button_payload"), output_field=TextField())
+    said = Upper(Func(text, Value(" \t\r\n"), function="BTRIM", output_field=TextField()))
+    if not words:
+        return inbound.none(), inbound
+    marked = inbound.alias(said=said)
+    return marked.filter(said__in=words), marked.exclude(said__in=words)
 
 
 def inbound_list() -> QuerySet[InboundMessage]:

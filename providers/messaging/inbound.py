@@ -22,6 +22,7 @@ from providers.models import (
     ProviderConfig,
 )
 from providers.nexmo.webhooks import InboundEvent
+from providers.selectors import inbound_said, keywords_parse
 
 logger = logging.getLogger(__name__)
 
@@ -73,20 +74,16 @@ def inbound_receive(*, provider: ProviderConfig, event: InboundEvent, raw: dict[
     return inbound
 
 
-def _keywords(text: str) -> set[str]:
-    return {word.strip().upper() for word in text.split(",") if word.strip()}
-
-
 def inbound_process(*, inbound: InboundMessage) -> None:
     """After an inbound is stored: consent keywords, the auto-reply (once per window), then tell higher apps."""
     provider, contact = inbound.provider, inbound.contact
-    said = (inbound.text or inbound.button_payload).strip().upper()
+    said = inbound_said(inbound)
     keyword: str | None = None
     if contact is not None and said:
-        if said in _keywords(provider.opt_out_keywords):
+        if said in keywords_parse(provider.opt_out_keywords):
             keyword = "opt_out"
             contact_consent_set(contact=contact, consent=Consent.UNSUBSCRIBED, source="inbound keyword")
-        elif said in _keywords(provider.opt_in_keywords):
+        elif said in keywords_parse(provider.opt_in_keywords):
             keyword = "opt_in"
             contact_consent_set(contact=contact, consent=Consent.SUBSCRIBED, source="inbound keyword")
     if (

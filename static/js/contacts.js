@@ -73,10 +73,12 @@
     sample.replaceChildren();
     if (!data.valid) {
       count.textContent = "–";
+      document.getElementById("preview-reach").textContent = "";
       data.errors.forEach((text) => { const li = document.createElement("li"); li.textContent = text; errors.append(li); });
       return;
     }
     count.textContent = data.count;
+    document.getElementById("preview-reach").textContent = data.reach || "";
     data.sample.forEach((contact) => {
       const li = document.createElement("li");
       const link = document.createElement("a");

@@ -1,18 +1,15 @@
-// Template editor: a live WhatsApp-style preview, header fields that follow the header type, and the namespace
-// field only while the chosen provider has none. Everything user-typed is written with textContent.
+// Template editor: a live WhatsApp-style preview (wa_preview.js), header fields that follow the header type, and the
+// namespace field only while the chosen provider has none. Everything user-typed is written with textContent.
 (function () {
   "use strict";
 
   const form = document.getElementById("template-form");
-  const preview = document.getElementById("wa-preview");
-  if (!form || !preview) return;
+  const screen = document.querySelector("[data-wa-screen]");
+  if (!form || !screen || !window.WaPreview) return;
 
   const BUTTON_SLOTS = 3;
-  const VARIABLE = /\{\{(\d+)\}\}/g;
-  const MEDIA_LABELS = { image: "🖼 Image", video: "▶ Video", document: "📄 Document", location: "📍 Location" };
   const field = (name) => form.querySelector(`[name="${name}"]`);
   const value = (name) => (field(name) ? field(name).value : "");
-  const part = (name) => document.querySelector(`[data-part="${name}"]`);
   const samples = document.getElementById("preview-samples");
   const sampleValues = {};
 
@@ -42,9 +39,7 @@
     show("whatsapp_namespace", without.includes(value("provider")));
   }
 
-  function variablesOf(text) {
-    return Array.from(text.matchAll(VARIABLE), (match) => match[1]);
-  }
+  const variablesOf = window.WaPreview.variablesOf;
 
   function syncSampleInputs(body, headerText) {
     const wanted = [...new Set(variablesOf(body))].sort((a, b) => a - b).map((n) => `body-${n}`);
@@ -76,64 +71,30 @@
     });
   }
 
-  // Fill {{n}} with the sample value (or a visible placeholder) as DOM nodes, never as HTML.
-  function fill(target, text, prefix) {
-    target.replaceChildren();
-    let last = 0;
-    for (const match of text.matchAll(VARIABLE)) {
-      target.append(document.createTextNode(text.slice(last, match.index)));
-      const key = `${prefix}-${match[1]}`;
-      const span = document.createElement("span");
-      span.className = sampleValues[key] ? "wa-var filled" : "wa-var";
-      span.textContent = sampleValues[key] || match[0];
-      target.append(span);
-      last = match.index + match[0].length;
-    }
-    target.append(document.createTextNode(text.slice(last)));
-  }
-
-  function renderHeader() {
-    const header = part("header");
-    const type = value("header_type");
-    header.replaceChildren();
-    header.className = "wa-header";
-    if (type === "text") {
-      header.classList.add("text");
-      fill(header, value("header_text"), "header");
-    } else if (MEDIA_LABELS[type]) {
-      header.classList.add("media", type);
-      const label = document.createElement("span");
-      const detail = type === "location" ? value("location_name") : value("header_media_url");
-      label.textContent = MEDIA_LABELS[type] + (detail ? ` · ${detail}` : "");
-      header.append(label);
-    }
-    header.hidden = type === "none" || !type;
-  }
-
-  function renderButtons() {
-    const buttons = part("buttons");
-    buttons.replaceChildren();
+  function buttons() {
+    const list = [];
     for (let slot = 1; slot <= BUTTON_SLOTS; slot += 1) {
-      const type = value(`button_${slot}_type`);
-      const text = value(`button_${slot}_text`);
-      if (!type || !text) continue;
-      const button = document.createElement("div");
-      button.className = `wa-button ${type}`;
-      const icon = type === "url" ? "↗ " : type === "phone_number" ? "☎ " : "↩ ";
-      button.textContent = icon + text;
-      buttons.append(button);
+      list.push({ type: value(`button_${slot}_type`), text: value(`button_${slot}_text`) });
     }
-    buttons.hidden = !buttons.children.length;
+    return list;
   }
 
   function render() {
     const body = value("body");
     syncSampleInputs(body, value("header_text"));
-    renderHeader();
-    fill(part("body"), body || "Your message…", "body");
-    part("footer").textContent = value("footer");
-    part("footer").hidden = !value("footer");
-    renderButtons();
+    const type = value("header_type");
+    window.WaPreview.render(
+      screen,
+      {
+        headerType: type,
+        headerText: value("header_text"),
+        headerDetail: type === "location" ? value("location_name") : value("header_media_url"),
+        body,
+        footer: value("footer"),
+        buttons: buttons(),
+      },
+      sampleValues,
+    );
   }
 
   form.addEventListener("input", render);
@@ -147,7 +108,3 @@
   render();
 })();
 
-document.addEventListener("submit", (event) => {
-  const message = event.target.dataset ? event.target.dataset.confirm : "";
-  if (message && !window.confirm(message)) event.preventDefault();
-});

@@ -14,7 +14,8 @@ from django.test import Client
 from campaigns import audience_lists
 from campaigns.audience_lists import audience_list_upload
 from campaigns.models import AudienceList, AudienceListMember, Campaign, CampaignRecipient, SkipReason
-from campaigns.services import _audience, campaign_plan
+from campaigns.selectors import campaign_audience
+from campaigns.services import campaign_plan
 from contacts.models import Consent
 from tests.campaigns.factories import VARIABLES, campaign_make, setup_provider
 from tests.providers.factories import contact_make
@@ -109,7 +110,7 @@ def test_planning_targets_the_list_members_and_skips_the_unsubscribed_with_a_rea
     listed = _upload(f"{yes.phone}\n{no.phone}\n{yes.phone}\n")
     campaign = campaign_make(provider=provider, template=template, audience="uploaded_list", audience_list=listed)
 
-    assert sorted(_audience(campaign).values_list("id", flat=True)) == sorted([yes.pk, no.pk])
+    assert sorted(campaign_audience(campaign=campaign).values_list("id", flat=True)) == sorted([yes.pk, no.pk])
     campaign_plan(campaign=campaign)
 
     rows = {r.contact_id: r for r in CampaignRecipient.objects.filter(campaign=campaign)}
@@ -152,7 +153,7 @@ def test_api_creates_a_campaign_from_an_uploaded_file_and_reports_unmatched_rows
     assert (upload["name"], upload["matched"], upload["unmatched"]) == ("vip.csv", 1, 1)
     assert upload["problems"][0]["value"] == "+447700900999"
     campaign = Campaign.objects.get(pk=body["id"])
-    assert list(_audience(campaign).values_list("id", flat=True)) == [ann.pk]
+    assert list(campaign_audience(campaign=campaign).values_list("id", flat=True)) == [ann.pk]
 
     # Another campaign reuses the same list by id, over JSON.
     again = marketer_api.post(
@@ -232,7 +233,7 @@ def test_wizard_reads_the_list_on_step_one_and_shows_what_matched(client: Client
     assert saved.status_code == 302, saved.content.decode()[:2000]
     campaign = Campaign.objects.get(name="VIP")
     assert campaign.audience_list == listed
-    assert list(_audience(campaign).values_list("id", flat=True)) == [ann.pk]
+    assert list(campaign_audience(campaign=campaign).values_list("id", flat=True)) == [ann.pk]
     assert "vip.csv" in client.get(f"/campaigns/{campaign.pk}/").content.decode()
 
 

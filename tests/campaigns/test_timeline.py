@@ -115,12 +115,25 @@ def test_chart_scales_the_busiest_bucket_to_the_top() -> None:
         ],
     }
     chart = timeline_chart(timeline)
-    lines = {line.key: line for line in chart.lines}
-    assert chart.peak == 4 and chart.bucket_label == "per minute"
-    assert lines["sent"].total == 6 and lines["delivered"].total == 4
-    first_x, first_y = (float(v) for v in lines["sent"].points.split()[0].split(","))
-    assert (first_x, first_y) == (chart.left, 8.0)  # the top padding: the peak reaches the top
-    assert lines["failed"].points.split()[0].endswith(f",{chart.baseline:.1f}")
+    series = {s.key: s for s in chart.series}
+    assert chart.peak == 4 and chart.bucket_label == "per minute" and chart.unit == "messages per minute"
+    assert series["sent"].total == 6 and series["delivered"].total == 4
+    first = series["sent"].bars[0]
+    assert (first.y, first.value) == (8.0, 4)  # the top padding: the peak reaches the top
+    assert first.y + first.height == chart.baseline
+    assert series["failed"].bars == []  # no bar where nothing happened
+
+
+def test_a_finished_send_is_bars_that_stop_not_a_line_falling_to_zero() -> None:
+    """Everything went out in the first minute; the minutes after it hold no bar at all."""
+    points = [
+        {"at": f"2030-01-01T10:0{i}:00+00:00", "sent": 0, "delivered": 0, "read": 0, "failed": 0} for i in range(5)
+    ]
+    points[0]["sent"] = 500
+    chart = timeline_chart({"bucket_seconds": 60, "points": points})
+    sent = next(s for s in chart.series if s.key == "sent")
+    assert [bar.value for bar in sent.bars] == [500]
+    assert sent.bars[0].x < chart.left + (chart.right - chart.left) / 5  # in the first minute's slot
 
 
 def test_stats_api_adds_the_timeline_and_keeps_the_funnel_fields(marketer_api: Any) -> None:

@@ -1,5 +1,5 @@
 """A marketer builds a campaign in the wizard from an uploaded list, launches it, and watches it reach 100 % with
-delivered and read, the over-time chart drawing its lines as the receipts come in."""
+delivered and read, the over-time chart drawing its bars as the receipts come in."""
 
 from __future__ import annotations
 
@@ -54,23 +54,31 @@ def test_wizard_launch_reaches_full_progress_with_delivered_and_read(
         page.fill("input[name=var_1_fallback]", "there")
         page.select_option("select[name=var_2_source]", "value")
         page.fill("input[name=var_2_name]", "SPRING")
+        page.click("#section-limits summary")
         page.fill("input[name=throttle_per_second]", "200")
-        page.click("button[name=preview]")
-        assert "use code SPRING" in page.inner_text("#preview")
+        expect(page.locator("#wa-preview")).to_contain_text("use code SPRING")
         page.click("#step-details button.btn-primary")
+        asked: list[str] = []
+
+        def accept(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.once("dialog", accept)
         page.click("#launch")
         # Locator expectations, not wait_for_function: the page's Content-Security-Policy forbids evaluating strings.
         expect(page.locator("#progress-text")).to_have_text("100 %")
+        assert asked == ["Send to 5 people now?"]
         expect(page.locator("[data-stat=delivered]")).to_have_text("5", timeout=20_000)
         expect(page.locator("[data-stat=read]")).to_have_text("5", timeout=20_000)
-        assert page.inner_text("#campaign-status") == "completed"
+        assert page.inner_text("#campaign-status") == "Completed"
         assert page.inner_text("[data-stat=audience]") == "5"
-        # The chart is redrawn by the poll: the read line only reaches 5 once the receipts have come in.
-        expect(page.locator("#timeline-chart polyline[data-series=read]")).to_have_attribute("data-total", "5")
-        sent = page.locator("#timeline-chart polyline[data-series=sent]")
+        # The chart is redrawn by the poll: the read bars only add up to 5 once the receipts have come in.
+        expect(page.locator("#timeline-chart [data-series=read]")).to_have_attribute("data-total", "5")
+        sent = page.locator("#timeline-chart [data-series=sent]")
         assert sent.get_attribute("data-total") == "5"
-        heights = [float(xy.split(",")[1]) for xy in (sent.get_attribute("points") or "").split()]
-        baseline = float(page.locator("#timeline-chart line.axis").first.get_attribute("y1") or 0)
-        assert heights and min(heights) < baseline  # a point above the axis: a non-zero bucket is drawn
+        heights = [float(bar.get_attribute("height") or 0) for bar in sent.locator("rect").all()]
+        assert heights and max(heights) > 0  # a bar is drawn for the busy minute
+        expect(page.locator("#timeline-unit")).to_have_text("Messages per minute:")
     finally:
         simulator.stop()
