@@ -8,9 +8,11 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
+from django.utils.html import format_html
 
 from contacts.importing import CONTACT_FIELDS, IGNORE, PROPERTY_PREFIX, column_slug
 from contacts.models import Consent
+from contacts.phones import phone_regions
 from contacts.segments import segment_definition_clean
 
 MATCH_CHOICES = [("all", "all"), ("any", "any")]
@@ -45,11 +47,20 @@ FIELD_LABELS = {
 
 
 class ImportMappingForm(forms.Form):
-    """One select per CSV column: a contact field, a property, or ignore."""
+    """One select per CSV column (a contact field, a property, or ignore), shown with values from the file."""
 
-    def __init__(self, *args: Any, columns: list[str], mapping: dict[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        columns: list[str],
+        mapping: dict[str, str],
+        samples: dict[str, list[str]] | None = None,
+        default_country: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.columns = columns
+        samples = samples or {}
         for index, column in enumerate(columns):
             prop = PROPERTY_PREFIX + (column_slug(column) or f"column_{index + 1}")
             choices = [(IGNORE, "Ignore this column"), *((f, FIELD_LABELS[f]) for f in CONTACT_FIELDS)]
@@ -57,7 +68,19 @@ class ImportMappingForm(forms.Form):
             current = mapping.get(column, IGNORE)
             if current not in dict(choices):
                 choices.append((current, f"Property “{current.removeprefix(PROPERTY_PREFIX)}”"))
-            self.fields[f"col_{index}"] = forms.ChoiceField(label=column, choices=choices, initial=current)
+            values = samples.get(column) or []
+            # The form include marks help text safe: the file's values are escaped here.
+            help_text = format_html("In the file: {}", "; ".join(values)) if values else "No values in the first rows."
+            self.fields[f"col_{index}"] = forms.ChoiceField(
+                label=column, choices=choices, initial=current, help_text=help_text
+            )
+        self.fields["default_country"] = forms.ChoiceField(
+            label="Country of numbers without a country code",
+            required=False,
+            choices=[("", "None: every number has its country code (+44…)"), *phone_regions()],
+            initial=default_country,
+            help_text="A number such as 07700 900001 is read as a number of this country.",
+        )
 
     def mapping(self) -> dict[str, str]:
         return {column: self.cleaned_data[f"col_{i}"] for i, column in enumerate(self.columns)}

@@ -100,6 +100,28 @@ def contact_import_get(*, pk: int) -> ContactImport | None:
     return ContactImport.objects.filter(pk=pk).first()
 
 
+IMPORT_REFUSED_SHOWN = 20
+
+
+def contact_import_samples(*, job: ContactImport) -> dict[str, list[str]]:
+    """A few values of each column from the uploaded file, for the mapping step."""
+    return importing.column_samples(job)
+
+
+def contact_import_refused_rows(*, job: ContactImport, limit: int = IMPORT_REFUSED_SHOWN) -> list[dict[str, Any]]:
+    """The first refused or skipped rows, for the import's summary: line, why, and the row's non-blank cells."""
+    rows = job.row_errors.order_by("row_number", "id")[:limit]
+    return [
+        {
+            "row_number": error.row_number,
+            "kind": error.kind,
+            "message": error.message,
+            "cells": [(column, error.values.get(column, "")) for column in job.columns if error.values.get(column)],
+        }
+        for error in rows
+    ]
+
+
 def contacts_csv_lines(contacts: QuerySet[Contact]) -> Iterator[str]:
     """The contacts as CSV text, one line at a time (for a streaming response: memory stays flat)."""
 

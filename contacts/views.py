@@ -101,11 +101,20 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 2 (map the columns) while the import waits for its mapping; afterwards its progress and summary."""
     job = get_object_or_404(ContactImport, pk=pk)
     if job.status != ImportStatus.MAPPING:
-        return render(request, "contacts/import_detail.html", {"job": job})
-    form = ImportMappingForm(request.POST or None, columns=job.columns, mapping=job.mapping)
+        refused = selectors.contact_import_refused_rows(job=job) if job.is_finished else []
+        return render(request, "contacts/import_detail.html", {"job": job, "refused": refused})
+    form = ImportMappingForm(
+        request.POST or None,
+        columns=job.columns,
+        mapping=job.mapping,
+        samples=selectors.contact_import_samples(job=job),
+        default_country=job.default_country,
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.contact_import_start(contact_import=job, mapping=form.mapping())
+            services.contact_import_start(
+                contact_import=job, mapping=form.mapping(), default_country=form.cleaned_data["default_country"]
+            )
         except ValidationError as exc:
             for key, errors in exc.message_dict.items():
                 column = key.removeprefix("mapping.")

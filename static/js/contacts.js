@@ -24,7 +24,8 @@
       set("import-skipped", data.skipped);
       set("import-invalid", data.invalid);
       if (data.error) { const e = document.getElementById("import-error"); e.hidden = false; e.textContent = data.error; }
-      if (data.finished) { progress.dataset.finished = "true"; return; }
+      // Once finished, the page itself shows the summary, with the rows that were not imported and why.
+      if (data.finished) { window.location.reload(); return; }
       setTimeout(poll, 1000);
     };
     poll();

@@ -7,6 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from contacts.models import Contact
+from providers.models import Message
+from tests.simulated import simulated_provider
+from tests.templates_app.factories import template_make
 
 
 @pytest.mark.django_db(transaction=True)
@@ -44,3 +47,56 @@ def test_marketer_imports_a_csv_watches_progress_then_builds_a_segment(
     page.get_by_role("button", name="Save segment").click()
     page.wait_for_url("**/segments/*/")
     assert page.locator("#segment-count").inner_text() == "2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_reads_national_numbers_with_the_chosen_country_and_lists_refused_rows(
+    page: Any, login: Any, marketer_user: Any, settings: Any, tmp_path: Path
+) -> None:
+    settings.CONTACT_IMPORT_DIR = tmp_path / "imports"
+    csv_path = tmp_path / "uk.csv"
+    csv_path.write_text("Mobile,Name,Plan\n07700 900001,Ann,gold\n+44 7700 900002,Bob,silver\n12,Dee,gold\n")
+    login(marketer_user, "pw-teammate-123")
+
+    page.goto("/contacts/imports/new/")
+    page.set_input_files("input[name=file]", str(csv_path))
+    page.get_by_role("button", name="Upload and map columns").click()
+    # The mapping step shows what each column holds.
+    expect(page.locator(".field", has=page.locator("#id_col_0"))).to_contain_text("07700 900001; +44 7700 900002; 12")
+    expect(page.locator(".field", has=page.locator("#id_col_2"))).to_contain_text("In the file: gold; silver")
+    page.screenshot(path="/tmp/shots-ux-b/import-mapping.png", full_page=True)
+    page.get_by_label("Country of numbers without a country code").select_option("GB")
+    page.get_by_role("button", name="Start import").click()
+    page.wait_for_selector("#import-progress[data-finished=true]")
+
+    expect(page.locator("#import-created")).to_have_text("2")
+    expect(page.locator("#import-invalid")).to_have_text("1")
+    assert set(Contact.objects.values_list("phone", flat=True)) == {"+447700900001", "+447700900002"}
+    # The refused row and its reason are on the page, not only in the download.
+    refused = page.locator("#import-refused tr[data-row='4']")
+    expect(refused).to_contain_text("Mobile: 12")
+    expect(refused).to_contain_text("Mobile: '12' is not a phone number")
+    page.screenshot(path="/tmp/shots-ux-b/import-summary.png", full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_test_send_takes_numbers_typed_with_spaces(
+    page: Any, login: Any, marketer_user: Any, live_server: Any, settings: Any
+) -> None:
+    settings.PUBLIC_BASE_URL = live_server.url
+    with simulated_provider(nickname="Demo WhatsApp") as (provider, simulator):
+        template = template_make(provider=provider, name="welcome", body="Welcome!", status="approved")
+        login(marketer_user, "pw-teammate-123")
+        page.goto(f"/templates/{template.pk}/test/")
+        page.get_by_label("Or phone numbers").fill("+44 7700 900001, +44 7700 900002")
+        page.get_by_role("button", name="Send test").click()
+
+        results = page.locator("[data-testid=test-result]")
+        expect(results).to_have_count(2)
+        expect(results.nth(0)).to_contain_text("+447700900001")
+        expect(results.nth(0)).to_contain_text("Accepted")
+        expect(results.nth(1)).to_contain_text("+447700900002")
+        expect(results.nth(1)).to_contain_text("Accepted")
+        assert page.locator(".field.has-error").count() == 0
+        assert set(Message.objects.values_list("to", flat=True)) == {"+447700900001", "+447700900002"}
+        assert len(simulator.messages(to="447700900001")) == 1
