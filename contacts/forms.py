@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -11,9 +12,9 @@ from django.forms import BaseFormSet, formset_factory
 from django.utils.html import format_html
 
 from contacts.importing import CONTACT_FIELDS, IGNORE, PROPERTY_PREFIX, column_slug
-from contacts.models import Consent
+from contacts.models import Consent, Contact
 from contacts.phones import phone_regions
-from contacts.segments import segment_definition_clean
+from contacts.segments import KEY_RE, segment_definition_clean
 
 MATCH_CHOICES = [("all", "all"), ("any", "any")]
 
@@ -84,6 +85,102 @@ class ImportMappingForm(forms.Form):
 
     def mapping(self) -> dict[str, str]:
         return {column: self.cleaned_data[f"col_{i}"] for i, column in enumerate(self.columns)}
+
+
+class EveryFormCounts(BaseFormSet):
+    """Each shown form is read, even when left at its initial values (segment conditions, contact properties)."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        return super()._construct_form(i, **{**kwargs, "empty_permitted": False})  # type: ignore[misc]
+
+
+# --- contact edit ------------------------------------------------------------------------------------------------
+
+
+def property_text(value: Any) -> str:
+    """How a stored property value is shown in the edit form: text as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class PropertyRowForm(forms.Form):
+    key = forms.CharField(required=False, max_length=100, label="Property")
+    value = forms.CharField(required=False, max_length=1000, label="Value")
+
+
+PropertyRowFormSet = formset_factory(PropertyRowForm, formset=EveryFormCounts, extra=2)
+
+
+class ContactEditForm(forms.Form):
+    """What a marketer may change on a profile; a consent change needs a reason, kept in the consent history."""
+
+    name = forms.CharField(required=False, max_length=255)
+    email = forms.EmailField(required=False, max_length=254)
+    is_test_profile = forms.BooleanField(
+        required=False, label="Test profile", help_text="Test profiles are offered in every “send a test” picker."
+    )
+    whatsapp_consent = forms.ChoiceField(choices=Consent.choices, label="WhatsApp consent")
+    consent_reason = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Why consent changes",
+        help_text="Needed when you change consent, e.g. “Asked to stop on the phone, 3 May”. Kept in the history.",
+    )
+
+    def __init__(self, *args: Any, contact: Contact, **kwargs: Any) -> None:
+        initial = {
+            "name": contact.name,
+            "email": contact.email,
+            "is_test_profile": contact.is_test_profile,
+            "whatsapp_consent": contact.whatsapp_consent,
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.contact = contact
+        stored = contact.properties if isinstance(contact.properties, dict) else {}
+        self.stored_properties = stored
+        rows = [{"key": key, "value": property_text(value)} for key, value in sorted(stored.items())]
+        data = args[0] if args else kwargs.get("data")
+        self.properties = PropertyRowFormSet(data, prefix="props", initial=rows)
+
+    def is_valid(self) -> bool:
+        return super().is_valid() & self.properties.is_valid() & self._properties_clean()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        consent = cleaned.get("whatsapp_consent")
+        if consent and consent != self.contact.whatsapp_consent and not (cleaned.get("consent_reason") or "").strip():
+            self.add_error("consent_reason", "Say why consent changes: it is kept in the consent history.")
+        return cleaned
+
+    def _properties_clean(self) -> bool:
+        """Rows → the properties object; a value left as shown keeps its stored type (a number stays a number)."""
+        result: dict[str, Any] = {}
+        for form in self.properties.forms:
+            key = (form.cleaned_data.get("key") or "").strip()
+            text = form.cleaned_data.get("value") or ""
+            if not key:
+                continue  # an emptied row removes that property
+            if key in result:
+                form.add_error("key", f"“{key}” is listed twice.")
+            elif key not in self.stored_properties and not KEY_RE.match(key):
+                form.add_error("key", "Use letters, digits, spaces and _ . : - (up to 100).")
+            elif key in self.stored_properties and property_text(self.stored_properties[key]) == text:
+                result[key] = self.stored_properties[key]
+            else:
+                result[key] = text.strip()
+        self.cleaned_properties = result
+        return not any(form.errors for form in self.properties.forms)
+
+    def changes(self) -> dict[str, Any]:
+        """The contact fields as `contact_update` takes them (consent only when it changes)."""
+        data = {
+            "name": self.cleaned_data["name"].strip(),
+            "email": self.cleaned_data["email"],
+            "is_test_profile": self.cleaned_data["is_test_profile"],
+            "properties": self.cleaned_properties,
+        }
+        if self.cleaned_data["whatsapp_consent"] != self.contact.whatsapp_consent:
+            data["whatsapp_consent"] = self.cleaned_data["whatsapp_consent"]
+        return data
 
 
 # --- segment builder ---------------------------------------------------------------------------------------------
@@ -206,13 +303,6 @@ def condition_initial(group: int, condition: dict[str, Any]) -> dict[str, Any]:
             "filter_value": flt.get("value", ""),
         }
     return initial
-
-
-class EveryFormCounts(BaseFormSet):
-    """Each shown form is part of the definition, even when left at its initial values (editing a segment)."""
-
-    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
-        return super()._construct_form(i, **{**kwargs, "empty_permitted": False})  # type: ignore[misc]
 
 
 GroupFormSet = formset_factory(GroupForm, formset=EveryFormCounts, extra=0, min_num=1)

@@ -14,7 +14,14 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import is_marketer, marketer_required
 from contacts import selectors, services
-from contacts.forms import ContactFilterForm, ImportMappingForm, ImportUploadForm, SegmentBuilder, builder_add
+from contacts.forms import (
+    ContactEditForm,
+    ContactFilterForm,
+    ImportMappingForm,
+    ImportUploadForm,
+    SegmentBuilder,
+    builder_add,
+)
 from contacts.models import Contact, ContactImport, ImportStatus, Segment
 from contacts.profile import profile_sections
 from whatsapp_project.safe_input import id_from
@@ -59,6 +66,18 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "sections": profile_sections(contact),
         },
     )
+
+
+@marketer_required
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    form = ContactEditForm(request.POST or None, contact=contact)
+    if request.method == "POST" and form.is_valid():
+        reason = form.cleaned_data["consent_reason"].strip()
+        services.contact_update(contact=contact, data=form.changes(), source="ui", consent_reason=reason)
+        messages.success(request, "Contact saved.")
+        return redirect("contact-detail", pk=contact.pk)
+    return render(request, "contacts/contact_form.html", {"contact": contact, "form": form})
 
 
 def contact_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:

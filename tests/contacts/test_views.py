@@ -38,6 +38,73 @@ def test_profile_shows_properties_consent_history_events_and_registered_sections
     assert "gold" in page and "signup" in page and "via ui" in page and 'id="profile-messages"' in page
 
 
+def edit_data(**extra: str) -> dict[str, str]:
+    data = {
+        "name": "Ann",
+        "email": "",
+        "whatsapp_consent": "untracked",
+        "consent_reason": "",
+        "props-TOTAL_FORMS": "1",
+        "props-INITIAL_FORMS": "0",
+        "props-0-key": "",
+        "props-0-value": "",
+    }
+    return data | extra
+
+
+def test_editing_a_contact_writes_consent_history_through_the_one_service(client_in: Client) -> None:
+    contact = ContactFactory.create(properties={"score": 7, "tags": ["a"]})
+    response = client_in.post(
+        f"/contacts/{contact.pk}/edit/",
+        edit_data(
+            **{
+                "whatsapp_consent": "subscribed",
+                "consent_reason": "Signed the form at the shop",
+                "props-TOTAL_FORMS": "3",
+                "props-0-key": "score",
+                "props-0-value": "7",
+                "props-1-key": "tags",
+                "props-1-value": '["a"]',
+                "props-2-key": "plan",
+                "props-2-value": "gold",
+            }
+        ),
+    )
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.properties == {"score": 7, "tags": ["a"], "plan": "gold"}
+    assert contact.whatsapp_consent == Consent.SUBSCRIBED and contact.consent_source == "ui"
+    change = contact.consent_changes.get()
+    assert (change.source, change.reason) == ("ui", "Signed the form at the shop")
+    # An emptied row removes its property; the same consent again writes no history.
+    client_in.post(
+        f"/contacts/{contact.pk}/edit/",
+        edit_data(**{"whatsapp_consent": "subscribed", "props-0-key": "plan", "props-0-value": "gold"}),
+    )
+    contact.refresh_from_db()
+    assert contact.properties == {"plan": "gold"} and contact.consent_changes.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"email": "not an email"}, "email"),
+        ({"whatsapp_consent": "subscribed"}, "consent_reason"),
+        ({"whatsapp_consent": "maybe"}, "whatsapp_consent"),
+        ({"props-0-key": "bad{key}", "props-0-value": "x"}, None),
+        ({"props-TOTAL_FORMS": "x"}, None),
+    ],
+)
+def test_bad_contact_edits_are_form_errors(client_in: Client, extra: dict[str, str], field: str | None) -> None:
+    contact = ContactFactory.create(name="Before")
+    response = client_in.post(f"/contacts/{contact.pk}/edit/", edit_data(**extra))
+    assert response.status_code == 200
+    if field:
+        assert field in response.context["form"].errors
+    contact.refresh_from_db()
+    assert contact.name == "Before"
+
+
 def test_outsider_cannot_see_contacts(client: Client, outsider_user: Any) -> None:
     client.force_login(outsider_user)
     assert client.get("/contacts/").status_code == 403

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from contacts.models import Contact
@@ -100,3 +102,83 @@ def test_a_test_send_takes_numbers_typed_with_spaces(
         assert page.locator(".field.has-error").count() == 0
         assert set(Message.objects.values_list("to", flat=True)) == {"+447700900001", "+447700900002"}
         assert len(simulator.messages(to="447700900001")) == 1
+
+
+def _fits(page: Any, selector: str) -> bool:
+    """Whether the element's whole content is inside it and it is inside its card (nothing cut off or spilling)."""
+    return bool(
+        page.eval_on_selector(
+            selector,
+            """el => {
+                const card = el.closest('.card').getBoundingClientRect();
+                const box = el.getBoundingClientRect();
+                return el.scrollWidth <= el.clientWidth + 1 && box.left >= card.left && box.right <= card.right + 0.5;
+            }""",
+        )
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_profile_card_shows_phone_email_and_last_inbound_in_full(page: Any, login: Any, marketer_user: Any) -> None:
+    inbound = timezone.now() - timedelta(hours=2)
+    contact = Contact.objects.create(
+        phone="+447700900123",
+        name="Ann",
+        email="ann.marketing-operations.lead@very-long-company-domain.example.com",
+        last_inbound_at=inbound,
+    )
+    login(marketer_user, "pw-teammate-123")
+    page.goto(f"/contacts/{contact.pk}/")
+    page.screenshot(path="/tmp/shots-ux-b/profile.png", full_page=True)
+
+    expect(page.locator("#profile-phone")).to_have_text("+447700900123")
+    expect(page.locator("#profile-email")).to_have_text(contact.email)
+    shown = timezone.localtime(inbound).strftime("%Y-%m-%d %H:%M")
+    expect(page.locator("#profile-last-inbound")).to_contain_text(shown)
+    for selector in ("#profile-phone", "#profile-email", "#profile-last-inbound"):
+        assert _fits(page, selector), f"{selector} is cut off"
+    # On a phone as well.
+    page.set_viewport_size({"width": 390, "height": 800})
+    for selector in ("#profile-phone", "#profile-email", "#profile-last-inbound"):
+        assert _fits(page, selector), f"{selector} is cut off on a narrow screen"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_marketer_edits_a_contact_and_the_consent_change_is_kept_with_its_reason(
+    page: Any, login: Any, marketer_user: Any
+) -> None:
+    contact = Contact.objects.create(
+        phone="+447700900321", name="Ann", whatsapp_consent="subscribed", properties={"plan": "gold", "visits": 3}
+    )
+    login(marketer_user, "pw-teammate-123")
+    page.goto(f"/contacts/{contact.pk}/")
+    page.get_by_role("link", name="Edit contact").click()
+
+    page.get_by_label("Name").fill("Ann Lee")
+    page.get_by_label("Email").fill("ann@example.com")
+    page.get_by_label("Test profile").check()
+    page.fill("input[name=props-0-value]", "platinum")
+    page.fill("input[name=props-2-key]", "city")
+    page.fill("input[name=props-2-value]", "Leeds")
+    page.get_by_label("WhatsApp consent").select_option("unsubscribed")
+    page.get_by_role("button", name="Save contact").click()
+    # Changing consent without saying why is refused on the form, nothing is saved.
+    expect(page.locator(".field.has-error")).to_contain_text("Say why consent changes")
+    page.screenshot(path="/tmp/shots-ux-b/contact-edit.png", full_page=True)
+    page.get_by_label("Why consent changes").fill("Asked to stop on the phone")
+    page.get_by_role("button", name="Save contact").click()
+
+    page.wait_for_url(f"**/contacts/{contact.pk}/")
+    expect(page.locator("h1")).to_have_text("Ann Lee")
+    expect(page.locator("#profile-email")).to_have_text("ann@example.com")
+    expect(page.locator("#profile-test")).to_have_text("yes")
+    expect(page.locator("#properties")).to_contain_text("platinum")
+    expect(page.locator("#properties")).to_contain_text("Leeds")
+    history = page.locator("#consent-history li").first
+    expect(history).to_contain_text("Unsubscribed via ui")
+    expect(history).to_contain_text("Asked to stop on the phone")
+    page.screenshot(path="/tmp/shots-ux-b/contact-after-edit.png", full_page=True)
+    contact.refresh_from_db()
+    assert contact.properties == {"plan": "platinum", "visits": 3, "city": "Leeds"}
+    assert contact.is_test_profile and contact.whatsapp_consent == "unsubscribed"
+    assert contact.consent_changes.get().reason == "Asked to stop on the phone"
