@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
+from django.forms.utils import ErrorDict
 from django.utils.html import format_html
 
 from contacts.importing import CONTACT_FIELDS, IGNORE, PROPERTY_PREFIX, column_slug
@@ -213,17 +214,30 @@ DATE_FIELD_CHOICES = [("created_at", "Created"), ("last_inbound_at", "Last inbou
 
 class SegmentForm(forms.Form):
     name = forms.CharField(max_length=255)
-    match = forms.ChoiceField(choices=MATCH_CHOICES, label="Contacts must match", help_text="of the groups below.")
+    match = forms.ChoiceField(
+        choices=MATCH_CHOICES,
+        label="Contacts must match",
+        help_text="of the groups below.",
+        widget=forms.Select(attrs={"aria-label": "How many groups contacts must match"}),
+    )
 
 
 class GroupForm(forms.Form):
-    match = forms.ChoiceField(choices=MATCH_CHOICES, label="Match", help_text="of this group's conditions.")
+    match = forms.ChoiceField(
+        choices=MATCH_CHOICES,
+        label="Contacts match",
+        help_text="of these conditions.",
+        widget=forms.Select(attrs={"aria-label": "How many of these conditions contacts must match"}),
+    )
 
 
 class ConditionForm(forms.Form):
-    group = forms.IntegerField(min_value=1, initial=1, widget=forms.NumberInput(attrs={"class": "narrow"}))
-    type = forms.ChoiceField(choices=CONDITION_TYPES, initial="property")
-    key = forms.CharField(required=False, label="Property", max_length=100)
+    # Which group the condition belongs to: set by the page's "Add a condition" buttons, never typed.
+    group = forms.IntegerField(min_value=1, initial=1, widget=forms.HiddenInput)
+    type = forms.ChoiceField(choices=CONDITION_TYPES, initial="property", label="Based on")
+    key = forms.CharField(
+        required=False, label="Property", max_length=100, widget=forms.TextInput(attrs={"list": "property-keys"})
+    )
     property_op = forms.ChoiceField(choices=PROPERTY_OPS, required=False, label="Operator")
     value = forms.CharField(required=False, max_length=500)
     consent = forms.ChoiceField(choices=[("eq", "is"), ("ne", "is not")], required=False, label="Consent")
@@ -234,7 +248,9 @@ class ConditionForm(forms.Form):
     date_field = forms.ChoiceField(choices=DATE_FIELD_CHOICES, required=False, label="Date of")
     date_op = forms.ChoiceField(choices=DATE_OPS, required=False, label="Date is")
     event_op = forms.ChoiceField(choices=[("did", "did"), ("did_not", "did not do")], required=False, label="Contact")
-    event_name = forms.CharField(required=False, max_length=128, label="Event")
+    event_name = forms.CharField(
+        required=False, max_length=128, label="Event", widget=forms.TextInput(attrs={"list": "event-names"})
+    )
     min_count = forms.IntegerField(required=False, min_value=1, initial=1, label="At least (times)")
     days = forms.IntegerField(required=False, min_value=1, label="In the last (days)", help_text="Empty: ever.")
     filter_key = forms.CharField(required=False, max_length=100, label="Where event property")
@@ -306,7 +322,7 @@ def condition_initial(group: int, condition: dict[str, Any]) -> dict[str, Any]:
 
 
 GroupFormSet = formset_factory(GroupForm, formset=EveryFormCounts, extra=0, min_num=1)
-ConditionFormSet = formset_factory(ConditionForm, formset=EveryFormCounts, extra=0, min_num=1, can_delete=True)
+ConditionFormSet = formset_factory(ConditionForm, formset=EveryFormCounts, extra=0, min_num=1)
 
 # Where a definition error lands in the builder: condition keys → form fields.
 ERROR_FIELDS = {
@@ -344,7 +360,7 @@ class SegmentBuilder:
         group_count = len(self.groups.forms)
         grouped: list[list[tuple[ConditionForm, dict[str, Any]]]] = [[] for _ in range(group_count)]
         for form in self.conditions.forms:
-            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+            if not form.cleaned_data:
                 continue
             group = form.cleaned_data["group"]
             if group > group_count:
@@ -388,18 +404,79 @@ class SegmentBuilder:
     def name(self) -> str:
         return str(self.segment.cleaned_data["name"])
 
+    def hush(self) -> None:
+        """Show the forms as typed but without errors: after adding or removing a row nothing was submitted yet."""
+        for form in [self.segment, *self.groups.forms, *self.conditions.forms]:
+            form._errors = ErrorDict()
+        for formset in (self.groups, self.conditions):
+            formset._non_form_errors = formset.error_class()
 
-def builder_add(data: Any, part: str) -> Any:
-    """The posted data with one more empty group or condition form (the builder's "Add" buttons)."""
+    def grouped(self) -> list[dict[str, Any]]:
+        """Each group's form with its conditions' (index, form), for the page to show conditions inside groups."""
+        groups: list[dict[str, Any]] = [
+            {"number": i + 1, "form": form, "conditions": []} for i, form in enumerate(self.groups.forms)
+        ]
+        if not groups:
+            return []  # a tampered form count: nothing to place the conditions in
+        for index, form in enumerate(self.conditions.forms):
+            raw = form["group"].value()
+            number = int(raw) if str(raw).isdigit() else 1
+            groups[min(max(number, 1), len(groups)) - 1]["conditions"].append((index, form))
+        return groups
+
+
+# A posted form count is capped like Django's formsets cap it (absolute_max), so a tampered one costs nothing.
+MAX_FORMS = 1000
+
+
+def _count(data: Any, key: str) -> int:
+    raw = str(data.get(key, "0") or "0")
+    return min(int(raw), MAX_FORMS) if raw.isdigit() else 0
+
+
+def _condition_add(data: Any, group: int) -> None:
+    total = _count(data, "conditions-TOTAL_FORMS")
+    data["conditions-TOTAL_FORMS"] = str(total + 1)
+    data[f"conditions-{total}-group"] = str(group)
+    data[f"conditions-{total}-type"] = "property"
+    data[f"conditions-{total}-min_count"] = "1"
+
+
+def _form_drop(data: Any, prefix: str, index: int) -> None:
+    """Remove form `index` of a formset from posted data, moving the later forms down one place."""
+    total = _count(data, f"{prefix}-TOTAL_FORMS")
+    if not 0 <= index < total:
+        return
+    for i in range(index, total):
+        for key in [k for k in data if k.startswith(f"{prefix}-{i}-")]:
+            data.pop(key)
+        for key in [k for k in data if k.startswith(f"{prefix}-{i + 1}-")]:
+            data.setlist(f"{prefix}-{i}-" + key.removeprefix(f"{prefix}-{i + 1}-"), data.getlist(key))
+    data[f"{prefix}-TOTAL_FORMS"] = str(total - 1)
+    data[f"{prefix}-INITIAL_FORMS"] = str(min(_count(data, f"{prefix}-INITIAL_FORMS"), total - 1))
+
+
+def builder_change(data: Any, action: str) -> Any:
+    """The posted data after one of the builder's buttons: `add_condition:<group>`, `add_group`,
+    `remove_condition:<index>` or `remove_group:<group>` (groups count from 1, conditions from 0)."""
     data = data.copy()
-    key = f"{part}-TOTAL_FORMS"
-    total = int(data.get(key, "0") or 0)
-    data[key] = str(total + 1)
-    if part == "conditions":
-        groups = int(data.get("groups-TOTAL_FORMS", "1") or 1)
-        data[f"conditions-{total}-group"] = str(groups)
-        data[f"conditions-{total}-type"] = "property"
-        data[f"conditions-{total}-min_count"] = "1"
-    else:
-        data[f"groups-{total}-match"] = "all"
+    verb, _, raw = action.partition(":")
+    number = int(raw) if raw.isdigit() else 0
+    groups = _count(data, "groups-TOTAL_FORMS")
+    if verb == "add_group":
+        data["groups-TOTAL_FORMS"] = str(groups + 1)
+        data[f"groups-{groups}-match"] = "all"
+        _condition_add(data, groups + 1)
+    elif verb == "add_condition":
+        _condition_add(data, min(max(number, 1), max(groups, 1)))
+    elif verb == "remove_condition":
+        _form_drop(data, "conditions", number)
+    elif verb == "remove_group" and groups > 1 and 1 <= number <= groups:
+        for index in reversed(range(_count(data, "conditions-TOTAL_FORMS"))):
+            group = str(data.get(f"conditions-{index}-group", ""))
+            if group == str(number):
+                _form_drop(data, "conditions", index)
+            elif group.isdigit() and int(group) > number:
+                data[f"conditions-{index}-group"] = str(int(group) - 1)
+        _form_drop(data, "groups", number - 1)
     return data

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from contacts import importing
@@ -90,6 +91,40 @@ def contact_search(*, query: str = "", consent: str = "", test_profile: str = ""
 def contact_events(*, contact: Contact, limit: int = 100) -> list[Event]:
     """The profile's events timeline, newest first."""
     return list(contact.events.order_by("-occurred_at", "-id")[:limit])
+
+
+# The builder's suggestions read the keys of this many most recent contacts: enough to know the properties in use,
+# while a table of millions is never scanned to fill a datalist.
+PROPERTY_KEYS_SAMPLE = 5000
+SUGGESTIONS_SHOWN = 300
+
+
+def contact_property_keys() -> list[str]:
+    """Property names in use (on recent contacts), sorted: the segment builder offers them."""
+    table = Contact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT k FROM (SELECT properties FROM {table} ORDER BY id DESC LIMIT %s) c,"  # noqa: S608
+            " jsonb_object_keys(CASE jsonb_typeof(c.properties) WHEN 'object' THEN c.properties ELSE '{}' END) k"
+            " ORDER BY k LIMIT %s",
+            [PROPERTY_KEYS_SAMPLE, SUGGESTIONS_SHOWN],
+        )
+        return [key for (key,) in cursor.fetchall()]
+
+
+def event_names() -> list[str]:
+    """Every event name stored, sorted: the segment builder offers them."""
+    # A skip scan over event_name_time_idx: one index probe per distinct name, however many events there are.
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE names(name) AS ((SELECT name FROM {table} ORDER BY name LIMIT 1)"  # noqa: S608
+            f" UNION ALL SELECT (SELECT e.name FROM {table} e WHERE e.name > n.name ORDER BY e.name LIMIT 1)"
+            " FROM names n WHERE n.name IS NOT NULL)"
+            " SELECT name FROM names WHERE name IS NOT NULL LIMIT %s",
+            [SUGGESTIONS_SHOWN],
+        )
+        return [name for (name,) in cursor.fetchall()]
 
 
 def segment_list() -> QuerySet[Segment]:

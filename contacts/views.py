@@ -20,10 +20,11 @@ from contacts.forms import (
     ImportMappingForm,
     ImportUploadForm,
     SegmentBuilder,
-    builder_add,
+    builder_change,
 )
 from contacts.models import Contact, ContactImport, ImportStatus, Segment
 from contacts.profile import profile_sections
+from contacts.segments import segment_definition_describe
 from whatsapp_project.safe_input import id_from
 
 PAGE_SIZE = 50
@@ -178,21 +179,29 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 @marketer_required
 def segment_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "contacts/segment_list.html", {"segments": selectors.segment_list()})
+    segments = [(segment, segment_definition_describe(segment.definition)) for segment in selectors.segment_list()]
+    return render(request, "contacts/segment_list.html", {"segments": segments})
 
 
 @marketer_required
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
     return render(
-        request, "contacts/segment_detail.html", {"segment": segment, "preview": selectors.segment_preview(segment)}
+        request,
+        "contacts/segment_detail.html",
+        {
+            "segment": segment,
+            "preview": selectors.segment_preview(segment),
+            "description": segment_definition_describe(segment.definition),
+        },
     )
 
 
 def _builder_page(request: HttpRequest, segment: Segment | None) -> HttpResponse:
     action = request.POST.get("action", "save") if request.method == "POST" else ""
-    if action in ("add_condition", "add_group"):
-        builder = SegmentBuilder(builder_add(request.POST, action.removeprefix("add_") + "s"))
+    if action.startswith(("add_", "remove_")):
+        builder = SegmentBuilder(builder_change(request.POST, action))
+        builder.hush()
     elif request.method == "POST":
         builder = SegmentBuilder(request.POST)
         if builder.is_valid():
@@ -215,6 +224,8 @@ def _builder_page(request: HttpRequest, segment: Segment | None) -> HttpResponse
         "builder": builder,
         "segment": segment,
         "preview_url": reverse("segment-preview"),
+        "property_keys": selectors.contact_property_keys(),
+        "event_names": selectors.event_names(),
     }
     return render(request, "contacts/segment_form.html", context)
 

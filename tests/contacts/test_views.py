@@ -175,9 +175,45 @@ def test_segment_builder_saves_a_definition_and_previews_live(client_in: Client)
 
 
 def test_segment_builder_adds_forms_and_shows_field_errors(client_in: Client) -> None:
-    page = client_in.post("/segments/new/", builder_data(action="add_condition")).content.decode()
-    assert "Condition 2" in page
+    response = client_in.post("/segments/new/", builder_data(action="add_condition:1", name=""))
+    assert len(response.context["builder"].conditions.forms) == 2
+    assert 'value="remove_condition:1"' in response.content.decode()
+    assert "This field is required" not in response.content.decode()  # nothing submitted yet: no errors
     page = client_in.post("/segments/new/", builder_data(action="save", **{"conditions-0-key": ""})).content.decode()
     assert "Name the property" in page and Segment.objects.count() == 0
     bad = client_in.post("/segments/preview/", builder_data(**{"conditions-0-type": "event"})).json()
     assert not bad["valid"] and any("Name the event" in e for e in bad["errors"])
+
+
+def test_removing_a_group_drops_its_conditions_and_renumbers_the_rest(client_in: Client) -> None:
+    data = builder_data(
+        **{
+            "groups-TOTAL_FORMS": "3",
+            "groups-1-match": "any",
+            "groups-2-match": "all",
+            "conditions-TOTAL_FORMS": "3",
+            "conditions-1-group": "2",
+            "conditions-1-type": "test_profile",
+            "conditions-1-test_profile": "true",
+            "conditions-2-group": "3",
+            "conditions-2-type": "consent",
+            "conditions-2-consent": "eq",
+            "conditions-2-consent_value": "subscribed",
+        }
+    )
+    response = client_in.post("/segments/new/", data | {"action": "remove_group:2"})
+    builder = response.context["builder"]
+    assert [form["match"].value() for form in builder.groups.forms] == ["all", "all"]
+    assert [(form["group"].value(), form["type"].value()) for form in builder.conditions.forms] == [
+        ("1", "property"),
+        ("2", "consent"),
+    ]
+    saved = client_in.post("/segments/new/", {**builder.conditions.data, "action": "save"})
+    assert saved.status_code == 302
+    assert [len(g["conditions"]) for g in Segment.objects.get().definition["groups"]] == [1, 1]
+
+
+@pytest.mark.parametrize("action", ["remove_condition:99", "remove_group:x", "add_condition:-1", "remove_group:1"])
+def test_odd_builder_actions_never_fail(client_in: Client, action: str) -> None:
+    response = client_in.post("/segments/new/", builder_data(action=action, **{"groups-TOTAL_FORMS": "zz"}))
+    assert response.status_code == 200

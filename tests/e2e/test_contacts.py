@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from contacts.models import Contact
+from contacts.models import Contact, Event
 from providers.models import Message
 from tests.simulated import simulated_provider
 from tests.templates_app.factories import template_make
@@ -182,3 +182,59 @@ def test_a_marketer_edits_a_contact_and_the_consent_change_is_kept_with_its_reas
     assert contact.properties == {"plan": "platinum", "visits": 3, "city": "Leeds"}
     assert contact.is_test_profile and contact.whatsapp_consent == "unsubscribed"
     assert contact.consent_changes.get().reason == "Asked to stop on the phone"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_segment_builder_offers_known_names_and_the_segment_reads_as_words(
+    page: Any, login: Any, marketer_user: Any
+) -> None:
+    ann = Contact.objects.create(phone="+447700900401", name="Ann", properties={"plan": "gold", "city": "Leeds"})
+    Contact.objects.create(phone="+447700900402", name="Bob", properties={"plan": "gold"})
+    Contact.objects.create(phone="+447700900403", name="Cy", properties={"plan": "silver"})
+    Event.objects.create(contact=ann, name="signup")
+    login(marketer_user, "pw-teammate-123")
+
+    page.goto("/segments/new/")
+    # A blank form is unfinished, not wrong: no error anywhere, a hint in the preview.
+    expect(page.locator("#preview-hint")).to_be_visible()
+    expect(page.locator("#preview-errors li")).to_have_count(0)
+    expect(page.locator(".error:visible")).to_have_count(0)
+    # The technical widgets are gone: the group is implied by where a condition sits, no "Delete" box.
+    expect(page.locator("input[name=conditions-0-group]")).to_have_attribute("type", "hidden")
+    expect(page.get_by_label("Delete")).to_have_count(0)
+    expect(page.get_by_label("Group")).to_have_count(0)
+    # Names in use are offered.
+    assert page.locator("#property-keys option").evaluate_all("els => els.map(e => e.value)") == ["city", "plan"]
+    assert page.locator("#event-names option").evaluate_all("els => els.map(e => e.value)") == ["signup"]
+    expect(page.locator("input[name=conditions-0-key]")).to_have_attribute("list", "property-keys")
+
+    page.fill("input[name=name]", "New gold customers")
+    page.fill("input[name=conditions-0-key]", "plan")
+    page.fill("input[name=conditions-0-value]", "gold")
+    expect(page.locator("#preview-count")).to_have_text("2")
+    page.get_by_role("button", name="Add a condition").click()
+    expect(page.locator("[data-condition]")).to_have_count(2)
+    expect(page.locator(".error:visible")).to_have_count(0)
+    page.select_option("select[name=conditions-1-type]", "event")
+    expect(page.locator("input[name=conditions-1-event_name]")).to_have_attribute("list", "event-names")
+    page.fill("input[name=conditions-1-event_name]", "signup")
+    page.fill("input[name=conditions-1-days]", "30")
+    expect(page.locator("#preview-count")).to_have_text("1")
+    page.screenshot(path="/tmp/shots-ux-b/segment-builder.png", full_page=True)
+    page.get_by_role("button", name="Save segment").click()
+
+    page.wait_for_url("**/segments/*/")
+    expect(page.locator("#segment-definition")).to_have_text("Plan is “gold” and did “signup” in the last 30 days")
+    assert "'type'" not in page.locator("main").inner_text()
+    page.screenshot(path="/tmp/shots-ux-b/segment-detail.png", full_page=True)
+    page.goto("/segments/")
+    expect(page.locator("table.list")).to_contain_text("Plan is “gold” and did “signup” in the last 30 days")
+
+    # Removing a condition is a button on that condition.
+    page.goto("/segments/")
+    page.get_by_role("link", name="Edit").click()
+    page.locator("[data-condition]").nth(1).get_by_role("button", name="Remove this condition").click()
+    expect(page.locator("[data-condition]")).to_have_count(1)
+    expect(page.locator("#preview-count")).to_have_text("2")
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.locator("#segment-definition")).to_have_text("Plan is “gold”")
