@@ -127,19 +127,18 @@ class ContactEditForm(forms.Form):
         help_text="Needed when you change consent, e.g. “Asked to stop on the phone, 3 May”. Kept in the history.",
     )
 
-    def __init__(self, *args: Any, contact: Contact, **kwargs: Any) -> None:
+    def __init__(self, data: Any = None, *, contact: Contact) -> None:
         initial = {
             "name": contact.name,
             "email": contact.email,
             "is_test_profile": contact.is_test_profile,
             "whatsapp_consent": contact.whatsapp_consent,
         }
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(data, initial=initial)
         self.contact = contact
         stored = contact.properties if isinstance(contact.properties, dict) else {}
         self.stored_properties = stored
         rows = [{"key": key, "value": property_text(value)} for key, value in sorted(stored.items())]
-        data = args[0] if args else kwargs.get("data")
         self.properties = PropertyRowFormSet(data, prefix="props", initial=rows)
 
     def is_valid(self) -> bool:
@@ -351,6 +350,7 @@ class SegmentBuilder:
         self.groups = GroupFormSet(data, prefix="groups", initial=[{"match": g.get("match", "all")} for g in groups])
         self.conditions = ConditionFormSet(data, prefix="conditions", initial=conditions)
         self.definition: dict[str, Any] | None = None
+        self.quiet = False
 
     def is_valid(self, *, need_name: bool = True) -> bool:
         ok = self.groups.is_valid() & self.conditions.is_valid()
@@ -408,8 +408,7 @@ class SegmentBuilder:
         """Show the forms as typed but without errors: after adding or removing a row nothing was submitted yet."""
         for form in [self.segment, *self.groups.forms, *self.conditions.forms]:
             form._errors = ErrorDict()
-        for formset in (self.groups, self.conditions):
-            formset._non_form_errors = formset.error_class()
+        self.quiet = True  # the page leaves out the formsets' own errors too
 
     def grouped(self) -> list[dict[str, Any]]:
         """Each group's form with its conditions' (index, form), for the page to show conditions inside groups."""
