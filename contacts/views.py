@@ -21,6 +21,7 @@ from contacts.forms import (
     ImportUploadForm,
     SegmentBuilder,
     builder_change,
+    property_text,
 )
 from contacts.models import Contact, ContactImport, ImportStatus, Segment
 from contacts.profile import profile_sections
@@ -56,12 +57,13 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 @marketer_required
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
+    properties = contact.properties if isinstance(contact.properties, dict) else {}
     return render(
         request,
         "contacts/contact_detail.html",
         {
             "contact": contact,
-            "properties": sorted(contact.properties.items()) if isinstance(contact.properties, dict) else [],
+            "properties": [(key, property_text(value)) for key, value in sorted(properties.items())],
             "consent_history": contact.consent_changes.all()[:50],
             "events": selectors.contact_events(contact=contact),
             "sections": profile_sections(contact),

@@ -128,6 +128,15 @@ def test_upload_map_and_import_through_the_pages(
     assert (status["created"], status["invalid"]) == (1, 1)
     errors = client_in.get(f"/contacts/imports/{job.pk}/errors.csv").getvalue().decode()
     assert errors.splitlines()[1].startswith("3,invalid,")
+    summary = client_in.get(f"/contacts/imports/{job.pk}/").context["refused"]
+    assert summary == [
+        {
+            "row_number": 3,
+            "kind": "invalid",
+            "message": "Mobile: 'nope' is not a phone number; use the international format, e.g. +447700900001.",
+            "cells": [("Mobile", "nope"), ("Tier", "silver")],
+        }
+    ]
 
 
 def test_upload_form_shows_file_level_errors(client_in: Client, settings: Any, tmp_path: Path) -> None:
@@ -217,3 +226,9 @@ def test_removing_a_group_drops_its_conditions_and_renumbers_the_rest(client_in:
 def test_odd_builder_actions_never_fail(client_in: Client, action: str) -> None:
     response = client_in.post("/segments/new/", builder_data(action=action, **{"groups-TOTAL_FORMS": "zz"}))
     assert response.status_code == 200
+
+
+def test_profile_shows_structured_property_values_as_json(client_in: Client) -> None:
+    contact = ContactFactory.create(properties={"tags": ["vip", "spring"], "vip": True})
+    page = client_in.get(f"/contacts/{contact.pk}/").content.decode()
+    assert "[&quot;vip&quot;, &quot;spring&quot;]" in page and "<dd>true</dd>" in page
