@@ -8,7 +8,7 @@ from contacts.models import ConsentChange, Contact, ContactImport, ContactImport
 class ConsentChangeInline(admin.TabularInline):
     model = ConsentChange
     extra = 0
-    readonly_fields = ["consent", "source", "changed_at"]
+    readonly_fields = ["consent", "source", "reason", "changed_at"]
     can_delete = False
 
     def has_add_permission(self, request: object, obj: object = None) -> bool:

@@ -146,6 +146,7 @@ class ContactImportSerializer(serializers.ModelSerializer[ContactImport]):
             "size_bytes",
             "columns",
             "mapping",
+            "default_country",
             "status",
             "error",
             "progress_percent",
@@ -171,6 +172,12 @@ class ContactImportUploadSerializer(serializers.Serializer[Any]):
         required=False,
         help_text='CSV column → field: {"Mobile": "phone", "Plan": "properties.plan", "Notes": "ignore"}. '
         "Unmapped columns are guessed from their names.",
+    )
+    default_country = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=8,
+        help_text="Region code (e.g. GB) of phone numbers written without a country code (07700 900001).",
     )
 
     def validate_mapping(self, value: object) -> dict[str, str]:
@@ -199,7 +206,9 @@ class ContactImportViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, vie
         job = services.contact_import_create(upload=upload.validated_data["file"], user=request.user)
         mapping = {**job.mapping, **upload.validated_data.get("mapping", {})}
         try:
-            job = services.contact_import_start(contact_import=job, mapping=mapping)
+            job = services.contact_import_start(
+                contact_import=job, mapping=mapping, default_country=upload.validated_data.get("default_country", "")
+            )
         except DjangoValidationError as exc:
             services.contact_import_discard(contact_import=job)
             return Response(_django_errors(exc), status=status.HTTP_400_BAD_REQUEST)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
+from django.forms.utils import ErrorDict
+from django.utils.html import format_html
 
 from contacts.importing import CONTACT_FIELDS, IGNORE, PROPERTY_PREFIX, column_slug
-from contacts.models import Consent
-from contacts.segments import segment_definition_clean
+from contacts.models import Consent, Contact
+from contacts.phones import phone_regions
+from contacts.segments import KEY_RE, segment_definition_clean
 
 MATCH_CHOICES = [("all", "all"), ("any", "any")]
 
@@ -45,11 +49,20 @@ FIELD_LABELS = {
 
 
 class ImportMappingForm(forms.Form):
-    """One select per CSV column: a contact field, a property, or ignore."""
+    """One select per CSV column (a contact field, a property, or ignore), shown with values from the file."""
 
-    def __init__(self, *args: Any, columns: list[str], mapping: dict[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        columns: list[str],
+        mapping: dict[str, str],
+        samples: dict[str, list[str]] | None = None,
+        default_country: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.columns = columns
+        samples = samples or {}
         for index, column in enumerate(columns):
             prop = PROPERTY_PREFIX + (column_slug(column) or f"column_{index + 1}")
             choices = [(IGNORE, "Ignore this column"), *((f, FIELD_LABELS[f]) for f in CONTACT_FIELDS)]
@@ -57,10 +70,117 @@ class ImportMappingForm(forms.Form):
             current = mapping.get(column, IGNORE)
             if current not in dict(choices):
                 choices.append((current, f"Property “{current.removeprefix(PROPERTY_PREFIX)}”"))
-            self.fields[f"col_{index}"] = forms.ChoiceField(label=column, choices=choices, initial=current)
+            values = samples.get(column) or []
+            # The form include marks help text safe: the file's values are escaped here.
+            help_text = format_html("In the file: {}", "; ".join(values)) if values else "No values in the first rows."
+            self.fields[f"col_{index}"] = forms.ChoiceField(
+                label=column, choices=choices, initial=current, help_text=help_text
+            )
+        self.fields["default_country"] = forms.ChoiceField(
+            label="Country of numbers without a country code",
+            required=False,
+            choices=[("", "None: every number has its country code (+44…)"), *phone_regions()],
+            initial=default_country,
+            help_text="A number such as 07700 900001 is read as a number of this country.",
+        )
 
     def mapping(self) -> dict[str, str]:
         return {column: self.cleaned_data[f"col_{i}"] for i, column in enumerate(self.columns)}
+
+
+class EveryFormCounts(BaseFormSet):
+    """Each shown form is read, even when left at its initial values (segment conditions, contact properties)."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        return super()._construct_form(i, **{**kwargs, "empty_permitted": False})  # type: ignore[misc]
+
+
+# --- contact edit ------------------------------------------------------------------------------------------------
+
+
+def property_text(value: Any) -> str:
+    """How a stored property value is shown in the edit form: text as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class PropertyRowForm(forms.Form):
+    key = forms.CharField(required=False, max_length=100, label="Property")
+    value = forms.CharField(required=False, max_length=1000, label="Value")
+
+
+PropertyRowFormSet = formset_factory(PropertyRowForm, formset=EveryFormCounts, extra=2)
+
+
+class ContactEditForm(forms.Form):
+    """What a marketer may change on a profile; a consent change needs a reason, kept in the consent history."""
+
+    name = forms.CharField(required=False, max_length=255)
+    email = forms.EmailField(required=False, max_length=254)
+    is_test_profile = forms.BooleanField(
+        required=False, label="Test profile", help_text="Test profiles are offered in every “send a test” picker."
+    )
+    whatsapp_consent = forms.ChoiceField(choices=Consent.choices, label="WhatsApp consent")
+    consent_reason = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Why consent changes",
+        help_text="Needed when you change consent, e.g. “Asked to stop on the phone, 3 May”. Kept in the history.",
+    )
+
+    def __init__(self, data: Any = None, *, contact: Contact) -> None:
+        initial = {
+            "name": contact.name,
+            "email": contact.email,
+            "is_test_profile": contact.is_test_profile,
+            "whatsapp_consent": contact.whatsapp_consent,
+        }
+        super().__init__(data, initial=initial)
+        self.contact = contact
+        stored = contact.properties if isinstance(contact.properties, dict) else {}
+        self.stored_properties = stored
+        rows = [{"key": key, "value": property_text(value)} for key, value in sorted(stored.items())]
+        self.properties = PropertyRowFormSet(data, prefix="props", initial=rows)
+
+    def is_valid(self) -> bool:
+        return super().is_valid() & self.properties.is_valid() & self._properties_clean()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        consent = cleaned.get("whatsapp_consent")
+        if consent and consent != self.contact.whatsapp_consent and not (cleaned.get("consent_reason") or "").strip():
+            self.add_error("consent_reason", "Say why consent changes: it is kept in the consent history.")
+        return cleaned
+
+    def _properties_clean(self) -> bool:
+        """Rows → the properties object; a value left as shown keeps its stored type (a number stays a number)."""
+        result: dict[str, Any] = {}
+        for form in self.properties.forms:
+            key = (form.cleaned_data.get("key") or "").strip()
+            text = form.cleaned_data.get("value") or ""
+            if not key:
+                continue  # an emptied row removes that property
+            if key in result:
+                form.add_error("key", f"“{key}” is listed twice.")
+            elif key not in self.stored_properties and not KEY_RE.match(key):
+                form.add_error("key", "Use letters, digits, spaces and _ . : - (up to 100).")
+            elif key in self.stored_properties and property_text(self.stored_properties[key]) == text:
+                result[key] = self.stored_properties[key]
+            else:
+                result[key] = text.strip()
+        self.cleaned_properties = result
+        return not any(form.errors for form in self.properties.forms)
+
+    def changes(self) -> dict[str, Any]:
+        """The contact fields as `contact_update` takes them (consent only when it changes)."""
+        data = {
+            "name": self.cleaned_data["name"].strip(),
+            "email": self.cleaned_data["email"],
+            "is_test_profile": self.cleaned_data["is_test_profile"],
+            "properties": self.cleaned_properties,
+        }
+        if self.cleaned_data["whatsapp_consent"] != self.contact.whatsapp_consent:
+            data["whatsapp_consent"] = self.cleaned_data["whatsapp_consent"]
+        return data
 
 
 # --- segment builder ---------------------------------------------------------------------------------------------
@@ -93,17 +213,30 @@ DATE_FIELD_CHOICES = [("created_at", "Created"), ("last_inbound_at", "Last inbou
 
 class SegmentForm(forms.Form):
     name = forms.CharField(max_length=255)
-    match = forms.ChoiceField(choices=MATCH_CHOICES, label="Contacts must match", help_text="of the groups below.")
+    match = forms.ChoiceField(
+        choices=MATCH_CHOICES,
+        label="Contacts must match",
+        help_text="of the groups below.",
+        widget=forms.Select(attrs={"aria-label": "How many groups contacts must match"}),
+    )
 
 
 class GroupForm(forms.Form):
-    match = forms.ChoiceField(choices=MATCH_CHOICES, label="Match", help_text="of this group's conditions.")
+    match = forms.ChoiceField(
+        choices=MATCH_CHOICES,
+        label="Contacts match",
+        help_text="of these conditions.",
+        widget=forms.Select(attrs={"aria-label": "How many of these conditions contacts must match"}),
+    )
 
 
 class ConditionForm(forms.Form):
-    group = forms.IntegerField(min_value=1, initial=1, widget=forms.NumberInput(attrs={"class": "narrow"}))
-    type = forms.ChoiceField(choices=CONDITION_TYPES, initial="property")
-    key = forms.CharField(required=False, label="Property", max_length=100)
+    # Which group the condition belongs to: set by the page's "Add a condition" buttons, never typed.
+    group = forms.IntegerField(min_value=1, initial=1, widget=forms.HiddenInput)
+    type = forms.ChoiceField(choices=CONDITION_TYPES, initial="property", label="Based on")
+    key = forms.CharField(
+        required=False, label="Property", max_length=100, widget=forms.TextInput(attrs={"list": "property-keys"})
+    )
     property_op = forms.ChoiceField(choices=PROPERTY_OPS, required=False, label="Operator")
     value = forms.CharField(required=False, max_length=500)
     consent = forms.ChoiceField(choices=[("eq", "is"), ("ne", "is not")], required=False, label="Consent")
@@ -114,7 +247,9 @@ class ConditionForm(forms.Form):
     date_field = forms.ChoiceField(choices=DATE_FIELD_CHOICES, required=False, label="Date of")
     date_op = forms.ChoiceField(choices=DATE_OPS, required=False, label="Date is")
     event_op = forms.ChoiceField(choices=[("did", "did"), ("did_not", "did not do")], required=False, label="Contact")
-    event_name = forms.CharField(required=False, max_length=128, label="Event")
+    event_name = forms.CharField(
+        required=False, max_length=128, label="Event", widget=forms.TextInput(attrs={"list": "event-names"})
+    )
     min_count = forms.IntegerField(required=False, min_value=1, initial=1, label="At least (times)")
     days = forms.IntegerField(required=False, min_value=1, label="In the last (days)", help_text="Empty: ever.")
     filter_key = forms.CharField(required=False, max_length=100, label="Where event property")
@@ -185,15 +320,8 @@ def condition_initial(group: int, condition: dict[str, Any]) -> dict[str, Any]:
     return initial
 
 
-class EveryFormCounts(BaseFormSet):
-    """Each shown form is part of the definition, even when left at its initial values (editing a segment)."""
-
-    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
-        return super()._construct_form(i, **{**kwargs, "empty_permitted": False})  # type: ignore[misc]
-
-
 GroupFormSet = formset_factory(GroupForm, formset=EveryFormCounts, extra=0, min_num=1)
-ConditionFormSet = formset_factory(ConditionForm, formset=EveryFormCounts, extra=0, min_num=1, can_delete=True)
+ConditionFormSet = formset_factory(ConditionForm, formset=EveryFormCounts, extra=0, min_num=1)
 
 # Where a definition error lands in the builder: condition keys → form fields.
 ERROR_FIELDS = {
@@ -222,6 +350,7 @@ class SegmentBuilder:
         self.groups = GroupFormSet(data, prefix="groups", initial=[{"match": g.get("match", "all")} for g in groups])
         self.conditions = ConditionFormSet(data, prefix="conditions", initial=conditions)
         self.definition: dict[str, Any] | None = None
+        self.quiet = False
 
     def is_valid(self, *, need_name: bool = True) -> bool:
         ok = self.groups.is_valid() & self.conditions.is_valid()
@@ -231,7 +360,7 @@ class SegmentBuilder:
         group_count = len(self.groups.forms)
         grouped: list[list[tuple[ConditionForm, dict[str, Any]]]] = [[] for _ in range(group_count)]
         for form in self.conditions.forms:
-            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+            if not form.cleaned_data:
                 continue
             group = form.cleaned_data["group"]
             if group > group_count:
@@ -275,18 +404,78 @@ class SegmentBuilder:
     def name(self) -> str:
         return str(self.segment.cleaned_data["name"])
 
+    def hush(self) -> None:
+        """Show the forms as typed but without errors: after adding or removing a row nothing was submitted yet."""
+        for form in [self.segment, *self.groups.forms, *self.conditions.forms]:
+            form._errors = ErrorDict()
+        self.quiet = True  # the page leaves out the formsets' own errors too
 
-def builder_add(data: Any, part: str) -> Any:
-    """The posted data with one more empty group or condition form (the builder's "Add" buttons)."""
+    def grouped(self) -> list[dict[str, Any]]:
+        """Each group's form with its conditions' (index, form), for the page to show conditions inside groups."""
+        groups: list[dict[str, Any]] = [
+            {"number": i + 1, "form": form, "conditions": []} for i, form in enumerate(self.groups.forms)
+        ]
+        if not groups:
+            return []  # a tampered form count: nothing to place the conditions in
+        for index, form in enumerate(self.conditions.forms):
+            raw = form["group"].value()
+            number = int(raw) if str(raw).isdigit() else 1
+            groups[min(max(number, 1), len(groups)) - 1]["conditions"].append((index, form))
+        return groups
+
+
+# A posted form count is capped like Django's formsets cap it (absolute_max), so a tampered one costs nothing.
+MAX_FORMS = 1000
+
+
+def _count(data: Any, key: str) -> int:
+    raw = str(data.get(key, "0") or "0")
+    return min(int(raw), MAX_FORMS) if raw.isdigit() else 0
+
+
+def _condition_add(data: Any, group: int) -> None:
+    total = _count(data, "conditions-TOTAL_FORMS")
+    data["conditions-TOTAL_FORMS"] = str(total + 1)
+    data[f"conditions-{total}-group"] = str(group)
+    data[f"conditions-{total}-type"] = "property"
+    data[f"conditions-{total}-min_count"] = "1"
+
+
+def _form_drop(data: Any, prefix: str, index: int) -> None:
+    """Remove form `index` of a formset from posted data, moving the later forms down one place."""
+    total = _count(data, f"{prefix}-TOTAL_FORMS")
+    if not 0 <= index < total:
+        return
+    for i in range(index, total):
+        for key in [k for k in data if k.startswith(f"{prefix}-{i}-")]:
+            data.pop(key)
+        for key in [k for k in data if k.startswith(f"{prefix}-{i + 1}-")]:
+            data.setlist(f"{prefix}-{i}-" + key.removeprefix(f"{prefix}-{i + 1}-"), data.getlist(key))
+    data[f"{prefix}-TOTAL_FORMS"] = str(total - 1)
+    data[f"{prefix}-INITIAL_FORMS"] = str(min(_count(data, f"{prefix}-INITIAL_FORMS"), total - 1))
+
+
+def builder_change(data: Any, action: str) -> Any:
+    """The posted data after one of the builder's buttons: `add_condition:<group>`, `add_group`,
+    `remove_condition:<index>` or `remove_group:<group>` (groups count from 1, conditions from 0)."""
     data = data.copy()
-    key = f"{part}-TOTAL_FORMS"
-    total = int(data.get(key, "0") or 0)
-    data[key] = str(total + 1)
-    if part == "conditions":
-        groups = int(data.get("groups-TOTAL_FORMS", "1") or 1)
-        data[f"conditions-{total}-group"] = str(groups)
-        data[f"conditions-{total}-type"] = "property"
-        data[f"conditions-{total}-min_count"] = "1"
-    else:
-        data[f"groups-{total}-match"] = "all"
+    verb, _, raw = action.partition(":")
+    number = int(raw) if raw.isdigit() else 0
+    groups = _count(data, "groups-TOTAL_FORMS")
+    if verb == "add_group":
+        data["groups-TOTAL_FORMS"] = str(groups + 1)
+        data[f"groups-{groups}-match"] = "all"
+        _condition_add(data, groups + 1)
+    elif verb == "add_condition":
+        _condition_add(data, min(max(number, 1), max(groups, 1)))
+    elif verb == "remove_condition":
+        _form_drop(data, "conditions", number)
+    elif verb == "remove_group" and groups > 1 and 1 <= number <= groups:
+        for index in reversed(range(_count(data, "conditions-TOTAL_FORMS"))):
+            group = str(data.get(f"conditions-{index}-group", ""))
+            if group == str(number):
+                _form_drop(data, "conditions", index)
+            elif group.isdigit() and int(group) > number:
+                data[f"conditions-{index}-group"] = str(int(group) - 1)
+        _form_drop(data, "groups", number - 1)
     return data

@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -152,6 +153,18 @@ def mapping_clean(mapping: object, columns: list[str]) -> dict[str, str]:
     return clean
 
 
+def default_country_clean(value: object) -> str:
+    """A region code phonenumbers knows (upper-cased), or "" for none; ValidationError otherwise."""
+    code = value.strip().upper() if isinstance(value, str) else value
+    if code in ("", None):
+        return ""
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            {"default_country": [f"{value!r} is not a country code phonenumbers knows; use two letters, e.g. GB."]}
+        )
+    return str(code)
+
+
 class FileRefused(Exception):
     """The whole file cannot be imported (encoding of the header, no header, too big); the message says why."""
 
@@ -252,7 +265,18 @@ def _phone_check(value: str, column: str) -> str:
     try:
         return phone_normalize_fast(value)
     except ValidationError as exc:
-        raise RowInvalid(f"{column}: {exc.messages[0]}") from None
+        hint = " For numbers without a country code, choose the file's default country." if value[:1] == "0" else ""
+        raise RowInvalid(f"{column}: {exc.messages[0]}{hint}") from None
+
+
+def _national_phone_check(region: str) -> Check:
+    def check(value: str, column: str) -> str:
+        try:
+            return phone_normalize_fast(value, region=region)
+        except ValidationError as exc:
+            raise RowInvalid(f"{column}: {exc.messages[0]}") from None
+
+    return check
 
 
 def _email_check(value: str, column: str) -> str:
@@ -294,8 +318,12 @@ CHECKS: dict[str, Check] = {
 }
 
 
-def mapping_compile(mapping: dict[str, str], columns: list[str]) -> Plan:
-    """The reading plan for a mapping, so each row is read by position with one check per mapped cell."""
+def mapping_compile(mapping: dict[str, str], columns: list[str], *, region: str = "") -> Plan:
+    """The reading plan for a mapping, so each row is read by position with one check per mapped cell.
+
+    `region`: the country of phone numbers written without a country code ("" when there is none).
+    """
+    checks = {**CHECKS, "phone": _national_phone_check(region)} if region else CHECKS
     steps: list[tuple[int, str, int, Check | None]] = []
     properties: list[str] = []
     for column, target in mapping.items():
@@ -305,7 +333,7 @@ def mapping_compile(mapping: dict[str, str], columns: list[str]) -> Plan:
             steps.append((columns.index(column), column, FIRST_PROPERTY + len(properties), None))
             properties.append(target.removeprefix(PROPERTY_PREFIX))
         else:
-            steps.append((columns.index(column), column, SLOT[target], CHECKS[target]))
+            steps.append((columns.index(column), column, SLOT[target], checks[target]))
     return Plan(steps=steps, properties=properties, size=FIRST_PROPERTY + len(properties))
 
 
@@ -787,7 +815,7 @@ def contact_import_run(*, contact_import: ContactImport) -> ContactImport:
     already = job.rows_processed
     seen = 0
     size = batch_size()
-    plan = mapping_compile(job.mapping, columns)
+    plan = mapping_compile(job.mapping, columns, region=job.default_country)
     records: list[Record] = []
     outcome = BatchOutcome(columns=columns)
     writer = _Writer() if _writer_thread_allowed() else None
@@ -859,6 +887,33 @@ def _fail(job: ContactImport, reason: str) -> ContactImport:
     ContactImport.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=reason, finished_at=timezone.now())
     job.refresh_from_db()
     return job
+
+
+SAMPLE_ROWS = 3
+# Reading samples stops after this many lines, so a file whose first rows are all blank or broken stays quick.
+SAMPLE_LINES_READ = 200
+
+
+def column_samples(job: ContactImport) -> dict[str, list[str]]:
+    """Up to SAMPLE_ROWS distinct non-blank values per column, from the first readable rows of the uploaded file."""
+    samples: dict[str, list[str]] = {column: [] for column in job.columns}
+    try:
+        handle = Path(job.file_path).open("rb")
+    except OSError:
+        return samples
+    with handle:
+        for seen, (_, cells, reason) in enumerate(_rows(handle, len(job.columns))):
+            if seen >= SAMPLE_LINES_READ or all(len(v) >= SAMPLE_ROWS for v in samples.values()):
+                break
+            if reason:
+                continue
+            for column, cell in zip(job.columns, cells, strict=False):
+                value = cell.strip()
+                if value[:1] == GUARD:
+                    value = cell_unguard(value)
+                if value and value not in samples[column] and len(samples[column]) < SAMPLE_ROWS:
+                    samples[column].append(value[:60])
+    return samples
 
 
 def import_errors_rows(job: ContactImport) -> Iterable[list[str]]:

@@ -81,6 +81,10 @@ class ConsentChange(models.Model):
     )
     consent = models.CharField(max_length=16, choices=Consent.choices)
     source = models.CharField(max_length=64, help_text="What changed it: import, api, ui, inbound keyword …")
+    # The database default lets imports COPY history rows without naming this column.
+    reason = models.CharField(
+        max_length=255, blank=True, default="", db_default="", help_text="Why, when a person changed it by hand."
+    )
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -147,6 +151,11 @@ class ContactImport(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     columns = models.JSONField(default=list, help_text="The header row, as found in the file.")
     mapping = models.JSONField(default=dict, help_text="CSV column → contact field, `properties.<key>` or `ignore`.")
+    default_country = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="Region code (e.g. GB) for phone numbers written without their country code; blank: none.",
+    )
     status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.MAPPING)
     error = models.TextField(blank=True, help_text="Why the whole file was refused, if it was.")
     rows_processed = models.BigIntegerField(default=0)

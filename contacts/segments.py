@@ -355,3 +355,88 @@ def segment_q(definition: dict[str, Any], *, now: datetime | None = None) -> Q:
         _combine([_condition_q(cond, now) for cond in group["conditions"]], group["match"]) for group in clean["groups"]
     ]
     return _combine(groups, clean["match"])
+
+
+# --- description -------------------------------------------------------------------------------------------------
+
+_PROPERTY_WORDS = {
+    "eq": "is",
+    "ne": "is not",
+    "contains": "contains",
+    "gt": "is more than",
+    "lt": "is less than",
+    "in": "is one of",
+}
+# (within, not within, before, after) for the contact's own dates; a date property reads "<key> is …".
+_DATE_WORDS = {
+    "created_at": ("became a contact", "did not become a contact", "became a contact", "became a contact"),
+    "last_inbound_at": ("wrote to us", "did not write to us", "last wrote to us", "last wrote to us"),
+}
+
+
+def _quoted(value: object) -> str:
+    return str(value) if _number(value) is not None else f"“{value}”"
+
+
+def _property_words(cond: dict[str, Any]) -> str:
+    key, op, value = cond["key"], cond["op"], cond.get("value")
+    if op == "is_set":
+        return f"{key} is set"
+    if op == "not_set":
+        return f"{key} is not set"
+    if op == "in":
+        return f"{key} is one of {', '.join(_quoted(v) for v in value or [])}"
+    return f"{key} {_PROPERTY_WORDS[op]} {_quoted(value)}"
+
+
+def _date_words(cond: dict[str, Any]) -> str:
+    op, value = cond["op"], cond["value"]
+    if cond["field"] == "property":
+        within, not_within, before, after = (f"{cond['key']} is", f"{cond['key']} is not", *[f"{cond['key']} is"] * 2)
+    else:
+        within, not_within, before, after = _DATE_WORDS[cond["field"]]
+    if op == "within_last_days":
+        return f"{within} in the last {value} days"
+    if op == "not_within_last_days":
+        return f"{not_within} in the last {value} days"
+    return f"{before} before {value}" if op == "before" else f"{after} after {value}"
+
+
+def _event_words(cond: dict[str, Any]) -> str:
+    words = f"did “{cond['name']}”" if cond["op"] == "did" else f"did not do “{cond['name']}”"
+    if cond.get("min_count", 1) > 1:
+        words += f" at least {cond['min_count']} times"
+    if cond.get("days"):
+        words += f" in the last {cond['days']} days"
+    filters = [_property_words(flt) for flt in cond.get("filters") or []]
+    if filters:
+        words += " where " + " and ".join(filters)
+    return words
+
+
+def condition_describe(cond: dict[str, Any]) -> str:
+    """One (valid) condition in words: `plan is “gold”`, `did “signup” in the last 30 days`."""
+    kind = cond["type"]
+    if kind == "property":
+        return _property_words(cond)
+    if kind == "consent":
+        label = Consent(cond["value"]).label.lower()
+        return f"WhatsApp consent is {label}" if cond.get("op", "eq") == "eq" else f"WhatsApp consent is not {label}"
+    if kind == "test_profile":
+        return "is a test profile" if cond.get("value", True) else "is not a test profile"
+    if kind == "date":
+        return _date_words(cond)
+    return _event_words(cond)
+
+
+def segment_definition_describe(definition: dict[str, Any]) -> str:
+    """The definition as a sentence a marketer reads: `plan is “gold” and did “signup” in the last 30 days`."""
+    try:
+        clean = segment_definition_clean(definition)
+    except ValidationError:
+        return "(this definition is not valid; edit the segment to fix it)"
+    groups = []
+    for group in clean["groups"]:
+        words = f" {'and' if group['match'] == 'all' else 'or'} ".join(map(condition_describe, group["conditions"]))
+        groups.append(f"({words})" if len(clean["groups"]) > 1 and len(group["conditions"]) > 1 else words)
+    return f" {'and' if clean['match'] == 'all' else 'or'} ".join(groups)

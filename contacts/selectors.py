@@ -134,12 +134,68 @@ def contact_events(*, contact: Contact, limit: int = 100) -> list[Event]:
     return list(contact.events.order_by("-occurred_at", "-id")[:limit])
 
 
+# The builder's suggestions read the keys of this many most recent contacts: enough to know the properties in use,
+# while a table of millions is never scanned to fill a datalist.
+PROPERTY_KEYS_SAMPLE = 5000
+SUGGESTIONS_SHOWN = 300
+
+
+def contact_property_keys() -> list[str]:
+    """Property names in use (on recent contacts), sorted: the segment builder offers them."""
+    table = Contact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT k FROM (SELECT properties FROM {table} ORDER BY id DESC LIMIT %s) c,"  # noqa: S608
+            " jsonb_object_keys(CASE jsonb_typeof(c.properties) WHEN 'object' THEN c.properties ELSE '{}' END) k"
+            " ORDER BY k LIMIT %s",
+            [PROPERTY_KEYS_SAMPLE, SUGGESTIONS_SHOWN],
+        )
+        return [key for (key,) in cursor.fetchall()]
+
+
+def event_names() -> list[str]:
+    """Every event name stored, sorted: the segment builder offers them."""
+    # A skip scan over event_name_time_idx: one index probe per distinct name, however many events there are.
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE names(name) AS ((SELECT name FROM {table} ORDER BY name LIMIT 1)"  # noqa: S608
+            f" UNION ALL SELECT (SELECT e.name FROM {table} e WHERE e.name > n.name ORDER BY e.name LIMIT 1)"
+            " FROM names n WHERE n.name IS NOT NULL)"
+            " SELECT name FROM names WHERE name IS NOT NULL LIMIT %s",
+            [SUGGESTIONS_SHOWN],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
 def segment_list() -> QuerySet[Segment]:
     return Segment.objects.all()
 
 
 def contact_import_get(*, pk: int) -> ContactImport | None:
     return ContactImport.objects.filter(pk=pk).first()
+
+
+IMPORT_REFUSED_SHOWN = 20
+
+
+def contact_import_samples(*, job: ContactImport) -> dict[str, list[str]]:
+    """A few values of each column from the uploaded file, for the mapping step."""
+    return importing.column_samples(job)
+
+
+def contact_import_refused_rows(*, job: ContactImport, limit: int = IMPORT_REFUSED_SHOWN) -> list[dict[str, Any]]:
+    """The first refused or skipped rows, for the import's summary: line, why, and the row's non-blank cells."""
+    rows = job.row_errors.order_by("row_number", "id")[:limit]
+    return [
+        {
+            "row_number": error.row_number,
+            "kind": error.kind,
+            "message": error.message,
+            "cells": [(column, error.values.get(column, "")) for column in job.columns if error.values.get(column)],
+        }
+        for error in rows
+    ]
 
 
 def contacts_csv_lines(contacts: QuerySet[Contact]) -> Iterator[str]:

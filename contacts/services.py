@@ -37,8 +37,10 @@ def contact_get_or_create_by_phone(*, phone: str, defaults: dict[str, object] | 
         return Contact.objects.get(phone=e164), False
 
 
-def contact_consent_set(*, contact: Contact, consent: str, source: str, at: datetime | None = None) -> bool:
-    """Change consent and record it in the history; returns False (and writes nothing) when it is unchanged."""
+def contact_consent_set(
+    *, contact: Contact, consent: str, source: str, at: datetime | None = None, reason: str = ""
+) -> bool:
+    """Change consent and record it (with why, if a person says) in the history; False when it is unchanged."""
     if consent not in Consent.values:
         raise ValueError(f"Unknown consent {consent!r}")
     at = at or timezone.now()
@@ -50,7 +52,7 @@ def contact_consent_set(*, contact: Contact, consent: str, source: str, at: date
         )
         if not updated:
             return False
-        ConsentChange.objects.create(contact=contact, consent=consent, source=source, changed_at=at)
+        ConsentChange.objects.create(contact=contact, consent=consent, source=source, reason=reason, changed_at=at)
     contact.whatsapp_consent, contact.consent_source, contact.consent_changed_at = consent, source, at
     return True
 
@@ -81,7 +83,7 @@ def contact_create(*, data: dict[str, Any], source: str = "api") -> Contact:
     return contact
 
 
-def contact_update(*, contact: Contact, data: dict[str, Any], source: str = "api") -> Contact:
+def contact_update(*, contact: Contact, data: dict[str, Any], source: str = "api", consent_reason: str = "") -> Contact:
     """Change the given fields; a consent change goes through the history like every other."""
     consent = data.pop("whatsapp_consent", None)
     fields = {k: v for k, v in data.items() if k in CONTACT_EDITABLE}
@@ -93,7 +95,7 @@ def contact_update(*, contact: Contact, data: dict[str, Any], source: str = "api
         if fields:
             contact.save(update_fields=[*fields, "updated_at"])
         if consent is not None:
-            contact_consent_set(contact=contact, consent=consent, source=source)
+            contact_consent_set(contact=contact, consent=consent, source=source, reason=consent_reason)
     return contact
 
 
@@ -321,15 +323,23 @@ def contact_import_create(*, upload: File, user: Any | None) -> ContactImport:
 
 
 def contact_import_start(
-    *, contact_import: ContactImport, mapping: dict[str, str] | None = None, enqueue: bool = True
+    *,
+    contact_import: ContactImport,
+    mapping: dict[str, str] | None = None,
+    default_country: str | None = None,
+    enqueue: bool = True,
 ) -> ContactImport:
     """Fix the mapping and queue the import task (after commit); only a job still waiting for its mapping starts.
 
+    `default_country` (a region code such as GB) is the country of phone numbers written without one.
     With `enqueue=False` the caller runs it itself (`contact_import_run`), as the management command does.
     """
     clean = importing.mapping_clean(mapping if mapping is not None else contact_import.mapping, contact_import.columns)
+    country = importing.default_country_clean(
+        default_country if default_country is not None else contact_import.default_country
+    )
     claimed = ContactImport.objects.filter(pk=contact_import.pk, status=ImportStatus.MAPPING).update(
-        mapping=clean, status=ImportStatus.QUEUED
+        mapping=clean, default_country=country, status=ImportStatus.QUEUED
     )
     if not claimed:
         raise ValidationError({"status": ["This import has already been started."]})

@@ -6,6 +6,7 @@ urlpatterns = [
     path("contacts/", views.contact_list, name="contact-list"),
     path("contacts/export/", views.contact_export, name="contact-export"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact-detail"),
+    path("contacts/<int:pk>/edit/", views.contact_edit, name="contact-edit"),
     path("contacts/imports/new/", views.import_new, name="contact-import-new"),
     path("contacts/imports/<int:pk>/", views.import_detail, name="contact-import-detail"),
     path("contacts/imports/<int:pk>/status/", views.import_status, name="contact-import-status"),

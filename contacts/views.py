@@ -14,9 +14,18 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import is_marketer, marketer_required
 from contacts import selectors, services
-from contacts.forms import ContactFilterForm, ImportMappingForm, ImportUploadForm, SegmentBuilder, builder_add
+from contacts.forms import (
+    ContactEditForm,
+    ContactFilterForm,
+    ImportMappingForm,
+    ImportUploadForm,
+    SegmentBuilder,
+    builder_change,
+    property_text,
+)
 from contacts.models import Contact, ContactImport, ImportStatus, Segment
 from contacts.profile import profile_sections
+from contacts.segments import segment_definition_describe
 from whatsapp_project.safe_input import id_from
 
 PAGE_SIZE = 50
@@ -48,17 +57,30 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 @marketer_required
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
+    properties = contact.properties if isinstance(contact.properties, dict) else {}
     return render(
         request,
         "contacts/contact_detail.html",
         {
             "contact": contact,
-            "properties": sorted(contact.properties.items()) if isinstance(contact.properties, dict) else [],
+            "properties": [(key, property_text(value)) for key, value in sorted(properties.items())],
             "consent_history": contact.consent_changes.all()[:50],
             "events": selectors.contact_events(contact=contact),
             "sections": profile_sections(contact),
         },
     )
+
+
+@marketer_required
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    form = ContactEditForm(request.POST or None, contact=contact)
+    if request.method == "POST" and form.is_valid():
+        reason = form.cleaned_data["consent_reason"].strip()
+        services.contact_update(contact=contact, data=form.changes(), source="ui", consent_reason=reason)
+        messages.success(request, "Contact saved.")
+        return redirect("contact-detail", pk=contact.pk)
+    return render(request, "contacts/contact_form.html", {"contact": contact, "form": form})
 
 
 def contact_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
@@ -101,11 +123,20 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 2 (map the columns) while the import waits for its mapping; afterwards its progress and summary."""
     job = get_object_or_404(ContactImport, pk=pk)
     if job.status != ImportStatus.MAPPING:
-        return render(request, "contacts/import_detail.html", {"job": job})
-    form = ImportMappingForm(request.POST or None, columns=job.columns, mapping=job.mapping)
+        refused = selectors.contact_import_refused_rows(job=job) if job.is_finished else []
+        return render(request, "contacts/import_detail.html", {"job": job, "refused": refused})
+    form = ImportMappingForm(
+        request.POST or None,
+        columns=job.columns,
+        mapping=job.mapping,
+        samples=selectors.contact_import_samples(job=job),
+        default_country=job.default_country,
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.contact_import_start(contact_import=job, mapping=form.mapping())
+            services.contact_import_start(
+                contact_import=job, mapping=form.mapping(), default_country=form.cleaned_data["default_country"]
+            )
         except ValidationError as exc:
             for key, errors in exc.message_dict.items():
                 column = key.removeprefix("mapping.")
@@ -150,21 +181,29 @@ def import_errors(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 @marketer_required
 def segment_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "contacts/segment_list.html", {"segments": selectors.segment_list()})
+    segments = [(segment, segment_definition_describe(segment.definition)) for segment in selectors.segment_list()]
+    return render(request, "contacts/segment_list.html", {"segments": segments})
 
 
 @marketer_required
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
     return render(
-        request, "contacts/segment_detail.html", {"segment": segment, "preview": selectors.segment_preview(segment)}
+        request,
+        "contacts/segment_detail.html",
+        {
+            "segment": segment,
+            "preview": selectors.segment_preview(segment),
+            "description": segment_definition_describe(segment.definition),
+        },
     )
 
 
 def _builder_page(request: HttpRequest, segment: Segment | None) -> HttpResponse:
     action = request.POST.get("action", "save") if request.method == "POST" else ""
-    if action in ("add_condition", "add_group"):
-        builder = SegmentBuilder(builder_add(request.POST, action.removeprefix("add_") + "s"))
+    if action.startswith(("add_", "remove_")):
+        builder = SegmentBuilder(builder_change(request.POST, action))
+        builder.hush()
     elif request.method == "POST":
         builder = SegmentBuilder(request.POST)
         if builder.is_valid():
@@ -187,6 +226,8 @@ def _builder_page(request: HttpRequest, segment: Segment | None) -> HttpResponse
         "builder": builder,
         "segment": segment,
         "preview_url": reverse("segment-preview"),
+        "property_keys": selectors.contact_property_keys(),
+        "event_names": selectors.event_names(),
     }
     return render(request, "contacts/segment_form.html", context)
 

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
 from contacts.models import Contact
+from contacts.phones import phone_list_split
 from providers.messaging.sending import TEST_SEND_MAX_RECIPIENTS
 from providers.models import ProviderConfig
 from templates_app import services
@@ -80,9 +81,9 @@ class TestSendSerializer(serializers.Serializer):
     parameters = serializers.DictField(required=False, help_text='{"1": "Ann", "header": "https://…"}')
 
     def to_internal_value(self, data: Any) -> Any:
-        # `"to": "+44…"` (one number) is accepted as well as a list.
+        # `"to": "+44 7700 900001"` (one number, or several separated by commas) is accepted as well as a list.
         if isinstance(data, dict) and isinstance(data.get("to"), str):
-            data = {**data, "to": [data["to"]]}
+            data = {**data, "to": phone_list_split(data["to"])}
         return super().to_internal_value(data)
 
     def validate_contacts(self, ids: list[int]) -> list[Contact]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from contacts.models import Contact
+from contacts.phones import phone_list_split
 from providers.models import ProviderConfig
 from templates_app.models import LANGUAGES, Category, HeaderType, Status, Template
 from templates_app.rendering import TemplateRenderError, TemplateVariableMissing, template_slots, template_values
@@ -194,9 +194,6 @@ class TemplateImportForm(forms.Form):
             raise ValidationError(f"This is not a JSON export: {error}.") from None
 
 
-_SPLIT_RE = re.compile(r"[\s,;]+")
-
-
 class TestSendForm(forms.Form):
     contacts = forms.ModelMultipleChoiceField(
         Contact.objects.none(), required=False, widget=forms.CheckboxSelectMultiple, label="Test profiles"
@@ -204,7 +201,8 @@ class TestSendForm(forms.Form):
     to = forms.CharField(
         required=False,
         label="Or phone numbers",
-        help_text="International format, e.g. +447700900001; separate several with commas.",
+        max_length=2000,
+        help_text="With the country code, e.g. +44 7700 900001; separate several with commas.",
     )
 
     def __init__(self, *args: Any, template: Template, **kwargs: Any) -> None:
@@ -232,7 +230,7 @@ class TestSendForm(forms.Form):
         return values
 
     def numbers(self) -> list[str]:
-        return [part for part in _SPLIT_RE.split(self.cleaned_data.get("to") or "") if part]
+        return phone_list_split(self.cleaned_data.get("to") or "")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -24,7 +24,8 @@
       set("import-skipped", data.skipped);
       set("import-invalid", data.invalid);
       if (data.error) { const e = document.getElementById("import-error"); e.hidden = false; e.textContent = data.error; }
-      if (data.finished) { progress.dataset.finished = "true"; return; }
+      // Once finished, the page itself shows the summary, with the rows that were not imported and why.
+      if (data.finished) { window.location.reload(); return; }
       setTimeout(poll, 1000);
     };
     poll();
@@ -40,7 +41,7 @@
     date: ["date_field", "date_op", "value", "key"],
     event: ["event_op", "event_name", "min_count", "days", "filter_key", "filter_op", "filter_value"],
   };
-  const ALWAYS = ["group", "type", "DELETE"];
+  const ALWAYS = ["type"];
   const arrange = (card) => {
     const type = card.querySelector("select[name$='-type']").value;
     card.querySelectorAll(".field").forEach((field) => {
@@ -55,6 +56,9 @@
   const count = document.getElementById("preview-count");
   const sample = document.getElementById("preview-sample");
   const errors = document.getElementById("preview-errors");
+  const hint = document.getElementById("preview-hint");
+  // A form nobody has typed in yet is not wrong, only unfinished: it gets a hint, not error messages.
+  let touched = false;
   let timer = null;
   let sequence = 0;
   const refresh = async () => {
@@ -71,9 +75,11 @@
     if (mine !== sequence) return;
     errors.replaceChildren();
     sample.replaceChildren();
+    hint.hidden = data.valid || touched;
     if (!data.valid) {
       count.textContent = "–";
       document.getElementById("preview-reach").textContent = "";
+      if (!touched) return;
       data.errors.forEach((text) => { const li = document.createElement("li"); li.textContent = text; errors.append(li); });
       return;
     }
@@ -88,13 +94,13 @@
       sample.append(li);
     });
   };
-  const later = () => { clearTimeout(timer); timer = setTimeout(refresh, 350); };
+  const later = () => { touched = true; clearTimeout(timer); timer = setTimeout(refresh, 350); };
   builder.addEventListener("input", later);
   builder.addEventListener("change", (event) => {
     const card = event.target.closest("[data-condition]");
     if (card && event.target.name.endsWith("-type")) arrange(card);
     later();
   });
-  document.getElementById("preview-refresh").addEventListener("click", refresh);
+  document.getElementById("preview-refresh").addEventListener("click", () => { touched = true; refresh(); });
   refresh();
 })();

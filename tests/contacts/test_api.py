@@ -179,3 +179,18 @@ def test_import_api_uploads_runs_and_reports(
     refused = marketer_api.post("/api/v1/contacts/import/", {"file": no_key})
     assert refused.status_code == 400 and "mapping" in refused.json()
     assert marketer_api.post("/api/v1/contacts/import/", {}).status_code == 400
+
+
+def test_import_api_takes_a_default_country_for_national_numbers(
+    marketer_api: APIClient, settings: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.CONTACT_IMPORT_DIR = tmp_path
+    csv_file = SimpleUploadedFile("uk.csv", b"Mobile\n07700 900001\n", content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketer_api.post("/api/v1/contacts/import/", {"file": csv_file, "default_country": "GB"})
+    assert response.status_code == 201, response.json()
+    assert response.json()["default_country"] == "GB"
+    assert Contact.objects.get().phone == "+447700900001"
+    wrong = SimpleUploadedFile("uk.csv", b"Mobile\n07700 900001\n", content_type="text/csv")
+    refused = marketer_api.post("/api/v1/contacts/import/", {"file": wrong, "default_country": "Narnia"})
+    assert refused.status_code == 400 and "default_country" in refused.json()

@@ -265,3 +265,37 @@ def test_a_row_with_a_nul_character_is_reported_and_the_others_are_kept() -> Non
     job = run(b"phone,name\n+447700900001,Ann\n+447700900002,B\x00b\n+447700900003,Cy\n")
     assert (job.created_count, job.invalid_count) == (2, 1)
     assert "NUL character" in errors(job)[3]
+
+
+def test_a_default_country_imports_national_numbers() -> None:
+    content = b"phone,name\n07700 900001,Ann\n+33 6 12 34 56 78,Zoe\n0770,Bad\n"
+    job = contact_import_create(upload=upload(content), user=None)
+    job = contact_import_start(contact_import=job, default_country="gb")
+    assert job.default_country == "GB"
+    job = contact_import_run(contact_import=job)
+    assert set(Contact.objects.values_list("phone", flat=True)) == {"+447700900001", "+33612345678"}
+    assert list(errors(job)) == [4]
+
+
+def test_without_a_default_country_a_national_number_is_refused_with_a_hint() -> None:
+    job = run(b"phone,name\n07700 900001,Ann\n")
+    assert "choose the file's default country" in errors(job)[2]
+    assert not Contact.objects.exists()
+
+
+def test_an_unknown_default_country_is_refused() -> None:
+    job = contact_import_create(upload=upload(b"phone\n+447700900001\n"), user=None)
+    with pytest.raises(ValidationError) as refused:
+        contact_import_start(contact_import=job, default_country="XX")
+    assert "default_country" in refused.value.message_dict
+
+
+def test_column_samples_show_the_first_distinct_values_of_each_column() -> None:
+    job = contact_import_create(
+        upload=upload(b"phone,plan\n+447700900001,gold\n+447700900002,gold\n+447700900003,\n+447700900004,silver\n"),
+        user=None,
+    )
+    assert importing.column_samples(job) == {
+        "phone": ["+447700900001", "+447700900002", "+447700900003"],
+        "plan": ["gold", "silver"],
+    }

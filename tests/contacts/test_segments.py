@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.models import Consent
-from contacts.segments import segment_definition_clean
+from contacts.segments import segment_definition_clean, segment_definition_describe
 from contacts.selectors import segment_contacts, segment_definition_contacts, segment_preview
 from tests.contacts.factories import ContactFactory, EventFactory, SegmentFactory
 
@@ -160,3 +160,69 @@ def test_invalid_definitions_name_each_wrong_field() -> None:
         segment_definition_clean({"groups": []})
     with pytest.raises(ValidationError):
         segment_definition_clean("everyone")
+
+
+def test_a_definition_reads_as_a_sentence() -> None:
+    simple = {
+        "match": "all",
+        "groups": [
+            {
+                "match": "all",
+                "conditions": [
+                    {"type": "property", "key": "plan", "op": "eq", "value": "gold"},
+                    {"type": "event", "op": "did", "name": "signup", "days": 30},
+                ],
+            }
+        ],
+    }
+    assert segment_definition_describe(simple) == "plan is “gold” and did “signup” in the last 30 days"
+    mixed = {
+        "match": "any",
+        "groups": [
+            {
+                "match": "any",
+                "conditions": [
+                    {"type": "property", "key": "plan", "op": "in", "value": "gold, silver"},
+                    {"type": "consent", "op": "ne", "value": "subscribed"},
+                ],
+            },
+            {
+                "match": "all",
+                "conditions": [{"type": "date", "field": "created_at", "op": "within_last_days", "value": 7}],
+            },
+            {
+                "match": "all",
+                "conditions": [
+                    {"type": "date", "field": "property", "key": "renewal", "op": "before", "value": "2026-01-01"},
+                    {
+                        "type": "event",
+                        "op": "did_not",
+                        "name": "purchase",
+                        "min_count": 2,
+                        "filters": [{"key": "sku", "op": "eq", "value": "A1"}],
+                    },
+                    {"type": "test_profile", "value": False},
+                    {"type": "property", "key": "age", "op": "gt", "value": "30"},
+                ],
+            },
+        ],
+    }
+    assert segment_definition_describe(mixed) == (
+        "(plan is one of “gold”, “silver” or WhatsApp consent is not subscribed)"
+        " or became a contact in the last 7 days"
+        " or (renewal is before 2026-01-01 and did not do “purchase” at least 2 times where sku is “A1”"
+        " and is not a test profile and age is more than 30)"
+    )
+    assert "not valid" in segment_definition_describe({"groups": "nope"})
+
+
+def test_the_builder_suggests_property_and_event_names_in_use() -> None:
+    from contacts.selectors import contact_property_keys, event_names
+
+    ContactFactory(properties={"plan": "gold", "city": "Leeds"})
+    ContactFactory(properties={"plan": "free", "score": 3})
+    EventFactory(name="signup")
+    EventFactory(name="purchase")
+    EventFactory(name="purchase")
+    assert contact_property_keys() == ["city", "plan", "score"]
+    assert event_names() == ["purchase", "signup"]

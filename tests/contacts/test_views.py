@@ -38,6 +38,73 @@ def test_profile_shows_properties_consent_history_events_and_registered_sections
     assert "gold" in page and "signup" in page and "via ui" in page and 'id="profile-messages"' in page
 
 
+def edit_data(**extra: str) -> dict[str, str]:
+    data = {
+        "name": "Ann",
+        "email": "",
+        "whatsapp_consent": "untracked",
+        "consent_reason": "",
+        "props-TOTAL_FORMS": "1",
+        "props-INITIAL_FORMS": "0",
+        "props-0-key": "",
+        "props-0-value": "",
+    }
+    return data | extra
+
+
+def test_editing_a_contact_writes_consent_history_through_the_one_service(client_in: Client) -> None:
+    contact = ContactFactory.create(properties={"score": 7, "tags": ["a"]})
+    response = client_in.post(
+        f"/contacts/{contact.pk}/edit/",
+        edit_data(
+            **{
+                "whatsapp_consent": "subscribed",
+                "consent_reason": "Signed the form at the shop",
+                "props-TOTAL_FORMS": "3",
+                "props-0-key": "score",
+                "props-0-value": "7",
+                "props-1-key": "tags",
+                "props-1-value": '["a"]',
+                "props-2-key": "plan",
+                "props-2-value": "gold",
+            }
+        ),
+    )
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.properties == {"score": 7, "tags": ["a"], "plan": "gold"}
+    assert contact.whatsapp_consent == Consent.SUBSCRIBED and contact.consent_source == "ui"
+    change = contact.consent_changes.get()
+    assert (change.source, change.reason) == ("ui", "Signed the form at the shop")
+    # An emptied row removes its property; the same consent again writes no history.
+    client_in.post(
+        f"/contacts/{contact.pk}/edit/",
+        edit_data(**{"whatsapp_consent": "subscribed", "props-0-key": "plan", "props-0-value": "gold"}),
+    )
+    contact.refresh_from_db()
+    assert contact.properties == {"plan": "gold"} and contact.consent_changes.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"email": "not an email"}, "email"),
+        ({"whatsapp_consent": "subscribed"}, "consent_reason"),
+        ({"whatsapp_consent": "maybe"}, "whatsapp_consent"),
+        ({"props-0-key": "bad{key}", "props-0-value": "x"}, None),
+        ({"props-TOTAL_FORMS": "x"}, None),
+    ],
+)
+def test_bad_contact_edits_are_form_errors(client_in: Client, extra: dict[str, str], field: str | None) -> None:
+    contact = ContactFactory.create(name="Before")
+    response = client_in.post(f"/contacts/{contact.pk}/edit/", edit_data(**extra))
+    assert response.status_code == 200
+    if field:
+        assert field in response.context["form"].errors
+    contact.refresh_from_db()
+    assert contact.name == "Before"
+
+
 def test_outsider_cannot_see_contacts(client: Client, outsider_user: Any) -> None:
     client.force_login(outsider_user)
     assert client.get("/contacts/").status_code == 403
@@ -61,6 +128,15 @@ def test_upload_map_and_import_through_the_pages(
     assert (status["created"], status["invalid"]) == (1, 1)
     errors = client_in.get(f"/contacts/imports/{job.pk}/errors.csv").getvalue().decode()
     assert errors.splitlines()[1].startswith("3,invalid,")
+    summary = client_in.get(f"/contacts/imports/{job.pk}/").context["refused"]
+    assert summary == [
+        {
+            "row_number": 3,
+            "kind": "invalid",
+            "message": "Mobile: 'nope' is not a phone number; use the international format, e.g. +447700900001.",
+            "cells": [("Mobile", "nope"), ("Tier", "silver")],
+        }
+    ]
 
 
 def test_upload_form_shows_file_level_errors(client_in: Client, settings: Any, tmp_path: Path) -> None:
@@ -108,9 +184,51 @@ def test_segment_builder_saves_a_definition_and_previews_live(client_in: Client)
 
 
 def test_segment_builder_adds_forms_and_shows_field_errors(client_in: Client) -> None:
-    page = client_in.post("/segments/new/", builder_data(action="add_condition")).content.decode()
-    assert "Condition 2" in page
+    response = client_in.post("/segments/new/", builder_data(action="add_condition:1", name=""))
+    assert len(response.context["builder"].conditions.forms) == 2
+    assert 'value="remove_condition:1"' in response.content.decode()
+    assert "This field is required" not in response.content.decode()  # nothing submitted yet: no errors
     page = client_in.post("/segments/new/", builder_data(action="save", **{"conditions-0-key": ""})).content.decode()
     assert "Name the property" in page and Segment.objects.count() == 0
     bad = client_in.post("/segments/preview/", builder_data(**{"conditions-0-type": "event"})).json()
     assert not bad["valid"] and any("Name the event" in e for e in bad["errors"])
+
+
+def test_removing_a_group_drops_its_conditions_and_renumbers_the_rest(client_in: Client) -> None:
+    data = builder_data(
+        **{
+            "groups-TOTAL_FORMS": "3",
+            "groups-1-match": "any",
+            "groups-2-match": "all",
+            "conditions-TOTAL_FORMS": "3",
+            "conditions-1-group": "2",
+            "conditions-1-type": "test_profile",
+            "conditions-1-test_profile": "true",
+            "conditions-2-group": "3",
+            "conditions-2-type": "consent",
+            "conditions-2-consent": "eq",
+            "conditions-2-consent_value": "subscribed",
+        }
+    )
+    response = client_in.post("/segments/new/", data | {"action": "remove_group:2"})
+    builder = response.context["builder"]
+    assert [form["match"].value() for form in builder.groups.forms] == ["all", "all"]
+    assert [(form["group"].value(), form["type"].value()) for form in builder.conditions.forms] == [
+        ("1", "property"),
+        ("2", "consent"),
+    ]
+    saved = client_in.post("/segments/new/", {**builder.conditions.data, "action": "save"})
+    assert saved.status_code == 302
+    assert [len(g["conditions"]) for g in Segment.objects.get().definition["groups"]] == [1, 1]
+
+
+@pytest.mark.parametrize("action", ["remove_condition:99", "remove_group:x", "add_condition:-1", "remove_group:1"])
+def test_odd_builder_actions_never_fail(client_in: Client, action: str) -> None:
+    response = client_in.post("/segments/new/", builder_data(action=action, **{"groups-TOTAL_FORMS": "zz"}))
+    assert response.status_code == 200
+
+
+def test_profile_shows_structured_property_values_as_json(client_in: Client) -> None:
+    contact = ContactFactory.create(properties={"tags": ["vip", "spring"], "vip": True})
+    page = client_in.get(f"/contacts/{contact.pk}/").content.decode()
+    assert "[&quot;vip&quot;, &quot;spring&quot;]" in page and "<dd>true</dd>" in page

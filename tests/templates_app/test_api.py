@@ -110,6 +110,15 @@ def test_test_send_to_a_number_and_contacts(marketer_api: APIClient, fake_send: 
     assert response.json()["preview"] == "Hi Ann, your code is X."
 
 
+def test_test_send_takes_numbers_written_with_spaces(marketer_api: APIClient, fake_send: RecordingSend) -> None:
+    template = template_make(body="Hi")
+    response = post(marketer_api, f"{URL}{template.pk}/test-send/", {"to": "+44 7700 900444, +44 7700 900445"})
+    assert response.status_code == 200, response.json()
+    assert [r["to"] for r in response.json()["results"]] == ["+447700900444", "+447700900445"]
+    listed = post(marketer_api, f"{URL}{template.pk}/test-send/", {"to": ["+44 7700 900446"]})
+    assert [r["to"] for r in listed.json()["results"]] == ["+447700900446"]
+
+
 def test_test_send_shows_refusals(marketer_api: APIClient, fake_send: RecordingSend) -> None:
     template = template_make(body="Hi")
     fake_send.refuse["+447700900444"] = "The contact opted out."

@@ -170,3 +170,10 @@ def test_delete_from_the_edit_page(marketer_client: Client) -> None:
     template = template_make()
     assert marketer_client.post(f"/templates/{template.pk}/delete/").status_code == 302
     assert not Template.objects.exists()
+
+
+def test_send_test_takes_numbers_written_with_spaces(marketer_client: Client, fake_send: RecordingSend) -> None:
+    template = template_make(body="Hi")
+    response = marketer_client.post(f"/templates/{template.pk}/test/", {"to": "+44 7700 900555, +44 7700 900556"})
+    assert response.context["form"].errors == {}
+    assert [call["to"] for call in fake_send.calls] == ["+447700900555", "+447700900556"]
