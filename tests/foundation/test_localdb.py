@@ -108,9 +108,12 @@ def test_the_server_stops_when_the_command_is_interrupted(tmp_path: Path, sig: s
     ready = tmp_path / "ready"
     waits = f"import pathlib, time; pathlib.Path({str(ready)!r}).write_text('x'); time.sleep(60)"
     clean = _clean_env()
+    # As from a terminal: Ctrl-C at its default. A test runner's worker may ignore SIGINT, and the ignore would be
+    # inherited by the wrapper and its command (which then never stops on Ctrl-C, as Unix intends).
     wrapper = subprocess.Popen(
         [sys.executable, "-m", "whatsapp_project.localdb", "--data", str(data), "--", sys.executable, "-c", waits],
         cwd=ROOT, env=clean, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
