@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from providers.nexmo.errors import error_in_words
 from whatsapp_project.encryption import EncryptedTextField
 
 
@@ -152,6 +153,11 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.get_origin_display()} to {self.to}: {self.status}"
 
+    @property
+    def error_text(self) -> str:
+        """The error in words, with Nexmo's code and reason (empty when there is none)."""
+        return error_in_words(self.error_code, self.error_reason)
+
 
 class InboundMessage(models.Model):
     """A message a customer sent to one of our numbers."""
@@ -186,6 +192,27 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type} from {self.from_number}"
+
+    @property
+    def from_display(self) -> str:
+        """The sender's number as E.164 (Nexmo sends WhatsApp numbers as bare digits)."""
+        return f"+{self.from_number}" if self.from_number.isdigit() else self.from_number
+
+    @property
+    def summary(self) -> str:
+        """What the customer sent, in words: the text, the label of the button or list row they tapped, the media."""
+        if self.button_text or self.button_payload:
+            return f"Tapped “{self.button_text or self.button_payload}”"
+        if self.media_url:
+            return " ".join(part for part in (f"{self.content_type.capitalize()}:", self.text, self.media_url) if part)
+        if self.text:
+            return self.text
+        if self.location:
+            place = self.location.get("name") or self.location.get("address") or ""
+            lat = self.location.get("latitude", self.location.get("lat", "?"))
+            long = self.location.get("longitude", self.location.get("long", "?"))
+            return f"Location: {place} ({lat}, {long})" if place else f"Location: {lat}, {long}"
+        return f"({self.content_type})"
 
 
 class PendingStatus(models.Model):

@@ -79,8 +79,9 @@ def test_connect_a_number_send_a_test_and_see_it_read(page: Any, login: Any, sta
     page.goto("/messages/")
     row = page.locator(f"tr[data-client-ref='{message.client_ref}']")
     assert row.locator(".badge").inner_text() == "read"
-    cells = row.locator("td").all_inner_texts()
-    assert re.match(r"\d\d:\d\d:\d\d", cells[6]) and re.match(r"\d\d:\d\d:\d\d", cells[7])
+    progress = row.locator("td.log-progress")
+    assert re.fullmatch(r"Delivered \d\d:\d\d:\d\d", progress.locator("[data-step=delivered]").inner_text())
+    assert re.fullmatch(r"Read \d\d:\d\d:\d\d", progress.locator("[data-step=read]").inner_text())
 
 
 def test_the_provider_page_says_whether_callbacks_are_signed(page: Any, login: Any, staff_user: Any) -> None:
