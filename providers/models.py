@@ -87,6 +87,12 @@ class MessageStatus(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+# The statuses read together: not sent yet, reached the phone (read includes delivered), and every failure.
+MESSAGE_WAITING = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+MESSAGE_DELIVERED = (MessageStatus.DELIVERED.value, MessageStatus.READ.value)
+MESSAGE_FAILED = (MessageStatus.FAILED.value, MessageStatus.REJECTED.value, MessageStatus.UNDELIVERABLE.value)
+
+
 class Origin(models.TextChoices):
     TEST = "test", "Test send"
     CAMPAIGN = "campaign", "Campaign"

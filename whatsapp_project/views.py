@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found
 
 from accounts.roles import access_refusal, is_staff, marketer_required
+from whatsapp_project.dashboard import dashboard_figures
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ WORKER_FRESH_FOR = timedelta(seconds=90)
 
 @marketer_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard.html")
+    return render(request, "dashboard.html", {"figures": dashboard_figures()})
 
 
 def _worker_last_seen() -> str | None:
