@@ -36,7 +36,7 @@ def is_staff(user: AbstractBaseUser | AnonymousUser | None) -> bool:
 
 
 class RoleRequired(PermissionDenied):
-    """Refused because the page needs a role the user lacks: `role` is "marketer" or "staff" (the 403 page says which)."""
+    """Refused for a role the user lacks: `role` is "marketer" or "staff" (the 403 page says which)."""
 
     def __init__(self, role: str) -> None:
         self.role = role

@@ -12,14 +12,13 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import PG_URL, psql
+from common import phase_in_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "campaignux_stats"
@@ -155,26 +154,7 @@ def _phase() -> dict[str, Any]:
 
 
 def run() -> list[dict[str, Any]]:
-    from cryptography.fernet import Fernet
-
-    psql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    psql(f'CREATE DATABASE "{DATABASE}"')
-    try:
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"{PG_URL}/{DATABASE}",
-            "DEBUG": "false",
-            "SECRET_KEY": "b" * 60,
-            "ALLOWED_HOSTS": "localhost",
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        }
-        out = subprocess.run([sys.executable, __file__, "phase"], env=env, capture_output=True, text=True, check=False)
-        lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-        if out.returncode or not lines:
-            raise RuntimeError(f"bench phase failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-        r = json.loads(lines[-1].removeprefix("RESULT "))
-    finally:
-        psql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    r = phase_in_database(DATABASE, __file__)
     load = os.getloadavg()[0]
     print("\n".join(r["plan"]))
     return [

@@ -71,9 +71,8 @@ def message_log(*, filters: dict[str, Any] | None = None) -> QuerySet[Any]:
             received = received.filter(
                 Q(from_number__icontains=term.lstrip("+")) | Q(message_uuid=term) | Q(contact__name__icontains=term)
             )
-        parts.append(
-            received.order_by().annotate(direction=Value("in"), at=F("received_at")).values_list("direction", "id", "at")
-        )
+        received = received.order_by().annotate(direction=Value("in"), at=F("received_at"))
+        parts.append(received.values_list("direction", "id", "at"))
     if not parts:
         return Message.objects.none().values_list("id")
     log = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]

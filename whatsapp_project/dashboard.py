@@ -2,20 +2,22 @@
 number's health and the latest failures.
 
 It reads every app, so it lives with the project rather than in one of them. Fast on millions of messages by design:
-one grouped scan of the week's messages (by number, status and error code) serves the totals, the rates, each
-number's failure rate and the failure reasons; everything else is an index range, an index-only count or a stored
-rollup. bench/bench_dashboard.py measures it next to a COUNT per figure.
+one grouped count of today's messages (by number, status and error code, from a covering index) serves today's
+totals, rates and each number's failure rate; the 6 days before come from the same count per day, cached (a day
+that is over barely changes); everything else is an index lookup, an index-only count or a stored rollup.
+bench/bench_dashboard.py measures it next to a COUNT per figure.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q
-from django.db.models.functions import TruncSecond
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate, TruncSecond
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -25,7 +27,10 @@ from journeys.models import Enrollment, EnrollmentState, Journey, JourneyStatus
 from providers.models import MESSAGE_DELIVERED, MESSAGE_FAILED, MESSAGE_WAITING, InboundMessage, Message, ProviderConfig
 from providers.nexmo.errors import error_in_words
 
-WEEK = timedelta(days=7)
+# "7 days" is today and the 6 days before it, in the site's time zone.
+WEEK_DAYS = 7
+YESTERDAY_TTL = 300
+EARLIER_DAY_TTL = 3600
 # A number sending while no delivery receipt came for this long: its status callback URL is probably wrong.
 RECEIPTS_OVERDUE = timedelta(minutes=15)
 # How far back the send rate looks, and how long before its sending a message may have been queued to count.
@@ -81,8 +86,8 @@ class NumberHealth:
     today: Period = field(default_factory=Period)
     last_inbound_at: datetime | None = None
     last_receipt_at: datetime | None = None
-    last_submitted_at: datetime | None = None
-    last_settled_submit_at: datetime | None = None  # the latest send old enough to have had its receipt
+    # The latest message still waiting for its receipt RECEIPTS_OVERDUE after it went out.
+    last_settled_submit_at: datetime | None = None
     rate_now: float = 0.0  # messages per second over the last RATE_WINDOW
     peak_second: int = 0  # the busiest second of that window
 
@@ -115,7 +120,7 @@ class NumberHealth:
         found = []
         if not self.provider.is_active:
             found.append("Switched off: nothing is sent from this number.")
-        # A message went out RECEIPTS_OVERDUE ago or more, and no receipt came for it or anything after it.
+        # A message still has no receipt RECEIPTS_OVERDUE after it went out, and none came for anything since.
         overdue = (
             self.last_settled_submit_at is not None
             and timezone.now() - self.last_settled_submit_at < timedelta(days=1)
@@ -180,32 +185,74 @@ def _day_start(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+MessageCounts = list[tuple[int, str, str, int]]  # (provider id, status, error code, messages)
+
+
+def _counts_today_query(today_start: datetime) -> QuerySet[Message, tuple[int, str, str, int]]:
+    """Today's messages by number, status and error code: a range of message_recent_cover_idx, read live."""
+    return (
+        Message.objects.filter(created_at__gte=today_start)
+        .values_list("provider_id", "status", "error_code")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+
+
+def _counts_earlier_days(today_start: datetime) -> MessageCounts:
+    """The same counts for the 6 days before today, each day's kept in the cache for a while.
+
+    A day that is over changes little (a late receipt, a late read), so its counts are cached: yesterday's for
+    YESTERDAY_TTL, older days' for EARLIER_DAY_TTL. Only missing days are counted, in one grouped query.
+    """
+    days = [(today_start - timedelta(days=back)).date() for back in range(1, WEEK_DAYS)]
+    zone = timezone.get_current_timezone_name()
+    keys = {day: f"dashboard:messages:{zone}:{day.isoformat()}" for day in days}
+    cached = cache.get_many(list(keys.values()))
+    missing = [day for day in days if keys[day] not in cached]
+    if missing:
+        first = today_start - timedelta(days=(today_start.date() - min(missing)).days)
+        end = today_start - timedelta(days=(today_start.date() - max(missing)).days - 1)
+        counted: dict[date, MessageCounts] = {day: [] for day in missing}
+        rows = (
+            Message.objects.filter(created_at__gte=first, created_at__lt=end)
+            .annotate(day=TruncDate("created_at"))
+            .values_list("day", "provider_id", "status", "error_code")
+            .annotate(n=Count("*"))
+            .order_by()
+        )
+        for day, provider_id, status, error_code, count in rows:
+            counted.setdefault(day, []).append((provider_id, status, error_code, count))
+        yesterday = days[0]
+        for day, counts in counted.items():
+            if day in keys:
+                ttl = YESTERDAY_TTL if day == yesterday else EARLIER_DAY_TTL
+                cache.set(keys[day], counts, ttl)
+                cached[keys[day]] = counts
+    return [row for day in days for row in cached.get(keys[day], [])]
+
+
 def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
     """Every figure of the dashboard, in a fixed handful of queries whatever the number of messages."""
     now = now or timezone.now()
-    today_start, week_start = _day_start(now), now - WEEK
+    today_start = _day_start(now)
+    week_start = today_start - timedelta(days=WEEK_DAYS - 1)
     numbers = {provider.pk: NumberHealth(provider=provider) for provider in ProviderConfig.objects.order_by("nickname")}
     today, week = Period(), Period()
     reasons: dict[str, int] = defaultdict(int)
-    # The one scan of the week (message_recent_idx range): by number, status and error code, today's counted apart.
-    grouped = (
-        Message.objects.filter(created_at__gte=week_start)
-        .values_list("provider_id", "status", "error_code")
-        .annotate(week=Count("*"), today=Count("id", filter=Q(created_at__gte=today_start)))
-        .order_by()
-    )
-    for provider_id, status, error_code, in_week, in_today in grouped:
-        week.add(status, in_week)
-        today.add(status, in_today)
+    counts_today: MessageCounts = list(_counts_today_query(today_start))
+    for provider_id, status, _code, count in counts_today:
+        today.add(status, count)
         if provider_id in numbers:
-            numbers[provider_id].today.add(status, in_today)
+            numbers[provider_id].today.add(status, count)
+    for _provider, status, error_code, count in counts_today + _counts_earlier_days(today_start):
+        week.add(status, count)
         if status in MESSAGE_FAILED:
-            reasons[error_code] += in_week
+            reasons[error_code] += count
     _number_signals(numbers, now)
     _send_rates(numbers, now)
     replies = InboundMessage.objects.filter(received_at__gte=week_start).aggregate(
         week=Count("*"),
-        today=Count("id", filter=Q(received_at__gte=today_start)),
+        today=Count("received_at", filter=Q(received_at__gte=today_start)),
         contacts=Count("contact_id", distinct=True),
     )
     opt_outs = Contact.objects.filter(
@@ -239,27 +286,28 @@ def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
 
 
 def _number_signals(numbers: dict[int, NumberHealth], now: datetime) -> None:
-    """Each number's latest inbound message, and the latest delivery receipt and send among its RECEIPT_SAMPLE latest
-    messages: one statement, an index lookup or a short index range per number."""
+    """Each number's latest inbound message, and among its RECEIPT_SAMPLE latest messages the latest receipt and the
+    latest one still waiting for it: one statement, an index lookup and a short index range per number."""
     message, inbound = Message._meta.db_table, InboundMessage._meta.db_table
     provider = ProviderConfig._meta.db_table
     sql = (
-        # Table names are the models' own; the only value is a bound parameter.
+        # Table names are the models' own; the values are bound parameters.
         f"SELECT p.id, (SELECT i.received_at FROM {inbound} i WHERE i.provider_id = p.id"  # noqa: S608
         "  ORDER BY i.received_at DESC LIMIT 1),"
-        " s.receipt, s.submitted, s.settled"
-        f" FROM {provider} p LEFT JOIN LATERAL (SELECT max(GREATEST(m.delivered_at, m.read_at)) AS receipt,"
-        "  max(m.submitted_at) AS submitted, max(m.submitted_at) FILTER (WHERE m.submitted_at < %s) AS settled"
-        f"  FROM (SELECT delivered_at, read_at, submitted_at FROM {message} WHERE provider_id = p.id"
+        " s.receipt, s.settled"
+        f" FROM {provider} p LEFT JOIN LATERAL (SELECT max(GREATEST(m.delivered_at, m.read_at,"
+        "  CASE WHEN m.status = 'undeliverable' THEN m.failed_at END)) AS receipt,"
+        "  max(m.submitted_at) FILTER (WHERE m.status = 'submitted' AND m.submitted_at < %s) AS settled"
+        f"  FROM (SELECT status, delivered_at, read_at, failed_at, submitted_at FROM {message} WHERE provider_id = p.id"
         "   ORDER BY created_at DESC LIMIT %s) m) s ON true"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [now - RECEIPTS_OVERDUE, RECEIPT_SAMPLE])
-        for provider_id, last_inbound, last_receipt, last_submitted, last_settled in cursor.fetchall():
+        for provider_id, last_inbound, last_receipt, last_settled in cursor.fetchall():
             if provider_id in numbers:
                 number = numbers[provider_id]
                 number.last_inbound_at, number.last_receipt_at = last_inbound, last_receipt
-                number.last_submitted_at, number.last_settled_submit_at = last_submitted, last_settled
+                number.last_settled_submit_at = last_settled
 
 
 def _send_rates(numbers: dict[int, NumberHealth], now: datetime) -> None:

@@ -29,9 +29,7 @@ def test_a_marketer_on_a_staff_page_is_told_it_needs_staff(page: Any, login: Any
     page.wait_for_url("**/")
 
 
-def test_a_user_without_a_role_is_told_to_ask_for_the_marketer_role(
-    page: Any, login: Any, outsider_user: Any
-) -> None:
+def test_a_user_without_a_role_is_told_to_ask_for_the_marketer_role(page: Any, login: Any, outsider_user: Any) -> None:
     login(outsider_user, "pw-outsider-123")
 
     page.goto("/contacts/")
