@@ -11,14 +11,13 @@ import io
 import json
 import os
 import resource
-import statistics
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import phase_in_database
+from common import median_seconds, phase_in_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "campaignux_stats"
@@ -81,15 +80,7 @@ def _phase() -> dict[str, Any]:
         cursor.execute("VACUUM ANALYZE providers_message")
     messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
 
-    def timed(fn: Any, repeat: int = 3) -> float:
-        samples = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t)
-        return statistics.median(samples)
-
-    chart_seconds = timed(lambda: campaign_timeline(campaign=campaign, messages=messages))
+    chart_seconds = median_seconds(lambda: campaign_timeline(campaign=campaign, messages=messages))
     timeline = campaign_timeline(campaign=campaign, messages=messages)
     width = timeline["bucket_seconds"]
 
@@ -101,7 +92,7 @@ def _phase() -> dict[str, Any]:
             for field in ("submitted_at", "delivered_at", "read_at", "failed_at"):
                 messages.filter(**{f"{field}__gte": at, f"{field}__lt": end}).count()
 
-    naive_seconds = timed(per_bucket, repeat=1)
+    naive_seconds = median_seconds(per_bucket, repeat=1)
     sql, params = timeline_grouped(messages, width).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)

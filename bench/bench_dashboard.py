@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from common import phase_in_database
+from common import median_seconds, phase_in_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "dashboard_bench"
@@ -182,12 +181,7 @@ def _phase() -> dict[str, Any]:
 
     def timed(fn: Any, repeat: int = 7) -> float:
         fn()  # warm: the first read of a cold cache is not what a marketer's morning sees twice
-        samples = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t)
-        return statistics.median(samples)
+        return median_seconds(fn, repeat)
 
     def page() -> None:
         answer = client.get("/")

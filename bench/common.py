@@ -6,10 +6,12 @@ import bisect
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -152,3 +154,13 @@ def phase_in_database(database: str, script: str, **env: str) -> dict[str, Any]:
         return dict(json.loads(lines[-1].removeprefix("RESULT ")))
     finally:
         psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def median_seconds(fn: Callable[[], object], repeat: int = 3) -> float:
+    """The median wall time of `repeat` calls of `fn`."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
