@@ -11,15 +11,13 @@ import io
 import json
 import os
 import resource
-import statistics
-import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import PG_URL, psql
+from common import median_seconds, phase_in_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "campaignux_stats"
@@ -82,15 +80,7 @@ def _phase() -> dict[str, Any]:
         cursor.execute("VACUUM ANALYZE providers_message")
     messages = Message.objects.filter(origin=Origin.CAMPAIGN, origin_ref=str(campaign.pk))
 
-    def timed(fn: Any, repeat: int = 3) -> float:
-        samples = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t)
-        return statistics.median(samples)
-
-    chart_seconds = timed(lambda: campaign_timeline(campaign=campaign, messages=messages))
+    chart_seconds = median_seconds(lambda: campaign_timeline(campaign=campaign, messages=messages))
     timeline = campaign_timeline(campaign=campaign, messages=messages)
     width = timeline["bucket_seconds"]
 
@@ -102,7 +92,7 @@ def _phase() -> dict[str, Any]:
             for field in ("submitted_at", "delivered_at", "read_at", "failed_at"):
                 messages.filter(**{f"{field}__gte": at, f"{field}__lt": end}).count()
 
-    naive_seconds = timed(per_bucket, repeat=1)
+    naive_seconds = median_seconds(per_bucket, repeat=1)
     sql, params = timeline_grouped(messages, width).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
@@ -155,26 +145,7 @@ def _phase() -> dict[str, Any]:
 
 
 def run() -> list[dict[str, Any]]:
-    from cryptography.fernet import Fernet
-
-    psql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    psql(f'CREATE DATABASE "{DATABASE}"')
-    try:
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"{PG_URL}/{DATABASE}",
-            "DEBUG": "false",
-            "SECRET_KEY": "b" * 60,
-            "ALLOWED_HOSTS": "localhost",
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        }
-        out = subprocess.run([sys.executable, __file__, "phase"], env=env, capture_output=True, text=True, check=False)
-        lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-        if out.returncode or not lines:
-            raise RuntimeError(f"bench phase failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-        r = json.loads(lines[-1].removeprefix("RESULT "))
-    finally:
-        psql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    r = phase_in_database(DATABASE, __file__)
     load = os.getloadavg()[0]
     print("\n".join(r["plan"]))
     return [

@@ -6,10 +6,12 @@ import bisect
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -148,3 +150,41 @@ def simulator_start(
         except OSError:
             time.sleep(0.1)
     return simulator
+
+
+def phase_in_database(database: str, script: str, **env: str) -> dict[str, Any]:
+    """Run `python script phase` against a fresh database of the bench server (created here, dropped after) in a
+    child process, so that its peak memory is its own; returns the JSON of the `RESULT ` line it prints."""
+    from cryptography.fernet import Fernet
+
+    psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{database}"')
+    try:
+        child_env = {
+            **os.environ,
+            "DATABASE_URL": f"{PG_URL}/{database}",
+            "DEBUG": "false",
+            "SECRET_KEY": "b" * 60,
+            "ALLOWED_HOSTS": "localhost",
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            **env,
+        }
+        out = subprocess.run(
+            [sys.executable, script, "phase"], env=child_env, capture_output=True, text=True, check=False
+        )
+        lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+        if out.returncode or not lines:
+            raise RuntimeError(f"bench phase failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+        return dict(json.loads(lines[-1].removeprefix("RESULT ")))
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def median_seconds(fn: Callable[[], object], repeat: int = 3) -> float:
+    """The median wall time of `repeat` calls of `fn`."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)

@@ -33,6 +33,8 @@ class TemplateContent:
     name: str
     language: str
     parameters: tuple[str, ...] = ()
+    # The message as the customer reads it (values filled in), for the message log; not part of what is sent.
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class CustomTemplateContent:
     name: str
     language: str
     components: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # As TemplateContent.text: the rendered message for the log.
+    text: str = field(default="", compare=False)
 
 
 Content = TextContent | MediaContent | TemplateContent | CustomTemplateContent

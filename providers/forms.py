@@ -140,6 +140,9 @@ class TestMessageForm(forms.Form):
 
 
 class MessageFilterForm(forms.Form):
+    direction = forms.ChoiceField(
+        choices=[("", "Sent and received"), ("out", "Sent"), ("in", "Received")], required=False
+    )
     status = forms.ChoiceField(choices=[("", "Any status"), *MessageStatus.choices], required=False)
     provider = forms.ModelChoiceField(queryset=ProviderConfig.objects.all(), required=False, empty_label="Any number")
     origin = forms.ChoiceField(choices=[("", "Any origin"), *Origin.choices], required=False)

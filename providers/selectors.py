@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Func, Q, QuerySet, TextField, Value
@@ -62,6 +63,56 @@ def inbound_opt_outs(
 
 def inbound_list() -> QuerySet[InboundMessage]:
     return InboundMessage.objects.select_related("provider", "contact")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the message log: a message we sent (`sent`) or one a customer sent us (`received`)."""
+
+    at: datetime
+    sent: Message | None = None
+    received: InboundMessage | None = None
+
+
+def message_log(*, filters: dict[str, Any] | None = None) -> QuerySet[Any]:
+    """Sent and received messages newest first, as (direction, id, at) rows to paginate; `message_log_entries` loads
+    a page of them. Direction "out" or "in" keeps one side; a status or origin filter only matches sent messages."""
+    filters = filters or {}
+    direction = filters.get("direction") or ""
+    parts: list[QuerySet[Any]] = []
+    if direction != "in":
+        parts.append(
+            message_list(filters=filters)
+            .order_by()
+            .annotate(direction=Value("out"), at=F("created_at"))
+            .values_list("direction", "id", "at")
+        )
+    if direction != "out" and not filters.get("status") and not filters.get("origin"):
+        received = InboundMessage.objects.all()
+        if filters.get("provider"):
+            received = received.filter(provider=filters["provider"])
+        if filters.get("q"):
+            term = str(filters["q"]).strip()
+            received = received.filter(
+                Q(from_number__icontains=term.lstrip("+")) | Q(message_uuid=term) | Q(contact__name__icontains=term)
+            )
+        received = received.order_by().annotate(direction=Value("in"), at=F("received_at"))
+        parts.append(received.values_list("direction", "id", "at"))
+    if not parts:
+        return Message.objects.none().values_list("id")
+    log = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return log.order_by("-at", "-id")
+
+
+def message_log_entries(rows: Iterable[tuple[str, int, datetime]]) -> list[LogEntry]:
+    """The messages behind a page of `message_log` rows, in the same order (two queries)."""
+    rows = list(rows)
+    sent = message_list().in_bulk([pk for direction, pk, _ in rows if direction == "out"])
+    received = inbound_list().in_bulk([pk for direction, pk, _ in rows if direction == "in"])
+    return [
+        LogEntry(at=at, sent=sent.get(pk)) if direction == "out" else LogEntry(at=at, received=received.get(pk))
+        for direction, pk, at in rows
+    ]
 
 
 # Messages that reached (or may have reached) the customer count towards frequency caps; ones that never left us
@@ -133,7 +184,7 @@ def contact_timeline(contact: Contact, *, limit: int = 50) -> dict[str, Any]:
             "at": m.received_at,
             "inbound": True,
             "origin": "Customer",
-            "summary": m.text or m.button_text or m.content_type,
+            "summary": m.summary,
             "status": "",
         }
         for m in InboundMessage.objects.filter(contact=contact).order_by("-received_at")[:limit]

@@ -64,7 +64,7 @@ def provider_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def provider_detail(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(ProviderConfig, pk=pk)
-    recent = selectors.message_list(filters={"provider": provider})[:10]
+    recent = selectors.message_log_entries(selectors.message_log(filters={"provider": provider})[:10])
     return render(request, "providers/provider_detail.html", {"provider": provider, "recent": recent})
 
 
@@ -105,7 +105,13 @@ def provider_test(request: HttpRequest, pk: int) -> HttpResponse:
 def message_list(request: HttpRequest) -> HttpResponse:
     form = MessageFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    page = Paginator(selectors.message_list(filters=filters), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.message_log(filters=filters), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "providers/message_list.html", {"form": form, "page": page, "query": query.urlencode()})
+    context = {
+        "form": form,
+        "page": page,
+        "entries": selectors.message_log_entries(page.object_list),
+        "query": query.urlencode(),
+    }
+    return render(request, "providers/message_list.html", context)

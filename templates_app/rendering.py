@@ -323,14 +323,17 @@ def template_content(template: Template, values: Mapping[str, Any]) -> TemplateC
         body_values.append(value)
     header = _header_component(template, values)
     buttons = _button_components(template, values)
+    text = template_preview_text(template, values)
     if header is None and not buttons:
         # Only the body varies: Nexmo's plain `template` content (namespace:name + parameters) carries it.
-        return TemplateContent(name=template.name, language=template.language, parameters=tuple(body_values))
+        return TemplateContent(name=template.name, language=template.language, parameters=tuple(body_values), text=text)
     components: list[dict[str, Any]] = [header] if header else []
     if body_values:
         components.append({"type": "body", "parameters": [{"type": "text", "text": v} for v in body_values]})
     components.extend(buttons)
-    return CustomTemplateContent(name=template.name, language=template.language, components=tuple(components))
+    return CustomTemplateContent(
+        name=template.name, language=template.language, components=tuple(components), text=text
+    )
 
 
 def template_render(

@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+handler403 = "whatsapp_project.views.permission_denied"
 handler404 = "whatsapp_project.views.not_found"

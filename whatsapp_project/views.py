@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found
 
-from accounts.roles import is_staff, marketer_required
+from accounts.roles import access_refusal, is_staff, marketer_required
+from whatsapp_project.dashboard import dashboard_figures
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ WORKER_FRESH_FOR = timedelta(seconds=90)
 
 @marketer_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard.html")
+    return render(request, "dashboard.html", {"figures": dashboard_figures()})
 
 
 def _worker_last_seen() -> str | None:
@@ -84,3 +85,10 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith("/api/") or request.path.startswith("/callbacks/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception or Exception("Not found"))
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 403 page, in terms of the user's own roles: what the page needs, what they have, whom to ask."""
+    if request.path.startswith("/api/") or request.path.startswith("/callbacks/"):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    return render(request, "403.html", access_refusal(request.user, exception), status=403)

@@ -120,3 +120,36 @@ def retry_after_seconds(value: str | None) -> float | None:
     if seconds != seconds:  # NaN
         return None
     return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
+
+
+# Error codes a message can carry, in a marketer's words: WhatsApp's codes as Nexmo passes them in status callbacks
+# (https://developer.vonage.com/en/messages/concepts/errors), HTTP statuses of a refused send, and our own outcomes.
+ERROR_WORDS = {
+    "1000": "Throttled: sent faster than the number's WhatsApp throughput allows.",
+    "1022": "Template not accepted: WhatsApp does not know this template (name, language or namespace) or its "
+    "parameters do not match it.",
+    "1240": "The customer has opted out of WhatsApp messages from this business.",
+    "1300": "Not on WhatsApp: this number has no WhatsApp account.",
+    "1340": "Outside the 24-hour window: the customer has not written in 24 hours, so only an approved template "
+    "reaches them.",
+    "401": "Nexmo refused the credentials: check the number's application id and private key.",
+    "402": "The Nexmo account is out of credit.",
+    "429": "Nexmo asked us to slow down (too many requests).",
+    "connection": "Could not reach Nexmo (network or DNS).",
+    "timeout": "No answer from Nexmo in time: the message may have gone; a status callback settles it.",
+    "interrupted": "The sender stopped mid-request: the message may have gone; a status callback settles it.",
+    "journey_stopped": "The journey was stopped before this message went out.",
+}
+
+
+def error_in_words(code: str, reason: str = "") -> str:
+    """A message's error for people: what the code means, then Nexmo's own words (code and reason) when they add any."""
+    words = ERROR_WORDS.get(code, "")
+    if not words and code.isdigit() and len(code) == 3 and code.startswith("5"):
+        words = "Nexmo had a server error; the send can be retried."
+    raw = ": ".join(part for part in (code, reason) if part)
+    if not words:
+        return raw
+    if not reason or reason.rstrip(".") in words:
+        return words
+    return f"{words} ({raw})"

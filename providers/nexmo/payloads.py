@@ -13,6 +13,8 @@ from providers.content import Content, CustomTemplateContent, MediaContent, Temp
 
 # v0.1 documents client_ref as "up to 40 characters"; we keep every version within that so a provider can switch.
 CLIENT_REF_MAX = 40
+# The log keeps a whole template (header 60 + body 1,024 + footer 60 + buttons) and a long free-form text.
+SUMMARY_MAX = 4096
 _ORIGIN_PREFIX = {"test": "tst", "campaign": "cmp", "journey": "jny", "auto_reply": "arp"}
 
 
@@ -35,14 +37,19 @@ def content_describe(content: Content) -> tuple[str, str]:
     """(content type, one-line summary) for the message log."""
     match content:
         case TextContent(text=text):
-            return "text", text[:500]
+            return "text", text[:SUMMARY_MAX]
         case MediaContent(kind=kind, url=url, caption=caption):
-            return kind, f"{caption} {url}".strip()[:500]
-        case TemplateContent(name=name, parameters=parameters):
-            return "template", f"{name}({', '.join(parameters)})"[:500]
-        case CustomTemplateContent(name=name):
-            return "custom", f"{name} (custom template)"
+            return kind, f"{caption} {url}".strip()[:SUMMARY_MAX]
+        case TemplateContent(name=name, parameters=parameters, text=text):
+            return "template", _template_summary(name, text or f"({', '.join(parameters)})")
+        case CustomTemplateContent(name=name, text=text):
+            return "custom", _template_summary(name, text or "(custom template)")
     raise TypeError(f"Unknown content {content!r}")
+
+
+def _template_summary(name: str, text: str) -> str:
+    # The template's name on the first line, then the message as the customer reads it.
+    return f"{name}\n{text}"[:SUMMARY_MAX]
 
 
 def _custom_object(content: CustomTemplateContent, namespace: str) -> dict[str, Any]:

@@ -149,7 +149,9 @@ def test_the_request_body_is_built_from_the_frozen_parameters_at_send_time() -> 
     assert body["message"]["content"]["template"]["parameters"] == ["Ann", "SPRING"]
     recipient = CampaignRecipient.objects.get(campaign=campaign, contact=ann)
     assert recipient.state == RecipientState.QUEUED
-    assert recipient.message is not None and recipient.message.content_summary == f"{template.name}(Ann, SPRING)"
+    # The log shows the message as Ann reads it, under the template's name.
+    assert recipient.message is not None
+    assert recipient.message.content_summary == f"{template.name}\nHi Ann, use code SPRING."
 
 
 def test_control_group_draw_is_stable_and_near_its_percentage() -> None:

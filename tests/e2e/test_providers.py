@@ -15,7 +15,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from providers.models import Message, ProviderConfig
 from providers.nexmo import client as nexmo_client
-from tests.providers.factories import FakeNexmo, rsa_pem
+from tests.providers.factories import FakeNexmo, provider_make, rsa_pem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,5 +79,21 @@ def test_connect_a_number_send_a_test_and_see_it_read(page: Any, login: Any, sta
     page.goto("/messages/")
     row = page.locator(f"tr[data-client-ref='{message.client_ref}']")
     assert row.locator(".badge").inner_text() == "read"
-    cells = row.locator("td").all_inner_texts()
-    assert re.match(r"\d\d:\d\d:\d\d", cells[6]) and re.match(r"\d\d:\d\d:\d\d", cells[7])
+    progress = row.locator("td.log-progress")
+    assert re.fullmatch(r"Delivered \d\d:\d\d:\d\d", progress.locator("[data-step=delivered]").inner_text())
+    assert re.fullmatch(r"Read \d\d:\d\d:\d\d", progress.locator("[data-step=read]").inner_text())
+
+
+def test_the_provider_page_says_whether_callbacks_are_signed(page: Any, login: Any, staff_user: Any) -> None:
+    unsigned = provider_make(nickname="Unsigned number")
+    signed = provider_make(nickname="Signed number", signature_secret="s3cret-s3cret-s3cret-s3cret-s3cret")
+    login(staff_user, "pw-owner-123")
+
+    page.goto(f"/settings/channels/whatsapp/{unsigned.pk}/")
+    shown = page.locator("dt:has-text('Signed callbacks') + dd").inner_text()
+    assert shown.startswith("No") and "on file" not in shown
+    assert page.locator("#unsigned-warning").is_visible()
+
+    page.goto(f"/settings/channels/whatsapp/{signed.pk}/")
+    assert page.locator("dt:has-text('Signed callbacks') + dd").inner_text() == "Yes: signature secret on file"
+    assert page.locator("#unsigned-warning").count() == 0
