@@ -43,6 +43,7 @@ from providers.messaging.outbox import outbox_kick
 from providers.messaging.sending import Outgoing, SendCapped, SendRefused, messages_prepare
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from templates_app.models import Template
+from templates_app.rendering import CONTACT_FIELDS as RENDERED_FIELDS
 from templates_app.rendering import TemplateRenderError, template_render
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,11 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)  # a claimed batch not written back by then is claimed again
 MAX_STEPS_PER_RUN = 100  # a loop without a wait in it stops here instead of spinning
 BATCH_SIZE = 5000
-CONTACT_FIELDS = ("phone", "timezone", "properties", "whatsapp_consent", "last_inbound_at")
+# What the walk reads of a contact, and every field a template variable may take: loaded with the batch, so
+# rendering a send never fetches a contact's deferred field one query at a time.
+CONTACT_FIELDS = tuple(
+    dict.fromkeys(("phone", "timezone", "properties", "whatsapp_consent", "last_inbound_at", *RENDERED_FIELDS))
+)
 Node = dict[str, Any]
 
 _REACHED = {

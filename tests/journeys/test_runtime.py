@@ -701,3 +701,42 @@ def test_entries_skip_a_contact_that_entered_concurrently_and_enter_the_others()
     entered = services._enrollments_insert(rows)
     assert [e.contact_id for e in entered] == [other.pk]
     assert Enrollment.objects.filter(journey=journey, contact=raced).count() == 1
+
+
+def test_a_batch_at_a_send_node_renders_every_contact_without_a_query_each(
+    django_assert_max_num_queries: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = provider_make()
+    template = template_make(provider, body="Hi {{1}}, {{2}}")
+    journey = journey_live(
+        nodes=[
+            {
+                "id": "hello",
+                "type": "send_template",
+                "template": template.pk,
+                "next": "end",
+                # Contact fields the walk itself does not read: loaded with the batch all the same.
+                "variables": {"1": {"field": "name"}, "2": {"field": "email"}},
+            },
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    monkeypatch.setattr(runtime, "outbox_kick", lambda provider_ids: None)  # queued only; sending is not measured
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(
+                phone=f"+4477007{n:05d}", name=f"N{n}", email=f"n{n}@example.com", whatsapp_consent=Consent.SUBSCRIBED
+            )
+            for n in range(200)
+        ]
+    )
+    version = journey.current_version
+    assert version is not None
+    rows = Enrollment.objects.bulk_create(
+        Enrollment(journey=journey, version=version, contact=c, node="hello", next_run_at=timezone.now())
+        for c in contacts
+    )
+    with django_assert_max_num_queries(40):
+        services.enrollments_run(enrollment_ids=[row.pk for row in rows])
+    texts = set(Message.objects.filter(origin="journey").values_list("content_summary", flat=True))
+    assert len(texts) == 200 and any("Hi N7, n7@example.com" in text for text in texts)
