@@ -195,3 +195,31 @@ def test_the_list_shows_delivered_read_and_replied_rates(page: Any, login: Any, 
     expect(row.locator("[data-rate=delivered]")).to_have_text("75 %")
     expect(row.locator("[data-rate=read]")).to_have_text("50 %")
     expect(row.locator("[data-rate=replied]")).to_have_text("0 %")
+
+
+def test_a_customer_stop_shows_as_an_opt_out_not_a_reply(page: Any, login: Any, marketer_user: Any) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from providers.models import InboundMessage
+
+    campaign = _listed_campaign(subscribed_count=3, opted_out=0, untracked=0)
+    messages = _run(campaign)
+    for message, text in zip(messages, ("Yes please", " stop ", "Tell me more"), strict=True):
+        assert message.contact is not None and message.submitted_at is not None
+        InboundMessage.objects.create(
+            provider=message.provider,
+            contact=message.contact,
+            message_uuid=str(uuid.uuid4()),
+            from_number=message.contact.phone.lstrip("+"),
+            content_type="text",
+            text=text,
+            raw={},
+            received_at=message.submitted_at + timedelta(minutes=5),
+        )
+    campaign_stats_refresh(campaign=campaign)
+    login(marketer_user, PASSWORD)
+    page.goto(f"/campaigns/{campaign.pk}/")
+
+    expect(page.locator("#funnel [data-stat=replied]")).to_have_text("2")
+    expect(page.locator("#funnel [data-stat=opted_out]")).to_have_text("1")
