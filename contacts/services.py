@@ -179,6 +179,7 @@ def event_record_batch(*, events: list[EventInput], create_contacts: bool = Fals
     created_contacts: set[int] = set()
     batch_ids: dict[str, int] = {}
     recorded: list[tuple[Event, Contact, bool]] = []
+    accepted: list[tuple[EventInput, Contact]] = []
     for item in events:
         if item.event_id and item.event_id in stored:
             results[item.index] = {"index": item.index, "status": "duplicate", "id": stored[item.event_id]}
@@ -223,7 +224,8 @@ def event_record_batch(*, events: list[EventInput], create_contacts: bool = Fals
                 by_ext[contact.external_id] = contact
         if item.event_id:
             batch_ids[item.event_id] = item.index
-        event, made = event_record_quiet(contact=contact, item=item)
+        accepted.append((item, contact))
+    for (item, contact), (event, made) in zip(accepted, _events_insert(accepted), strict=True):
         if made:
             recorded.append((event, contact, contact.pk in created_contacts))
         results[item.index] = {
@@ -234,6 +236,26 @@ def event_record_batch(*, events: list[EventInput], create_contacts: bool = Fals
         }
     _announce(recorded)
     return [results[i] for i in sorted(results)]
+
+
+def _events_insert(accepted: list[tuple[EventInput, Contact]]) -> list[tuple[Event, bool]]:
+    """Insert the batch's events in one statement; when one of them was stored meanwhile by a concurrent twin (the
+    same event_id), insert them one by one so that one becomes a duplicate. (event, created) for each, in order."""
+    rows = [
+        Event(
+            contact=contact,
+            name=item.name,
+            properties=item.properties,
+            occurred_at=item.occurred_at,
+            event_id=item.event_id,
+        )
+        for item, contact in accepted
+    ]
+    try:
+        with transaction.atomic():
+            return [(event, True) for event in Event.objects.bulk_create(rows, batch_size=1000)]
+    except IntegrityError:
+        return [event_record_quiet(contact=contact, item=item) for item, contact in accepted]
 
 
 def event_record_quiet(*, contact: Contact, item: EventInput) -> tuple[Event, bool]:

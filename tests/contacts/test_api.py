@@ -194,3 +194,38 @@ def test_import_api_takes_a_default_country_for_national_numbers(
     wrong = SimpleUploadedFile("uk.csv", b"Mobile\n07700 900001\n", content_type="text/csv")
     refused = marketer_api.post("/api/v1/contacts/import/", {"file": wrong, "default_country": "Narnia"})
     assert refused.status_code == 400 and "default_country" in refused.json()
+
+
+def test_an_event_batch_is_stored_with_a_few_statements_whatever_its_size(
+    marketer_api: APIClient, django_assert_max_num_queries: Any
+) -> None:
+    phones = [f"+4477009{n:05d}" for n in range(300)]
+    Contact.objects.bulk_create(Contact(phone=phone) for phone in phones)
+    events = [{"phone": phone, "name": "signup", "event_id": f"b-{phone}"} for phone in phones]
+    # Authentication and the batch's lookups; an insert and a commit per event would be hundreds.
+    with django_assert_max_num_queries(25):
+        answer = marketer_api.post("/api/v1/events/", {"events": events}, format="json")
+    assert answer.status_code == 200
+    assert [row["status"] for row in answer.json()["results"]] == ["created"] * 300
+    assert Event.objects.filter(name="signup").count() == 300
+
+
+def test_an_event_stored_meanwhile_by_a_concurrent_twin_is_a_duplicate_and_the_rest_are_stored() -> None:
+    from django.utils import timezone
+
+    from contacts.services import EventInput, _events_insert
+
+    ann, bob = Contact.objects.create(phone="+447700900031"), Contact.objects.create(phone="+447700900032")
+    now = timezone.now()
+    items = [
+        (EventInput(index=0, name="signup", properties={}, occurred_at=now, event_id="twin", external_id=None,
+                    phone=ann.phone), ann),
+        (EventInput(index=1, name="signup", properties={}, occurred_at=now, event_id="solo", external_id=None,
+                    phone=bob.phone), bob),
+    ]  # fmt: skip
+    twin = Event.objects.create(contact=ann, name="signup", occurred_at=now, event_id="twin")  # after the lookup
+
+    stored = _events_insert(items)
+
+    assert [(event.pk == twin.pk, made) for event, made in stored] == [(True, False), (False, True)]
+    assert Event.objects.filter(event_id="solo", contact=bob).exists()
