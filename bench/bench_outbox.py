@@ -250,6 +250,7 @@ def _phase_burst(count: int, first: int) -> dict[str, Any]:
     out, _ = sender.communicate(timeout=900)
     sent = json.loads(out.strip().splitlines()[-1])
     return {"due": due.timestamp(), "steps": steps, "walk_s": walked, "done_s": time.time() - started,
+            "walk_started": started, "seed_s": started - due.timestamp(),
             "sent_busiest": sent.get("sent_busiest")}  # fmt: skip
 
 
@@ -575,7 +576,9 @@ def _rows(results: dict[str, Any], load_before: tuple[float, float, float]) -> l
             "baseline": round(naive["rate"], 1),
             "goal": f">= {CAP * 0.95:g} (95 % of the cap)",
             "note": "simulator receive times over the sending period; first send "
-            f"{burst_times[0] - burst['due']:.2f} s after the due time, last {burst_times[-1] - burst['due']:.1f} s; "
+            f"{burst_times[0] - burst['walk_started']:.2f} s after the walk began, last "
+            f"{burst_times[-1] - burst['walk_started']:.1f} s (the rows were due from the start of seeding them, "
+            f"{burst['seed_s']:.0f} s before); "
             f"walk {burst['walk_s']:.1f} s; busiest second {max_in_one_second(burst_times)} at the simulator, "
             f"{burst['sent_busiest']} as sent; baseline: the walk "
             f"sending one message at a time (message_send), {naive['sent']} steps; simulator {LATENCY_MS} ms latency",
