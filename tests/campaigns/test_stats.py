@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
-
 import pytest
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.selectors import campaign_stats_refresh
 from campaigns.services import campaign_run
-from providers.models import InboundMessage, Message, Origin
+from providers.models import Message, Origin
 from providers.nexmo.client import transport_override
-from tests.campaigns.factories import campaign_make, setup_provider, subscribed
+from tests.campaigns.factories import answer_make, campaign_make, setup_provider, subscribed
 from tests.providers.factories import FakeNexmo
 
 pytestmark = pytest.mark.django_db
-
-
-def _answer(message: Message, text: str, *, after: timedelta = timedelta(minutes=5)) -> None:
-    assert message.contact is not None and message.submitted_at is not None
-    InboundMessage.objects.create(
-        provider=message.provider,
-        contact=message.contact,
-        message_uuid=str(uuid.uuid4()),
-        from_number=message.contact.phone.lstrip("+"),
-        content_type="text",
-        text=text,
-        raw={},
-        received_at=message.submitted_at + after,
-    )
 
 
 def _sent(count: int, **provider_fields: str) -> tuple[Campaign, list[Message]]:
@@ -49,9 +32,9 @@ def _sent(count: int, **provider_fields: str) -> tuple[Campaign, list[Message]]:
 
 def test_a_stop_counts_as_an_opt_out_not_a_reply() -> None:
     campaign, messages = _sent(4)
-    _answer(messages[0], "Yes please")
-    _answer(messages[1], " stop ")
-    _answer(messages[2], "UNSUBSCRIBE")
+    answer_make(messages[0], "Yes please")
+    answer_make(messages[1], " stop ")
+    answer_make(messages[2], "UNSUBSCRIBE")
 
     stats = campaign_stats_refresh(campaign=campaign)
 
@@ -61,8 +44,8 @@ def test_a_stop_counts_as_an_opt_out_not_a_reply() -> None:
 
 def test_opt_out_keywords_are_the_numbers_own() -> None:
     campaign, messages = _sent(2, opt_out_keywords="ARRET, HALT")
-    _answer(messages[0], "arret")
-    _answer(messages[1], "STOP")  # not a keyword of this number: an ordinary reply
+    answer_make(messages[0], "arret")
+    answer_make(messages[1], "STOP")  # not a keyword of this number: an ordinary reply
 
     stats = campaign_stats_refresh(campaign=campaign)
 

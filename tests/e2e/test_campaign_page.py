@@ -17,7 +17,7 @@ from contacts.models import Consent
 from journeys.services import enrollment_enter
 from providers.models import Message, MessageStatus, Origin
 from providers.nexmo.client import transport_override
-from tests.campaigns.factories import campaign_make, setup_provider, subscribed
+from tests.campaigns.factories import answer_make, campaign_make, setup_provider, subscribed
 from tests.journeys.factories import journey_live
 from tests.providers.factories import FakeNexmo, contact_make
 
@@ -198,25 +198,9 @@ def test_the_list_shows_delivered_read_and_replied_rates(page: Any, login: Any, 
 
 
 def test_a_customer_stop_shows_as_an_opt_out_not_a_reply(page: Any, login: Any, marketer_user: Any) -> None:
-    import uuid
-    from datetime import timedelta
-
-    from providers.models import InboundMessage
-
     campaign = _listed_campaign(subscribed_count=3, opted_out=0, untracked=0)
-    messages = _run(campaign)
-    for message, text in zip(messages, ("Yes please", " stop ", "Tell me more"), strict=True):
-        assert message.contact is not None and message.submitted_at is not None
-        InboundMessage.objects.create(
-            provider=message.provider,
-            contact=message.contact,
-            message_uuid=str(uuid.uuid4()),
-            from_number=message.contact.phone.lstrip("+"),
-            content_type="text",
-            text=text,
-            raw={},
-            received_at=message.submitted_at + timedelta(minutes=5),
-        )
+    for message, text in zip(_run(campaign), ("Yes please", " stop ", "Tell me more"), strict=True):
+        answer_make(message, text)
     campaign_stats_refresh(campaign=campaign)
     login(marketer_user, PASSWORD)
     page.goto(f"/campaigns/{campaign.pk}/")
