@@ -102,7 +102,7 @@ def quick_replies(custom: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def interactive_choices(interactive: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """What a customer can tap on an interactive message: (id, title) of each reply button, or each list row."""
-    action = interactive.get("action") if isinstance(interactive.get("action"), dict) else {}
+    action: dict[str, Any] = interactive["action"] if isinstance(interactive.get("action"), dict) else {}
     choices: list[tuple[str, str]] = []
     for button in action.get("buttons") or []:
         reply = button.get("reply") if isinstance(button, dict) else None

@@ -20,14 +20,14 @@ from tests.simulated import simulated_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ASK = {
+ASK: dict[str, Any] = {
     "id": "ask",
     "type": "send_interactive",
     "text": "Shall we keep your table for tonight?",
     "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}, {"id": "later", "title": "Later"}],
     "next": "answer",
 }
-NODES = [
+NODES: list[dict[str, Any]] = [
     ASK,
     {
         "id": "answer",
@@ -103,5 +103,10 @@ def test_the_tapped_reply_picks_its_branch_and_an_older_messages_tap_does_not_co
 
 def _wait_until_value(check: Any) -> Any:
     found: list[Any] = []
-    _wait_until(lambda: bool(found.append(check()) or found[-1]))
+
+    def seen() -> bool:
+        found.append(check())
+        return bool(found[-1])
+
+    _wait_until(seen)
     return found[-1]
