@@ -292,3 +292,15 @@ def test_reply_options_are_edges_labelled_with_their_reply() -> None:
     assert node_edges(node) == [("“yes”", "a"), ("“no”", "b"), ("other reply", "x"), ("timeout", "x")]
     nodes = [ASK, node, {"id": "a", "type": "exit"}, {"id": "b", "type": "exit"}, {"id": "x", "type": "exit"}]
     assert problems(nodes, entry="ask") == []  # a and b are reachable through the reply options
+
+
+@pytest.mark.django_db
+def test_api_refuses_an_interactive_node_over_whatsapps_limits_with_the_field(marketer_api: Any) -> None:
+    node = {**ASK, "buttons": [{"id": f"b{n}", "title": f"Option {n}"} for n in range(4)]}
+    answer = marketer_api.post(
+        "/api/v1/journeys/",
+        {"name": "Too many", "trigger": {"type": "event", "event": "x"}, "entry_node": "ask", "nodes": [node]},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert any("buttons: WhatsApp allows at most 3 reply buttons" in m for m in answer.json()["nodes"])
