@@ -1,4 +1,5 @@
-"""Inbound callbacks: store what a customer sent, then react (opt-out and opt-in keywords, the auto-reply)."""
+"""Inbound callbacks: store what a customer sent (opening its inbox conversation), then react (opt-out and opt-in
+keywords, the auto-reply)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django_q.tasks import async_task
 from contacts.models import Consent, Contact
 from contacts.phones import phone_normalize
 from contacts.services import contact_consent_set, contact_get_or_create_by_phone, contact_inbound_record
+from conversations.services import conversation_holds, conversation_inbound_record
 from providers import signals
 from providers.content import TextContent
 from providers.messaging.sending import SendRefused, message_send
@@ -70,6 +72,7 @@ def inbound_receive(*, provider: ProviderConfig, event: InboundEvent, raw: dict[
         return None
     if contact is not None:
         contact_inbound_record(contact=contact, at=received)
+        conversation_inbound_record(inbound=inbound)  # opens or reopens the shared inbox's conversation
     inbound_id = inbound.pk
     transaction.on_commit(lambda: async_task("providers.tasks.inbound_process", inbound_id))
     return inbound
@@ -94,6 +97,8 @@ def inbound_process(*, inbound: InboundMessage) -> None:
         and provider.auto_reply_text.strip()
         and inbound.opened_window
         and contact.whatsapp_consent == Consent.UNTRACKED
+        # A person handles the conversation: they answer, not the machine.
+        and not conversation_holds(provider_id=provider.pk, contact_id=contact.pk)
     ):
         try:
             # origin_ref names the window (the inbound that opened it): one auto-reply per window, even on retry.
