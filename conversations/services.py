@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -112,10 +112,10 @@ def _release_held(conversation: Conversation) -> None:
 # --- the team's actions ----------------------------------------------------------------------------------------
 
 
-def conversation_assign(*, conversation: Conversation, user: AbstractBaseUser | None) -> Conversation:
+def conversation_assign(*, conversation: Conversation, user: User | None) -> Conversation:
     """Give the conversation to `user` (None: unassign, which lets held journey messages go)."""
     was_held = conversation.is_held
-    conversation.assignee = user  # type: ignore[assignment]
+    conversation.assignee = user
     conversation.save(update_fields=["assignee", "updated_at"])
     if was_held and not conversation.is_held:
         _release_held(conversation)
@@ -140,7 +140,7 @@ def conversation_reopen(*, conversation: Conversation) -> Conversation:
     return conversation
 
 
-def conversation_note_add(*, conversation: Conversation, author: AbstractBaseUser | None, text: str) -> Note:
+def conversation_note_add(*, conversation: Conversation, author: User | None, text: str) -> Note:
     """An internal note; an empty one is refused."""
     text = (text or "").strip()
     if not text:
@@ -199,7 +199,7 @@ def _template_content(
 def conversation_reply(
     *,
     conversation: Conversation,
-    author: AbstractBaseUser | None,
+    author: User | None,
     text: str | None = None,
     template: Template | None = None,
     parameters: Mapping[str, Any] | None = None,

@@ -82,6 +82,7 @@ def test_the_list_has_the_contract_fields(marketer_api: APIClient, provider: Pro
     assert row["id"] == conversation.pk and row["provider"] == provider.pk
     assert row["contact"] == {"id": conversation.contact_id, "name": "Ann Lee", "phone": "+447700900101"}
     assert row["status"] == "open" and row["assignee"] is None and row["unread_count"] == 1
+    assert conversation.contact.last_inbound_at is not None
     expires = conversation.contact.last_inbound_at + timedelta(hours=24)
     assert row["window_expires_at"].replace("Z", "+00:00")[:19] == expires.isoformat()[:19]
     assert marketer_api.get(f"{URL}{conversation.pk}/").json()["id"] == conversation.pk
@@ -241,7 +242,7 @@ def test_bad_replies_are_400_with_the_reason_and_nothing_sent(
     ours = template_make(provider, name="order_update", body="Hi {{1}}.")
     elsewhere = template_make(provider_make(), name="other_update", body="Hi.")
     draft = template_make(provider, name="draft_update", body="Hi.", status="draft")
-    body: dict[str, Any] = {
+    bodies: dict[str, Any] = {
         "empty": {"text": ""},
         "blank": {"text": "   \n "},
         "nothing": {},
@@ -251,7 +252,8 @@ def test_bad_replies_are_400_with_the_reason_and_nothing_sent(
         "missing_parameter": {"template": ours.pk, "parameters": {}},
         "unknown_template": {"template": 999999},
         "parameters_not_object": {"template": ours.pk, "parameters": ["Ann"]},
-    }[case]
+    }
+    body = bodies[case]
 
     answer = _reply(marketer_api, conversation, body, django_capture_on_commit_callbacks)
 
