@@ -46,6 +46,7 @@ class InboxFilterForm(forms.Form):
 
 class ReplyForm(forms.Form):
     text = forms.CharField(
+        label="Your reply",
         max_length=4096,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a reply…"}),
         error_messages={"required": "The reply is empty: write a message first."},
@@ -76,7 +77,7 @@ class TemplateReplyForm(forms.Form):
             if slot.kind in ("header_location",):
                 continue  # a location header uses the template's own pin
             self.fields[f"p_{slot.key}"] = forms.CharField(
-                label=slot.label,
+                label=f"Value for {slot.label}",
                 required=slot.required,
                 max_length=1024,
                 help_text="" if slot.required else "Optional: the template's own value is used when left empty.",
@@ -92,6 +93,7 @@ class TemplateReplyForm(forms.Form):
 
 class NoteForm(forms.Form):
     text = forms.CharField(
+        label="Note",
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Only your team sees notes"}),
         error_messages={"required": "Write the note first; an empty note is not saved."},
