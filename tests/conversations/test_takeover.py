@@ -172,3 +172,20 @@ def test_a_refused_mark_as_read_is_reported_not_raised() -> None:
     with client.transport_override(refuse.transport):
         assert services.inbound_mark_read(inbound=inbound) is False
     assert len(refuse.requests) == 1
+
+
+def test_the_thread_shows_which_journeys_are_held(
+    client: Any, nexmo: FakeNexmo, marketer_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    provider = provider_make()
+    contact, conversation = _assigned(provider, marketer_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollment = journeys.enrollment_enter(journey=_two_step_journey(provider), contact=contact)
+        assert enrollment is not None
+        journeys.enrollments_run(enrollment_ids=[enrollment.pk])
+    client.force_login(marketer_user)
+
+    html = client.get(f"/inbox/{conversation.pk}/").content.decode()
+
+    assert 'data-testid="held"' in html and "<strong>Onboarding</strong> (2 messages)" in html
+    assert "They send when the conversation is closed or unassigned." in html

@@ -6,8 +6,6 @@ the simulator."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,21 +16,11 @@ from contacts.models import Contact
 from conversations.models import Conversation
 from providers.simulator.runner import customer_request
 from templates_app.models import Template
+from tests.e2e.test_journeys import eventually
 from tests.simulated import simulated_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CUSTOMER = "+447700900777"
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 def test_an_agent_takes_over_answers_in_text_then_with_a_template_once_the_window_closed(
