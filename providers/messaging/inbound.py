@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 # Higher apps hook in here without this module knowing them (dependencies point one way): the inbox records each
 # stored inbound in its conversation, in the callback's request, and says when a person, not the auto-reply, answers.
-InboundRecorder = Callable[[InboundMessage], None]
+InboundRecorder = Callable[[InboundMessage], object]
 AutoReplyHold = Callable[[int, int], bool]  # (provider id, contact id) → True: no auto-reply now
 _recorders: list[InboundRecorder] = []
 _auto_reply_holds: list[AutoReplyHold] = []
