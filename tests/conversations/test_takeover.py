@@ -15,12 +15,13 @@ from contacts.models import Contact
 from conversations import selectors, services
 from conversations.models import Conversation
 from journeys import services as journeys
-from journeys.models import Journey
+from journeys.models import EnrollmentState, Journey
 from providers.messaging import outbox
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.nexmo import client
 from tests.conversations.factories import conversation_of, customer_writes
 from tests.journeys.factories import journey_live, template_make
+from tests.journeys.test_runtime import reply_journey
 from tests.providers.factories import FakeNexmo, contact_make, provider_make
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +190,25 @@ def test_the_thread_shows_which_journeys_are_held(
 
     assert 'data-testid="held"' in html and "<strong>Onboarding</strong> (2 messages)" in html
     assert "They send when the conversation is closed or unassigned." in html
+
+
+def test_a_journeys_wait_for_reply_still_sees_the_replies_while_its_sends_are_held(
+    nexmo: FakeNexmo, marketer_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    provider = provider_make()
+    contact, conversation = _assigned(provider, marketer_user)
+    journey = reply_journey(provider)
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollment = journeys.enrollment_enter(journey=journey, contact=contact)
+        assert enrollment is not None
+        journeys.enrollments_run(enrollment_ids=[enrollment.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_writes(provider, PHONE, content={"type": "button", "button": {"payload": "YES", "text": "Yes"}})
+
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.COMPLETED  # the reply took the journey on to the coupon
+    assert not nexmo.requests
+    with django_capture_on_commit_callbacks(execute=True):
+        services.conversation_close(conversation=conversation)
+    assert _sent_templates(nexmo) == ["welcome", "coupon"]
