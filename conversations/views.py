@@ -78,6 +78,7 @@ def _thread_context(conversation: Conversation) -> dict[str, Any]:
         "conversation": conversation,
         "entries": [(kind, value) for _, _, kind, value in entries],
         "earlier": earlier,
+        "latest": THREAD_LATEST,
         "held": selectors.held_journeys(conversation=conversation),
     }
 

@@ -1,4 +1,4 @@
-"""How the inbox says time: what is left of the 24-hour window."""
+"""How the inbox says time: how long ago, and what is left of the 24-hour window."""
 
 from __future__ import annotations
 
@@ -6,8 +6,17 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
+
+
+@register.filter
+def ago(moment: datetime) -> str:
+    """ "just now" under a minute, then Django's "5 minutes ago", "2 hours, 3 minutes ago"."""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"
 
 
 @register.filter

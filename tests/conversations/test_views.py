@@ -165,3 +165,39 @@ def test_without_a_role_the_inbox_is_refused(client: Client, outsider_user: Any,
     assert client.get("/inbox/").status_code == 403
     assert client.get(f"/inbox/{conversation.pk}/").status_code == 403
     assert client.post(f"/inbox/{conversation.pk}/reply/", {"text": "x"}).status_code == 403
+
+
+def test_a_failed_reply_shows_why_in_the_thread(marketer: Client, provider: ProviderConfig) -> None:
+    conversation = _conversation(provider)
+    Message.objects.create(
+        provider=provider,
+        contact=conversation.contact,
+        to=conversation.contact.phone,
+        status="rejected",
+        client_ref="failed-reply",
+        origin=Origin.INBOX,
+        origin_ref=f"conversation:{conversation.pk}:x",
+        content_type="text",
+        content_summary="Are you there?",
+        error_code="1340",
+        error_reason="Outside the allowed window",
+    )
+    html = marketer.get(f"/inbox/{conversation.pk}/").content.decode()
+    assert "✕ Not delivered" in html and 'data-testid="send-error"' in html and "1340" in html
+
+
+@pytest.mark.parametrize(
+    ("hours_left", "shown"), [(None, "closed"), (-1, "closed"), (0.5, "30 min left"), (5.25, "5 h 15 min left")]
+)
+def test_the_window_is_said_in_hours_and_minutes(hours_left: float | None, shown: str) -> None:
+    from conversations.templatetags.inbox import window_left
+
+    expires = None if hours_left is None else timezone.now() + timedelta(hours=hours_left, seconds=30)
+    assert window_left(expires) == shown
+
+
+def test_how_long_ago_is_said_in_words() -> None:
+    from conversations.templatetags.inbox import ago
+
+    assert ago(timezone.now()) == "just now"
+    assert ago(timezone.now() - timedelta(hours=2, minutes=5)) == "2\xa0hours ago"  # Django keeps the number with its unit
