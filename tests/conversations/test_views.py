@@ -200,4 +200,5 @@ def test_how_long_ago_is_said_in_words() -> None:
     from conversations.templatetags.inbox import ago
 
     assert ago(timezone.now()) == "just now"
-    assert ago(timezone.now() - timedelta(hours=2, minutes=5)) == "2\xa0hours ago"  # Django keeps the number with its unit
+    # Django keeps the number with its unit (a no-break space).
+    assert ago(timezone.now() - timedelta(hours=2, minutes=5)) == "2\xa0hours ago"
