@@ -6,7 +6,12 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations"
 
     def ready(self) -> None:
-        from conversations.services import conversation_holds, conversation_inbound_record, journey_hold_gate
+        from conversations.services import (
+            conversation_holds,
+            conversation_inbound_record,
+            journey_hold_gate,
+            journey_hold_waiting,
+        )
         from providers.messaging.inbound import auto_reply_hold_register, inbound_recorder_register
         from providers.messaging.outbox import outbox_gate_register
         from providers.models import Origin
@@ -17,4 +22,4 @@ class ConversationsConfig(AppConfig):
         auto_reply_hold_register(
             lambda provider_id, contact_id: conversation_holds(provider_id=provider_id, contact_id=contact_id)
         )
-        outbox_gate_register(Origin.JOURNEY, journey_hold_gate)
+        outbox_gate_register(Origin.JOURNEY, journey_hold_gate, waiting=journey_hold_waiting)

@@ -18,6 +18,10 @@ class ConversationStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# A person handles the conversation: the auto-reply stays quiet and journeys hold their sends to the contact.
+HELD = Q(status=ConversationStatus.OPEN, assignee__isnull=False)
+
+
 class Conversation(models.Model):
     """A customer's thread with one of our numbers. Inbound messages open (or reopen) it and count as unread; our
     own sends (inbox, campaigns, journeys) show in it but never open it."""
@@ -88,7 +92,7 @@ class Conversation(models.Model):
 
     @property
     def is_held(self) -> bool:
-        """A person handles it: the auto-reply stays quiet and journeys wait."""
+        """HELD, for a row in hand."""
         return self.status == ConversationStatus.OPEN and self.assignee_id is not None
 
 

@@ -14,13 +14,13 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from contacts.models import Contact
-from conversations.models import Conversation, ConversationStatus, Note
+from conversations.models import HELD, Conversation, ConversationStatus, Note
 from providers.content import TextContent
 from providers.messaging.outbox import outbox_kick_on_commit
 from providers.messaging.sending import SendOptedOut, SendRefused, message_prepare
@@ -76,24 +76,25 @@ def conversation_inbound_record(*, inbound: InboundMessage) -> Conversation | No
 
 def conversation_holds(*, provider_id: int, contact_id: int) -> bool:
     """Whether a person handles this contact's conversation with this number now (open and assigned)."""
-    return Conversation.objects.filter(
-        provider_id=provider_id, contact_id=contact_id, status=ConversationStatus.OPEN, assignee__isnull=False
-    ).exists()
+    return Conversation.objects.filter(HELD, provider_id=provider_id, contact_id=contact_id).exists()
+
+
+def journey_hold_waiting() -> Q:
+    """Journey messages held (a condition on Message, which the outbox leaves out of its fetch): those to a contact
+    whose conversation with the sending number is open and assigned. One probe of the conversation's unique
+    (contact, provider) index per queued message."""
+    return Q(
+        Exists(
+            Conversation.objects.filter(HELD, contact_id=OuterRef("contact_id"), provider_id=OuterRef("provider_id"))
+        )
+    )
 
 
 def journey_hold_gate(items: Sequence[tuple[int, str]]) -> list[int]:
-    """Outbox gate for journey messages: those to a contact whose conversation with the sending number is open and
-    assigned wait (the journey's other steps, and its wait-for-reply, carry on)."""
+    """Outbox gate for journey messages already fetched or claimed: the same hold (the journey's other steps, and its
+    wait-for-reply, carry on)."""
     ids = [pk for pk, _ in items]
-    held = set(
-        Message.objects.filter(pk__in=ids)
-        .filter(
-            contact__conversations__provider_id=F("provider_id"),
-            contact__conversations__status=ConversationStatus.OPEN,
-            contact__conversations__assignee__isnull=False,
-        )
-        .values_list("pk", flat=True)
-    )
+    held = set(Message.objects.filter(journey_hold_waiting(), pk__in=ids).values_list("pk", flat=True))
     return [pk for pk in ids if pk not in held]
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -40,14 +40,28 @@ FETCH_SECONDS = 0.5
 # of its origin lets it.
 Gate = Callable[[Sequence[tuple[int, str]]], Iterable[int] | None]
 _gates: dict[str, list[Gate]] = {}
+# origin → conditions (on Message) its gates hold, left out by the fetch query itself: held messages that outnumber a
+# round's fetch would otherwise fill every round, and the number's later messages would wait behind them for good.
+_waiting: dict[str, list[Callable[[], Q]]] = {}
 
 
-def outbox_gate_register(origin: str, gate: Gate) -> None:
+def outbox_gate_register(origin: str, gate: Gate, *, waiting: Callable[[], Q] | None = None) -> None:
     """Let an origin hold some of its queued messages back: `gate([(id, origin_ref), ...])` returns the ids to send
-    now; the others stay queued until the origin kicks the outbox again. Registering the same gate twice is a no-op."""
+    now; the others stay queued until the origin kicks the outbox again. `waiting()`, when given, is the condition
+    of the messages the gate holds, as SQL (the gate stays the rule for messages already claimed). Registering the
+    same gate twice is a no-op."""
     gates = _gates.setdefault(origin, [])
     if gate not in gates:
         gates.append(gate)
+        if waiting is not None:
+            _waiting.setdefault(origin, []).append(waiting)
+
+
+def _sendable(messages: QuerySet[Message]) -> QuerySet[Message]:
+    for origin, conditions in _waiting.items():
+        for condition in conditions:
+            messages = messages.exclude(Q(origin=origin) & condition())
+    return messages
 
 
 def outbox_kick(provider_ids: Iterable[int]) -> None:
@@ -91,7 +105,7 @@ def _lease_release(provider_id: int, token: str) -> None:
 def _next_ids(provider_id: int, limit: int) -> list[int]:
     """The oldest queued outbox messages of the number that their origin lets go now."""
     rows = list(
-        Message.objects.filter(provider_id=provider_id, status=MessageStatus.QUEUED)
+        _sendable(Message.objects.filter(provider_id=provider_id, status=MessageStatus.QUEUED))
         .exclude(origin=Origin.CAMPAIGN)
         .filter(origin__in=OUTBOX_ORIGINS)
         .order_by("id")

@@ -212,3 +212,38 @@ def test_a_journeys_wait_for_reply_still_sees_the_replies_while_its_sends_are_he
     with django_capture_on_commit_callbacks(execute=True):
         services.conversation_close(conversation=conversation)
     assert _sent_templates(nexmo) == ["welcome", "coupon"]
+
+
+def test_held_journey_messages_never_keep_later_sends_of_the_number_waiting(
+    nexmo: FakeNexmo, marketer_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # A slow number fetches 5 messages a round: more held messages than that, queued first, must not stop the
+    # inbox reply queued after them.
+    provider = provider_make(max_messages_per_second=10)
+    contact, _ = _assigned(provider, marketer_user)
+    version = _two_step_journey(provider).current_version_id
+    for n in range(8):
+        Message.objects.create(
+            provider=provider,
+            contact=contact,
+            to=PHONE,
+            client_ref=f"held-{n}",
+            origin=Origin.JOURNEY,
+            origin_ref=f"journey:{version}:hello:{n}:0",
+            content_type="template",
+            request_body={"client_ref": f"held-{n}"},
+        )
+    other = _conversation_with(provider, "+447700900203")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.conversation_reply(conversation=other, author=marketer_user, text="On it!")
+
+    reply.refresh_from_db()
+    assert reply.status == MessageStatus.SUBMITTED
+    assert Message.objects.filter(origin=Origin.JOURNEY, status=MessageStatus.QUEUED).count() == 8
+
+
+def _conversation_with(provider: ProviderConfig, phone: str) -> Conversation:
+    contact = contact_make(phone=phone)
+    customer_writes(provider, phone, "Hello")
+    return conversation_of(provider, contact)
