@@ -141,11 +141,8 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     template_form: TemplateReplyForm | None = None
     arguments: dict[str, Any]
     if "template" in request.POST:
-        template = (
-            Template.objects.filter(pk=request.POST.get("template") or 0).first()
-            if (str(request.POST.get("template", "")).isdigit())
-            else None
-        )
+        chosen = str(request.POST["template"])
+        template = Template.objects.filter(pk=int(chosen)).first() if chosen.isdigit() and len(chosen) < 19 else None
         if template is None:
             messages.error(request, "Choose a template first.")
             return redirect("conversation-thread", pk=pk)
@@ -160,13 +157,12 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.conversation_reply(conversation=conversation, author=request.user, **arguments)  # type: ignore[arg-type]
         except ValidationError as error:
+            # The service names API fields (text, template, parameters, contact): on the page, the text's own errors
+            # go under the text box, the others on top of the form.
             form: Any = template_form if template_form is not None else reply_form
             for field, problems in error.message_dict.items():
-                target = field if field in form.fields else None
-                if field == "parameters":
-                    target = None
                 for problem in problems:
-                    form.add_error(target, problem)
+                    form.add_error(field if field == "text" and field in form.fields else None, problem)
         else:
             return redirect("conversation-thread", pk=pk)
     context = _thread_context(conversation)

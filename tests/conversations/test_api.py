@@ -351,3 +351,32 @@ def test_notes_are_kept_and_an_empty_one_is_refused(
 def test_an_unknown_conversation_is_a_404(marketer_api: APIClient) -> None:
     assert marketer_api.get(f"{URL}999999/messages/").status_code == 404
     assert marketer_api.post(f"{URL}999999/reply/", {"text": "x"}, format="json").status_code == 404
+
+
+def test_the_thread_says_what_media_and_locations_are(marketer_api: APIClient, provider: ProviderConfig) -> None:
+    conversation = _conversation(provider)
+    phone = conversation.contact.phone
+    customer_writes(
+        provider, phone, content={"type": "image", "image": {"url": "https://example.com/a.jpg", "caption": "The box"}}
+    )
+    customer_writes(
+        provider, phone, content={"type": "location", "location": {"lat": 51.5, "long": -0.12, "name": "Depot"}}
+    )
+
+    rows = marketer_api.get(f"{URL}{conversation.pk}/messages/").json()["results"]
+
+    assert [(r["type"], r["text"], r["media_url"]) for r in rows[1:]] == [
+        ("image", "The box", "https://example.com/a.jpg"),
+        ("location", "Location: Depot (51.5, -0.12)", ""),
+    ]
+
+
+def test_the_latest_page_of_a_long_thread(marketer_api: APIClient, provider: ProviderConfig) -> None:
+    conversation = _conversation(provider)
+    for n in range(60):
+        customer_writes(
+            provider, conversation.contact.phone, f"Message {n}", at=timezone.now() - timedelta(minutes=60 - n)
+        )
+    last = marketer_api.get(f"{URL}{conversation.pk}/messages/?page=last").json()
+    assert last["count"] == 61 and last["next"] is None
+    assert [r["text"] for r in last["results"]][-2:] == ["Message 59", "Hi, is my order on its way?"]

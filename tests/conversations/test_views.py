@@ -202,3 +202,14 @@ def test_how_long_ago_is_said_in_words() -> None:
     assert ago(timezone.now()) == "just now"
     # Django keeps the number with its unit (a no-break space).
     assert ago(timezone.now() - timedelta(hours=2, minutes=5)) == "2\xa0hours ago"
+
+
+def test_conversations_and_notes_are_in_the_admin(
+    client: Client, django_user_model: Any, provider: ProviderConfig
+) -> None:
+    conversation = _conversation(provider)
+    Note.objects.create(conversation=conversation, text="Called back")
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123"))
+    assert "Ann Lee" in client.get("/admin/conversations/conversation/").content.decode()
+    assert client.get(f"/admin/conversations/conversation/{conversation.pk}/change/").status_code == 200
+    assert client.get("/admin/conversations/note/").status_code == 200
