@@ -82,6 +82,11 @@ def test_an_agent_takes_over_answers_in_text_then_with_a_template_once_the_windo
         page.click("button:has-text('Send template')")
         page.wait_for_selector(".bubble.out:has-text('Hi Ann, your order ships today.')")
 
+        page.fill("textarea[placeholder='Only your team sees notes']", "Promised delivery today; check tomorrow.")
+        page.click("button:has-text('Add note')")
+        page.wait_for_selector("[data-testid=note]:has-text('Promised delivery today')")
+        page.screenshot(path=str(tmp_path / "inbox-thread-final.png"), full_page=True)
+
         templates = eventually(
             lambda: [m for m in simulator.messages(to=CUSTOMER.lstrip("+")) if m["message_type"] == "template"]
         )
