@@ -15,7 +15,7 @@ from contacts.models import Contact
 from conversations import selectors, services
 from conversations.models import Conversation
 from journeys import services as journeys
-from journeys.models import EnrollmentState, Journey
+from journeys.models import Enrollment, EnrollmentState, Journey
 from providers.messaging import outbox
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.nexmo import client
@@ -48,6 +48,15 @@ def _assigned(provider: ProviderConfig, user: Any) -> tuple[Contact, Conversatio
     return contact, conversation
 
 
+def _enter(journey: Journey, contact: Contact, capture: Any) -> Enrollment:
+    """Enter the contact and walk its first steps, running what waits for the commit (the outbox's kick)."""
+    with capture(execute=True):
+        enrollment = journeys.enrollment_enter(journey=journey, contact=contact)
+        assert enrollment is not None
+        journeys.enrollments_run(enrollment_ids=[enrollment.pk])
+    return enrollment
+
+
 def _sent_templates(nexmo: FakeNexmo) -> list[str]:
     return [body["message"]["content"]["template"]["name"].split(":")[1] for body in nexmo.bodies()]
 
@@ -60,10 +69,7 @@ def test_a_journey_sends_nothing_to_an_assigned_conversation_until_it_is_release
     contact, conversation = _assigned(provider, marketer_user)
     journey = _two_step_journey(provider)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        enrollment = journeys.enrollment_enter(journey=journey, contact=contact)
-        assert enrollment is not None
-        journeys.enrollments_run(enrollment_ids=[enrollment.pk])
+    _enter(journey, contact, django_capture_on_commit_callbacks)
     outbox.outbox_send(provider_id=provider.pk)
 
     held = Message.objects.filter(origin=Origin.JOURNEY).order_by("id")
@@ -92,10 +98,7 @@ def test_other_contacts_journey_messages_go_while_one_conversation_is_assigned(
     journey = _two_step_journey(provider)
     other = contact_make(phone="+447700900202")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        enrollment = journeys.enrollment_enter(journey=journey, contact=other)
-        assert enrollment is not None
-        journeys.enrollments_run(enrollment_ids=[enrollment.pk])
+    _enter(journey, other, django_capture_on_commit_callbacks)
     outbox.outbox_send(provider_id=provider.pk)
 
     assert _sent_templates(nexmo) == ["welcome", "coupon"]
@@ -180,10 +183,7 @@ def test_the_thread_shows_which_journeys_are_held(
 ) -> None:
     provider = provider_make()
     contact, conversation = _assigned(provider, marketer_user)
-    with django_capture_on_commit_callbacks(execute=True):
-        enrollment = journeys.enrollment_enter(journey=_two_step_journey(provider), contact=contact)
-        assert enrollment is not None
-        journeys.enrollments_run(enrollment_ids=[enrollment.pk])
+    _enter(_two_step_journey(provider), contact, django_capture_on_commit_callbacks)
     client.force_login(marketer_user)
 
     html = client.get(f"/inbox/{conversation.pk}/").content.decode()
@@ -198,10 +198,7 @@ def test_a_journeys_wait_for_reply_still_sees_the_replies_while_its_sends_are_he
     provider = provider_make()
     contact, conversation = _assigned(provider, marketer_user)
     journey = reply_journey(provider)
-    with django_capture_on_commit_callbacks(execute=True):
-        enrollment = journeys.enrollment_enter(journey=journey, contact=contact)
-        assert enrollment is not None
-        journeys.enrollments_run(enrollment_ids=[enrollment.pk])
+    enrollment = _enter(journey, contact, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
         customer_writes(provider, PHONE, content={"type": "button", "button": {"payload": "YES", "text": "Yes"}})
