@@ -171,6 +171,7 @@ def _phase() -> dict[str, Any]:
         "list_api": get("/api/v1/conversations/?status=open"),
         "unread_api": get("/api/v1/conversations/?unread=true"),
         "mine_api": get("/api/v1/conversations/?assignee=me&status=open"),
+        "search_api": get("/api/v1/conversations/?search=Customer%2012345"),
         "thread_page": get(f"/inbox/{conversation.pk}/"),
         "thread_api": get(f"/api/v1/conversations/{conversation.pk}/messages/?page=last"),
         "naive_list": median_seconds(_naive_list, 3),
@@ -209,6 +210,7 @@ def run() -> list[dict[str, Any]]:
         row(f"inbox API, {lists}", "list_api", "naive_list", f"GET conversations/?status=open; {naive_list}"),
         row(f"inbox API unread, {lists}", "unread_api", "naive_list", f"GET conversations/?unread=true; {naive_list}"),
         row(f"inbox API mine, {lists}", "mine_api", "naive_list", f"GET ?assignee=me&status=open; {naive_list}"),
+        row(f"inbox API search, {lists}", "search_api", "naive_list", f"GET ?search=<name>; {naive_list}"),
         row(f"thread page, {thread}", "thread_page", "naive_thread", f"GET /inbox/<id>/ (latest 200); {naive_thread}"),
         row(f"thread API, {thread}", "thread_api", "naive_thread", f"GET messages/?page=last (50); {naive_thread}"),
     ]
