@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contacts', '0005_consent_reason_import_default_country'),
-        ('providers', '0009_message_origin_inbox'),
+        ('providers', '0010_message_origin_inbox'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
