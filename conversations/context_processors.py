@@ -9,4 +9,5 @@ def inbox(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     if not is_marketer(user):
         return {}
-    return {"inbox_unread": lambda: conversations_unread_count()}
+    # The count is a function: the template calls it once, where the badge is drawn (never for a page without one).
+    return {"inbox_shown": True, "inbox_unread": conversations_unread_count}
