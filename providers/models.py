@@ -98,6 +98,7 @@ class Origin(models.TextChoices):
     CAMPAIGN = "campaign", "Campaign"
     JOURNEY = "journey", "Journey"
     AUTO_REPLY = "auto_reply", "Auto-reply"
+    INBOX = "inbox", "Inbox reply"
 
 
 class Message(models.Model):

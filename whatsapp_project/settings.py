@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "templates_app",
     "campaigns",
     "journeys",
+    "conversations",
     "demo",
 ]
 
@@ -108,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "conversations.context_processors.inbox",
             ],
         },
     },
