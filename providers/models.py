@@ -157,6 +157,12 @@ class Message(models.Model):
                 name="message_outbox_idx",
                 condition=models.Q(status="queued") & ~models.Q(origin="campaign"),
             ),
+            # The inbox's replies waiting in that outbox, which go first: a handful, however many journey sends wait.
+            models.Index(
+                fields=["provider", "id"],
+                name="message_outbox_replies_idx",
+                condition=models.Q(status="queued", origin="inbox"),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["message_uuid"], name="message_uuid_unique"),

@@ -106,7 +106,8 @@ class _Job:
 
 
 def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
-    """queued → sending for these ids, in one UPDATE ... RETURNING: (id, request body) of the rows this call moved."""
+    """queued → sending for these ids, in one UPDATE ... RETURNING: (id, request body) of the rows this call moved,
+    in the order of `ids` (the order they should go in: the outbox puts a person's replies first)."""
     if not ids:
         return []
     table = Message._meta.db_table
@@ -119,6 +120,8 @@ def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [S.SENDING.value, timezone.now(), *ids])
         rows = cursor.fetchall()
+    position = {pk: n for n, pk in enumerate(ids)}
+    rows.sort(key=lambda row: position.get(int(row[0]), 0))
     return [(int(pk), json.loads(body) if isinstance(body, str) else (body or {})) for pk, body in rows]
 
 

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 # The origins whose messages the outbox sends (campaigns send under their own run: throttle, surge policy, pause).
 OUTBOX_ORIGINS = (Origin.JOURNEY, Origin.INBOX)
+# Sent before the others of the outbox, whatever their age.
+PRIORITY_ORIGINS = (Origin.INBOX,)
 LEASE_SECONDS = 30
 # Ids fetched per round: about half a second of sends at the number's cap, so a journey paused meanwhile loses at
 # most that much before its gate holds its messages back.
@@ -103,15 +105,18 @@ def _lease_release(provider_id: int, token: str) -> None:
 
 
 def _next_ids(provider_id: int, limit: int) -> list[int]:
-    """The oldest queued outbox messages of the number that their origin lets go now."""
-    rows = list(
-        _sendable(Message.objects.filter(provider_id=provider_id, status=MessageStatus.QUEUED))
-        .exclude(origin=Origin.CAMPAIGN)
-        .filter(origin__in=OUTBOX_ORIGINS)
+    """The queued outbox messages of the number that their origin lets go now: a person's replies first (a customer
+    is waiting for them), then the oldest of the rest (journeys)."""
+    queued = _sendable(Message.objects.filter(provider_id=provider_id, status=MessageStatus.QUEUED))
+    # Read through its own small partial index, so a reply never waits behind a journey's thousands of queued sends.
+    first = list(queued.filter(origin__in=PRIORITY_ORIGINS).order_by("id").values_list("id", "origin", "origin_ref"))
+    rest = (
+        queued.exclude(origin=Origin.CAMPAIGN)
+        .filter(origin__in=[o for o in OUTBOX_ORIGINS if o not in PRIORITY_ORIGINS])
         .order_by("id")
-        .values_list("id", "origin", "origin_ref")[:limit]
+        .values_list("id", "origin", "origin_ref")[: max(0, limit - len(first))]
     )
-    return _allowed(rows)
+    return _allowed(first[:limit]) + _allowed(list(rest))
 
 
 def _held(ids: list[int]) -> set[int]:
