@@ -18,6 +18,7 @@ from rest_framework.routers import BaseRouter
 from conversations import selectors, services
 from conversations.models import Conversation, ConversationStatus, Note
 from providers.api import MessageSerializer
+from providers.interactive import option_id
 from templates_app.models import Template
 
 
@@ -67,8 +68,18 @@ class NoteSerializer(serializers.ModelSerializer[Note]):
         read_only_fields = ["id", "conversation", "author", "created_at"]
 
 
+class ReplyButtonSerializer(serializers.Serializer):
+    id = serializers.CharField(
+        required=False, allow_blank=True, max_length=256, help_text="Made from the title if empty."
+    )
+    title = serializers.CharField(max_length=255, help_text="What the button says (WhatsApp: up to 20 characters).")
+
+
 class ReplySerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=4096)
+    buttons = ReplyButtonSerializer(
+        many=True, required=False, help_text="Up to 3 reply buttons under the text (inside the 24-hour window)."
+    )
     template = serializers.PrimaryKeyRelatedField(queryset=Template.objects.select_related("provider"), required=False)
     parameters = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=1024), required=False)
 
@@ -146,6 +157,7 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
             text=data.get("text"),
             template=data.get("template"),
             parameters=data.get("parameters"),
+            buttons=_with_ids(data.get("buttons") or []),
         )
         return Response({"message": MessageSerializer(message).data}, status=status.HTTP_201_CREATED)
 
@@ -184,6 +196,13 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
             text=serializer.validated_data["text"],
         )
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+def _with_ids(buttons: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {"id": str(b.get("id") or option_id(str(b["title"]), n)), "title": str(b["title"])}
+        for n, b in enumerate(buttons)
+    ]
 
 
 def register(router: BaseRouter) -> None:

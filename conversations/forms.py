@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from conversations.models import Conversation
+from providers.interactive import buttons_from_titles
 from providers.models import ProviderConfig
 from templates_app.models import Template
 from templates_app.rendering import template_slots
@@ -51,6 +52,13 @@ class ReplyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a reply…"}),
         error_messages={"required": "The reply is empty: write a message first."},
     )
+    button_1 = forms.CharField(label="Button 1", required=False, max_length=20)
+    button_2 = forms.CharField(label="Button 2", required=False, max_length=20)
+    button_3 = forms.CharField(label="Button 3", required=False, max_length=20)
+
+    def buttons(self) -> list[dict[str, str]]:
+        """The reply buttons the agent wrote (titles; ids made from them), none when all three are empty."""
+        return buttons_from_titles([self.cleaned_data.get(f"button_{n}", "") for n in (1, 2, 3)])
 
 
 class TemplateChoiceForm(forms.Form):

@@ -12,6 +12,7 @@ from django.db.models import F, Q, QuerySet, Value
 
 from conversations.models import Conversation, ConversationStatus, Note
 from journeys.models import JourneyVersion
+from providers.interactive import interactive_titles
 from providers.models import InboundMessage, Message, MessageStatus, Origin
 
 # The list's filters (UI tabs and the API's `status` / `assignee` / `unread`).
@@ -74,6 +75,7 @@ class ThreadItem:
     template_name: str = ""  # outbound templates: the template's name
     media_url: str = ""
     error: str = ""
+    options: tuple[str, ...] = ()  # outbound interactive messages: the titles of their buttons or list rows
 
 
 def _thread_keys(conversation: Conversation) -> QuerySet[Any]:
@@ -114,9 +116,14 @@ def thread_items(*, keys: list[tuple[str, int, datetime]]) -> list[ThreadItem]:
 
 def _outbound_item(message: Message) -> ThreadItem:
     text, name = message.content_summary, ""
+    options: tuple[str, ...] = ()
     if message.content_type in ("template", "custom"):
         # The log's summary of a template is its name, then the message as the customer read it.
         name, _, text = text.partition("\n")
+    elif message.content_type == "interactive":
+        # Its options are drawn as buttons under the text, so the summary's last line (them, in brackets) goes.
+        options = tuple(interactive_titles(message.request_body or {}))
+        text = text.rpartition("\n")[0] if options else text
     return ThreadItem(
         id=message.pk,
         direction="out",
@@ -126,6 +133,7 @@ def _outbound_item(message: Message) -> ThreadItem:
         status=message.status,
         template_name=name,
         error=message.error_text,
+        options=options,
     )
 
 

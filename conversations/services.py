@@ -22,6 +22,7 @@ from django_q.tasks import async_task
 from contacts.models import Contact
 from conversations.models import HELD, Conversation, ConversationStatus, Note
 from providers.content import TextContent
+from providers.interactive import interactive_parse, interactive_summary
 from providers.messaging.outbox import outbox_kick_on_commit
 from providers.messaging.sending import SendOptedOut, SendRefused, message_prepare
 from providers.models import ApiVersion, InboundMessage, Message, MessageStatus, Origin
@@ -204,6 +205,7 @@ def conversation_reply(
     text: str | None = None,
     template: Template | None = None,
     parameters: Mapping[str, Any] | None = None,
+    buttons: Sequence[Mapping[str, Any]] | None = None,
 ) -> Message:
     """Answer the customer with free text (inside the 24-hour window) or an approved template of the conversation's
     number, through the outbox (send rules, pacing, statuses). Raises ValidationError by field, nothing sent.
@@ -213,6 +215,8 @@ def conversation_reply(
     """
     if template is not None and text:
         raise ValidationError({"text": "Send either a text or a template, not both."})
+    if template is not None and buttons:
+        raise ValidationError({"buttons": "Reply buttons go with a text inside the window, not with a template."})
     content: Any
     if template is not None:
         content, line = _template_content(conversation, template, parameters)
@@ -222,6 +226,15 @@ def conversation_reply(
         if not text:
             raise ValidationError({"text": "The reply is empty: write a message or choose a template."})
         content, line, field = TextContent(text=text), text, "text"
+        if buttons:
+            # Reply buttons under the text (an interactive message): WhatsApp's limits checked before anything is sent.
+            interactive, problems = interactive_parse({"text": text, "buttons": list(buttons)})
+            if interactive is None:
+                errors: dict[str, list[str]] = {}
+                for where, problem in problems:
+                    errors.setdefault(where.split(".")[0].split("[")[0], []).append(f"{where}: {problem}")
+                raise ValidationError(errors)
+            content, line = interactive, interactive_summary(interactive).replace("\n", " ")
     contact: Contact = conversation.contact
     try:
         message, _ = message_prepare(

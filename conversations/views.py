@@ -152,7 +152,10 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         reply_form = ReplyForm(request.POST)
         valid = reply_form.is_valid()
-        arguments = {"text": reply_form.cleaned_data.get("text", "") if valid else ""}
+        arguments = {
+            "text": reply_form.cleaned_data.get("text", "") if valid else "",
+            "buttons": reply_form.buttons() if valid else [],
+        }
     if valid:
         try:
             services.conversation_reply(conversation=conversation, author=request.user, **arguments)  # type: ignore[arg-type]

@@ -380,3 +380,68 @@ def test_the_latest_page_of_a_long_thread(marketer_api: APIClient, provider: Pro
     last = marketer_api.get(f"{URL}{conversation.pk}/messages/?page=last").json()
     assert last["count"] == 61 and last["next"] is None
     assert [r["text"] for r in last["results"]][-2:] == ["Message 59", "Hi, is my order on its way?"]
+
+
+# --- reply buttons (interactive messages) ----------------------------------------------------------------------
+
+
+def test_a_reply_with_buttons_is_sent_as_an_interactive_message(
+    marketer_api: APIClient, provider: ProviderConfig, nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any
+) -> None:
+    conversation = _conversation(provider)
+    body = {
+        "text": "Shall we deliver tomorrow?",
+        "buttons": [{"title": "Yes please"}, {"id": "later", "title": "Later"}],
+    }
+
+    answer = _reply(marketer_api, conversation, body, django_capture_on_commit_callbacks)
+
+    assert answer.status_code == 201, answer.content
+    custom = nexmo.bodies()[0]["message"]["content"]["custom"]
+    assert custom["interactive"]["body"] == {"text": "Shall we deliver tomorrow?"}
+    assert [b["reply"] for b in custom["interactive"]["action"]["buttons"]] == [
+        {"id": "YES_PLEASE", "title": "Yes please"},
+        {"id": "later", "title": "Later"},
+    ]
+    assert Message.objects.get().content_type == "interactive"
+    conversation.refresh_from_db()
+    assert conversation.last_message_text == "Shall we deliver tomorrow? [Yes please] [Later]"
+
+
+@pytest.mark.parametrize(
+    ("buttons", "field", "words"),
+    [
+        ([{"title": f"Option {n}"} for n in range(4)], "buttons", "at most 3"),
+        ([{"title": "A title longer than twenty"}], "buttons", "At most 20"),
+        ([{"title": "Yes"}, {"title": "yes"}], "buttons", "each must be different"),
+    ],
+)
+def test_reply_buttons_over_whatsapps_limits_are_a_400_and_nothing_is_sent(
+    marketer_api: APIClient,
+    provider: ProviderConfig,
+    nexmo: FakeNexmo,
+    django_capture_on_commit_callbacks: Any,
+    buttons: list[dict[str, str]],
+    field: str,
+    words: str,
+) -> None:
+    conversation = _conversation(provider)
+    answer = _reply(
+        marketer_api, conversation, {"text": "Pick one", "buttons": buttons}, django_capture_on_commit_callbacks
+    )
+    assert answer.status_code == 400
+    assert any(words in problem for problem in answer.json()[field]), answer.json()
+    assert not Message.objects.exists() and not nexmo.requests
+
+
+def test_reply_buttons_outside_the_window_are_refused_like_free_text(
+    marketer_api: APIClient, provider: ProviderConfig, nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any
+) -> None:
+    conversation = _conversation(provider)
+    conversation.contact.__class__.objects.filter(pk=conversation.contact_id).update(
+        last_inbound_at=timezone.now() - timedelta(hours=25)
+    )
+    body = {"text": "Still keen?", "buttons": [{"title": "Yes"}]}
+    answer = _reply(marketer_api, conversation, body, django_capture_on_commit_callbacks)
+    assert answer.status_code == 400 and "template" in answer.json()["text"][0]
+    assert not Message.objects.exists() and not nexmo.requests

@@ -213,3 +213,25 @@ def test_conversations_and_notes_are_in_the_admin(
     assert "Ann Lee" in client.get("/admin/conversations/conversation/").content.decode()
     assert client.get(f"/admin/conversations/conversation/{conversation.pk}/change/").status_code == 200
     assert client.get("/admin/conversations/note/").status_code == 200
+
+
+def test_the_composer_sends_reply_buttons_and_refuses_a_long_one_on_its_field(
+    marketer: Client, provider: ProviderConfig, nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any
+) -> None:
+    conversation = _conversation(provider)
+    assert "Add reply buttons" in marketer.get(f"/inbox/{conversation.pk}/").content.decode()
+    too_long = marketer.post(
+        f"/inbox/{conversation.pk}/reply/", {"text": "Which day?", "button_1": "Monday morning please!"}
+    )
+    assert too_long.status_code == 400 and "at most 20 characters" in too_long.content.decode()
+    assert not Message.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = marketer.post(
+            f"/inbox/{conversation.pk}/reply/", {"text": "Which day?", "button_1": "Monday", "button_3": "Tuesday"}
+        )
+    assert sent.status_code == 302
+    custom = nexmo.bodies()[0]["message"]["content"]["custom"]
+    assert [b["reply"]["title"] for b in custom["interactive"]["action"]["buttons"]] == ["Monday", "Tuesday"]
+    html = marketer.get(f"/inbox/{conversation.pk}/").content.decode()
+    assert '<ul class="bubble-options" aria-label="Reply buttons"><li>Monday</li><li>Tuesday</li></ul>' in html
+    assert "[Monday]" not in html  # the options are drawn as buttons, not repeated in brackets

@@ -91,3 +91,32 @@ def test_an_agent_takes_over_answers_in_text_then_with_a_template_once_the_windo
             lambda: [m for m in simulator.messages(to=CUSTOMER.lstrip("+")) if m["message_type"] == "template"]
         )
         assert templates[0]["template_name"].endswith("order_update")
+
+
+def test_an_agent_sends_reply_buttons_and_sees_which_one_the_customer_tapped(
+    page: Any, login: Any, marketer_user: Any, live_server: Any, settings: Any, tmp_path: Any
+) -> None:
+    settings.PUBLIC_BASE_URL = live_server.url
+    with simulated_provider(api_version="v1", nickname="Support line") as (provider, simulator):
+        login(marketer_user, "pw-teammate-123")
+        status, _ = customer_request(
+            simulator.base_url,
+            {"from": CUSTOMER.lstrip("+"), "to": provider.phone_number.lstrip("+"), "text": "Can you deliver?"},
+        )
+        assert status == 200
+        conversation = eventually(lambda: Conversation.objects.first())
+        page.goto(f"/inbox/{conversation.pk}/")
+        page.click("summary:has-text('Add reply buttons')")
+        page.fill("textarea[placeholder='Write a reply…']", "Which day suits you?")
+        page.fill("input[name=button_1]", "Monday")
+        page.fill("input[name=button_2]", "Tuesday")
+        page.screenshot(path=str(tmp_path / "inbox-buttons-compose.png"), full_page=True)
+        page.click("button:has-text('Send')")
+        page.wait_for_selector(".bubble.out .bubble-options li:text-is('Tuesday')")
+        sent = eventually(lambda: [m for m in simulator.messages(to=CUSTOMER.lstrip("+")) if m["buttons"]])
+        assert [b["text"] for b in sent[0]["buttons"]] == ["Monday", "Tuesday"]
+
+        # The customer taps "Tuesday" on their phone: the thread shows it without a reload.
+        simulator.customer(tap=sent[0]["message_uuid"], index=1)
+        page.wait_for_selector(".bubble.in:has-text('Tapped “Tuesday”')")
+        page.screenshot(path=str(tmp_path / "inbox-buttons-tapped.png"), full_page=True)
