@@ -16,6 +16,7 @@ from contacts.models import Contact
 from conversations.models import Conversation
 from providers.simulator.runner import customer_request
 from templates_app.models import Template
+from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_journeys import eventually
 from tests.simulated import simulated_provider
 
@@ -24,7 +25,7 @@ CUSTOMER = "+447700900777"
 
 
 def test_an_agent_takes_over_answers_in_text_then_with_a_template_once_the_window_closed(
-    page: Any, login: Any, marketer_user: Any, live_server: Any, settings: Any, tmp_path: Any
+    page: Any, login: Any, marketer_user: Any, live_server: Any, settings: Any
 ) -> None:
     settings.PUBLIC_BASE_URL = live_server.url
     with simulated_provider(api_version="v1", nickname="Support line") as (provider, simulator):
@@ -50,7 +51,7 @@ def test_an_agent_takes_over_answers_in_text_then_with_a_template_once_the_windo
         assert row.query_selector("[data-testid=unread-count]").inner_text() == "1"
         page.wait_for_selector("[data-testid=inbox-badge]:has-text('1')")
         assert "Window: 23 h" in row.inner_text()
-        page.screenshot(path=str(tmp_path / "inbox-list.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "inbox-list.png"), full_page=True)
 
         # Opening the thread reads it (and marks it read at Nexmo: the simulator counts the PATCH).
         row.click()
@@ -67,7 +68,7 @@ def test_an_agent_takes_over_answers_in_text_then_with_a_template_once_the_windo
         page.wait_for_selector(".bubble.out .ticks.read", timeout=20_000)
         sent = simulator.messages(to=CUSTOMER.lstrip("+"))
         assert [m["text"] for m in sent] == ["It ships today, Ann."]
-        page.screenshot(path=str(tmp_path / "inbox-thread.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "inbox-thread.png"), full_page=True)
 
         # A day later the window has closed: templates only, with their values and a preview.
         Contact.objects.filter(phone=CUSTOMER).update(last_inbound_at=timezone.now() - timedelta(hours=25))
@@ -78,14 +79,14 @@ def test_an_agent_takes_over_answers_in_text_then_with_a_template_once_the_windo
         page.wait_for_selector("input[name=p_1]")
         page.fill("input[name=p_1]", "Ann")
         page.wait_for_selector("[data-testid=preview]:has-text('Hi Ann, your order ships today.')")
-        page.screenshot(path=str(tmp_path / "inbox-template.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "inbox-template.png"), full_page=True)
         page.click("button:has-text('Send template')")
         page.wait_for_selector(".bubble.out:has-text('Hi Ann, your order ships today.')")
 
         page.fill("textarea[placeholder='Only your team sees notes']", "Promised delivery today; check tomorrow.")
         page.click("button:has-text('Add note')")
         page.wait_for_selector("[data-testid=note]:has-text('Promised delivery today')")
-        page.screenshot(path=str(tmp_path / "inbox-thread-final.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "inbox-thread-final.png"), full_page=True)
 
         templates = eventually(
             lambda: [m for m in simulator.messages(to=CUSTOMER.lstrip("+")) if m["message_type"] == "template"]
@@ -94,7 +95,7 @@ def test_an_agent_takes_over_answers_in_text_then_with_a_template_once_the_windo
 
 
 def test_an_agent_sends_reply_buttons_and_sees_which_one_the_customer_tapped(
-    page: Any, login: Any, marketer_user: Any, live_server: Any, settings: Any, tmp_path: Any
+    page: Any, login: Any, marketer_user: Any, live_server: Any, settings: Any
 ) -> None:
     settings.PUBLIC_BASE_URL = live_server.url
     with simulated_provider(api_version="v1", nickname="Support line") as (provider, simulator):
@@ -110,7 +111,7 @@ def test_an_agent_sends_reply_buttons_and_sees_which_one_the_customer_tapped(
         page.fill("textarea[placeholder='Write a reply…']", "Which day suits you?")
         page.fill("input[name=button_1]", "Monday")
         page.fill("input[name=button_2]", "Tuesday")
-        page.screenshot(path=str(tmp_path / "inbox-buttons-compose.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "inbox-buttons-compose.png"), full_page=True)
         page.click("button:has-text('Send')")
         page.wait_for_selector(".bubble.out .bubble-options li:text-is('Tuesday')")
         sent = eventually(lambda: [m for m in simulator.messages(to=CUSTOMER.lstrip("+")) if m["buttons"]])
@@ -119,4 +120,4 @@ def test_an_agent_sends_reply_buttons_and_sees_which_one_the_customer_tapped(
         # The customer taps "Tuesday" on their phone: the thread shows it without a reload.
         simulator.customer(tap=sent[0]["message_uuid"], index=1)
         page.wait_for_selector(".bubble.in:has-text('Tapped “Tuesday”')")
-        page.screenshot(path=str(tmp_path / "inbox-buttons-tapped.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "inbox-buttons-tapped.png"), full_page=True)
