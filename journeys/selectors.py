@@ -8,7 +8,15 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from journeys.graph import STAT_KEYS
-from journeys.models import Enrollment, EnrollmentState, ExitReason, Journey, JourneyStep, StepOutcome
+from journeys.models import (
+    RESUME_OUTCOMES,
+    Enrollment,
+    EnrollmentState,
+    ExitReason,
+    Journey,
+    JourneyStep,
+    StepOutcome,
+)
 from providers.models import MessageStatus
 
 _ARRIVALS = [o for o in StepOutcome.values if o not in (StepOutcome.REPLIED, StepOutcome.TIMED_OUT)]
@@ -28,8 +36,13 @@ def journey_stats(*, journey: Journey) -> dict[str, Any]:
     steps = JourneyStep.objects.filter(journey=journey)
     for row in steps.filter(outcome__in=_ARRIVALS).values("node").annotate(n=Count("pk")):
         nodes[row["node"]]["entered"] += row["n"]
-    for row in steps.filter(outcome=StepOutcome.REPLIED).values("node").annotate(n=Count("pk")):
-        nodes[row["node"]]["replied"] += row["n"]
+    replies: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in steps.filter(outcome__in=RESUME_OUTCOMES).values("node", "outcome", "detail").annotate(n=Count("pk")):
+        if row["outcome"] == StepOutcome.REPLIED:
+            nodes[row["node"]]["replied"] += row["n"]
+        # Each reply option of a wait (its reply id), "" for any other reply, "timeout" when none came in time.
+        option = row["detail"] if row["outcome"] == StepOutcome.REPLIED else "timeout"
+        replies[row["node"]][option] = replies[row["node"]].get(option, 0) + row["n"]
     for row in steps.filter(message__isnull=False).values("node", "message__status").annotate(n=Count("pk")):
         counts, status = nodes[row["node"]], row["message__status"]
         counts["sent"] += row["n"]
@@ -53,4 +66,9 @@ def journey_stats(*, journey: Journey) -> dict[str, Any]:
         "converted": enrollments.filter(exit_reason=ExitReason.CONVERTED).count(),
         "exited": enrollments.filter(state=EnrollmentState.EXITED).count(),
     }
-    return {"journey": journey.pk, "totals": totals, "nodes": {k: dict(v) for k, v in nodes.items()}}
+    return {
+        "journey": journey.pk,
+        "totals": totals,
+        "nodes": {k: dict(v) for k, v in nodes.items()},
+        "replies": dict(replies),
+    }
