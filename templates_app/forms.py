@@ -172,6 +172,34 @@ class TemplateForm(forms.ModelForm):
             self.add_error(name if name in self.fields else None, messages)
 
 
+class TemplateSubmitForm(forms.Form):
+    """An example value for each variable of a draft: WhatsApp's reviewers read the template with them filled in."""
+
+    FIELD_LABELS = {"waba_id": "WhatsApp Business Account id", "private_key": "Credentials", "examples": "Examples"}
+
+    def __init__(self, *args: Any, template: Template, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from templates_app.sync import submit_examples_needed
+
+        self.keys: dict[str, str] = {}
+        for key, label in submit_examples_needed(template):
+            name = "example_" + key.replace(".", "_")
+            self.keys[name] = key
+            self.fields[name] = forms.CharField(
+                label=f"Example of {label}", max_length=1000, help_text="What a customer might see here."
+            )
+
+    def examples(self) -> dict[str, str]:
+        return {key: self.cleaned_data[name] for name, key in self.keys.items()}
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """The service names the template's fields; here they are shown above the form, each with its field."""
+        for name, messages in error.message_dict.items():
+            label = self.FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+            prefix = "" if name == "__all__" else f"{label}: "
+            self.add_error(None, [f"{prefix}{message}" for message in messages])
+
+
 class TemplateCopyForm(forms.Form):
     language = forms.ChoiceField(choices=LANGUAGES)
     name = forms.CharField(max_length=512, help_text="Usually the same name: WhatsApp groups translations by name.")
