@@ -292,6 +292,25 @@ def template_submit(*, template: Template, examples: Mapping[str, Any] | None = 
     return template
 
 
+def template_delete_remote(*, template: Template) -> None:
+    """Delete this language of the template in WhatsApp too, when WhatsApp knows it (ValidationError if Vonage
+    refuses; already gone there is fine)."""
+    provider = template.provider
+    if not template.external_id or not provider.waba_id or template.removed_at is not None:
+        return
+    _pace(provider)
+    try:
+        vonage.template_delete(
+            credentials=provider_credentials(provider),
+            waba_id=provider.waba_id,
+            name=template.name,
+            hsm_id=template.external_id,
+        )
+    except NexmoError as error:
+        if error.status != 404:
+            raise ValidationError(f"Not deleted: {_error_words(error)}") from None
+
+
 # --- sync ------------------------------------------------------------------------------------------------------
 
 

@@ -120,6 +120,7 @@ def template_create(*, credentials: Credentials, waba_id: str, template: dict[st
     return answer if isinstance(answer, dict) else {}
 
 
-def template_delete(*, credentials: Credentials, waba_id: str, name: str) -> None:
-    """Delete every language variant of the template called `name`."""
-    _call(credentials, "DELETE", f"/wabas/{quote(waba_id, safe='')}/templates", params={"name": name})
+def template_delete(*, credentials: Credentials, waba_id: str, name: str, hsm_id: str = "") -> None:
+    """Delete the template `hsm_id` (one language) or, without it, every language variant called `name`."""
+    params = {"name": name, "hsm_id": hsm_id}
+    _call(credentials, "DELETE", f"/wabas/{quote(waba_id, safe='')}/templates", params=params)
