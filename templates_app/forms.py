@@ -13,10 +13,10 @@ from contacts.phones import phone_list_split
 from providers.models import ProviderConfig
 from templates_app.models import LANGUAGES, Category, HeaderType, Status, Template
 from templates_app.rendering import TemplateRenderError, TemplateVariableMissing, template_slots, template_values
-from templates_app.rules import BUTTON_TYPES, namespace_problem, template_problems
+from templates_app.rules import BUTTON_TYPES, BUTTONS_MAX, namespace_problem, template_problems
 from templates_app.selectors import template_test_profiles
 
-BUTTON_SLOTS = 3  # WhatsApp's classic rules never allow more than three buttons
+BUTTON_SLOTS = BUTTONS_MAX  # every button WhatsApp allows; the editor shows a slot once the one before it is used
 BUTTON_TYPE_LABELS = {"quick_reply": "Quick reply", "url": "URL", "phone_number": "Phone number"}
 BUTTON_TYPE_CHOICES = [("", "—"), *[(kind, BUTTON_TYPE_LABELS[kind]) for kind in BUTTON_TYPES]]
 # Where a button's value goes in the stored JSON, by button type.

@@ -15,6 +15,7 @@ from accounts.roles import marketer_required
 from providers.models import ProviderConfig
 from templates_app import services, sync
 from templates_app.forms import (
+    BUTTON_SLOTS,
     TemplateCopyForm,
     TemplateFilterForm,
     TemplateForm,
@@ -77,6 +78,15 @@ def templates_sync(request: HttpRequest, pk: int) -> HttpResponse:
             f"Synced {provider.nickname} with WhatsApp: {counts['created']} new, {counts['updated']} updated, "
             f"{counts['unchanged']} unchanged, {counts['removed']} deleted in WhatsApp.",
         )
+        if report.unusable:
+            names = ", ".join(
+                Template.objects.filter(pk__in=report.unusable).order_by("name").values_list("name", flat=True)
+            )
+            messages.warning(
+                request,
+                f"WhatsApp stopped {names}: running campaigns using it are paused and journeys skip its sends "
+                "until it is approved again.",
+            )
     return redirect(f"{reverse('template-list')}?provider={provider.pk}")
 
 
@@ -136,7 +146,12 @@ def _template_form_page(request: HttpRequest, template: Template | None) -> Http
     return render(
         request,
         "templates_app/template_form.html",
-        {"form": form, "template": template, "providers_without_namespace": json.dumps(without_namespace)},
+        {
+            "form": form,
+            "template": template,
+            "providers_without_namespace": json.dumps(without_namespace),
+            "button_slots": BUTTON_SLOTS,
+        },
     )
 
 
