@@ -200,7 +200,11 @@ def test_sync_creates_the_schedule_once(vonage_fake: FakeVonage, provider: Provi
 
 def running_campaign(template: Template) -> Campaign:
     return Campaign.objects.create(
-        name="Spring", provider=template.provider, template=template, status=CampaignStatus.RUNNING
+        name="Spring",
+        provider=template.provider,
+        template=template,
+        audience="all_subscribed",
+        status=CampaignStatus.RUNNING,
     )
 
 
@@ -338,3 +342,30 @@ def test_a_refused_remote_delete_keeps_the_template(vonage_fake: FakeVonage, pro
     with pytest.raises(ValidationError, match="Not deleted"):
         template_delete(template=template)
     assert Template.objects.filter(pk=template.pk).exists()
+
+
+def test_a_campaign_cannot_resume_while_its_template_is_paused(provider: ProviderConfig) -> None:
+    from campaigns.services import CampaignActionRefused, campaign_resume
+
+    template = Template.objects.create(provider=provider, name="promo", language="en_US", status="paused", body="Hi")
+    campaign = running_campaign(template)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.PAUSED)
+    campaign.refresh_from_db()
+    with pytest.raises(CampaignActionRefused, match="paused by WhatsApp"):
+        campaign_resume(campaign=campaign)
+
+
+def test_a_due_run_with_a_stopped_template_pauses_instead_of_sending(provider: ProviderConfig) -> None:
+    from campaigns.services import campaign_run
+
+    template = Template.objects.create(
+        provider=provider, name="promo", language="en_US", status="disabled", body="Hi", rejected_reason="Policy"
+    )
+    campaign = running_campaign(template)
+    campaign_run(campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert (
+        campaign.pause_reason
+        == "Template 'promo' is disabled by WhatsApp (Policy); only approved templates can be sent."
+    )
