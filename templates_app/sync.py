@@ -356,6 +356,7 @@ def templates_sync(*, provider: ProviderConfig) -> SyncReport:
             if template is None:
                 to_create.append(Template(provider=provider, name=key[0], language=key[1], synced_at=now, **fields))
                 continue
+            _keep_local_details(template, fields)
             changed = {name: value for name, value in fields.items() if getattr(template, name) != value}
             if not changed:
                 report.unchanged += 1
@@ -388,6 +389,19 @@ def templates_sync(*, provider: ProviderConfig) -> SyncReport:
     templates_sync_schedule_ensure()
     logger.info("Templates of %s synced: %s in %d requests", provider, report.as_dict(), report.requests)
     return report
+
+
+def _keep_local_details(template: Template, fields: dict[str, Any]) -> None:
+    """What WhatsApp does not hold and a sync must not wipe: quick-reply payloads (given at send time, journeys branch
+    on them) and the example media URL of a media header when WhatsApp lists no URL of its own."""
+    local = template.buttons if isinstance(template.buttons, list) else []
+    for index, button in enumerate(fields["buttons"]):
+        mine = local[index] if index < len(local) and isinstance(local[index], dict) else {}
+        same = mine.get("type") == button["type"] == "quick_reply" and mine.get("text") == button["text"]
+        if same and mine.get("payload"):
+            button["payload"] = mine["payload"]
+    if not fields["header_media_url"] and fields["header_type"] == template.header_type:
+        fields["header_media_url"] = template.header_media_url
 
 
 def _unusable_reason(status: str, reason: str) -> str:

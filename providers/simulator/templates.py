@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from providers.simulator import problems
@@ -28,6 +30,8 @@ from providers.simulator.http import Outcome, Request, Response, json_response
 
 if TYPE_CHECKING:
     from providers.simulator.core import Simulator
+
+log = logging.getLogger("providers.simulator")
 
 PREFIX = "/v2/whatsapp-manager/wabas/"
 STATUSES = ("PENDING", "APPROVED", "REJECTED", "PAUSED", "DISABLED")
@@ -103,6 +107,7 @@ class TemplateManager:
         self.counters: dict[str, Any] = {"requests": 0, "throttled": 0, "busiest_second": 0}
         self._second = (0, 0)  # (epoch second, requests in it), over every account
         self._buckets: dict[str, tuple[float, float]] = {}
+        self.loaded: set[str] = set()  # accounts whose registered templates were read from the database
 
     # ---- state
 
@@ -145,6 +150,7 @@ class TemplateManager:
 
     def reset(self) -> None:
         self.accounts.clear()
+        self.loaded.clear()
         self.counters = {"requests": 0, "throttled": 0, "busiest_second": 0}
         self._second = (0, 0)
         self._buckets.clear()
@@ -375,23 +381,37 @@ class TemplateManager:
         return json_response(200, {"created": count, "total": len(self.accounts[waba_id])})
 
     def endpoint(self, simulator: Simulator, request: Request) -> Outcome | Awaitable[Outcome]:
-        """Route a request of the simulator's to the management API (bearer JWT checked as for sends) or a control."""
+        """Route a request of the simulator's to the management API (bearer JWT checked as for sends) or a control.
+
+        With provider configs read from the database (`make run`), an account's templates start as the ones the
+        project registered for its numbers, as WhatsApp Manager would hold them: read once, on its first request.
+        """
         from providers.simulator.core import UnknownApplication
 
         if request.path.startswith("/_sim/"):
             return self.control(request)
-        if not simulator.config.verify_jwt:
-            return self.api(request, True)
-        found = simulator.authorize(request.headers.get("authorization", ""))
-        if isinstance(found, UnknownApplication) and simulator.config.load_channels_from_db:
-            unknown = found.application_id
+        header = request.headers.get("authorization", "")
+        found = simulator.authorize(header) if simulator.config.verify_jwt else "anyone"
+        from_db = simulator.config.load_channels_from_db
+        waba_id = request.path.removeprefix(PREFIX).split("/")[0]
+        load = from_db and waba_id.isdigit() and waba_id not in self.loaded
+        if not load and not (from_db and isinstance(found, UnknownApplication)):
+            return self.api(request, isinstance(found, str))
 
-            async def after_refresh() -> Outcome:
-                await simulator.refresh_channels(unknown=unknown)
-                return self.api(request, isinstance(simulator.authorize(request.headers["authorization"]), str))
+        async def after_reading_the_database() -> Outcome:
+            granted = found
+            if isinstance(granted, UnknownApplication):
+                await simulator.refresh_channels(unknown=granted.application_id)
+                granted = simulator.authorize(header)
+            if load and waba_id not in self.loaded and isinstance(granted, str):
+                rows = await simulator.in_db_thread(partial(registered_templates, waba_id))
+                self.loaded.add(waba_id)
+                for row in rows:
+                    if self.find(name=row["name"], language=row["language"], waba_id=waba_id) is None:
+                        self.add(waba_id=waba_id, **row)
+            return self.api(request, isinstance(granted, str))
 
-            return after_refresh()
-        return self.api(request, isinstance(found, str))
+        return after_reading_the_database()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -399,3 +419,39 @@ class TemplateManager:
             "counters": dict(self.counters),
             "accounts": {waba_id: len(templates) for waba_id, templates in self.accounts.items()},
         }
+
+
+def registered_templates(waba_id: str) -> list[dict[str, Any]]:
+    """The templates the project registered (not drafts) for the numbers of this account, in the create call's shape;
+    run in the simulator's database thread. Empty when the database cannot be read."""
+    from django.apps import apps
+    from django.db import DatabaseError, close_old_connections
+
+    # The simulator plays WhatsApp, which sits outside every layer: it reads templates_app's rows and writes them in
+    # the shape the project submits, by that one function.
+    from templates_app.sync import submit_examples_needed, template_components
+
+    template_model = apps.get_model("templates_app", "Template")
+    rows = []
+    try:
+        for template in template_model.objects.filter(provider__waba_id=waba_id).exclude(status="draft"):
+            examples = {key: "example" for key, _ in submit_examples_needed(template)}
+            try:
+                components = template_components(template, examples=examples)
+            except (KeyError, TypeError, ValueError):
+                continue  # a hand-registered row too broken to have passed WhatsApp's review
+            rows.append(
+                {
+                    "name": template.name,
+                    "language": template.language,
+                    "category": template.category.upper(),
+                    "components": components,
+                    "status": template.status.upper(),
+                }
+            )
+    except DatabaseError as error:
+        log.warning("Cannot read the registered templates (%s): account %s starts empty", error, waba_id)
+        return []
+    finally:
+        close_old_connections()
+    return rows
