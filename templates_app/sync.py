@@ -322,7 +322,9 @@ def _pages(provider: ProviderConfig, report: SyncReport) -> list[dict[str, Any]]
         _pace(provider)
         report.requests += 1
         try:
-            page = vonage.templates_list_page(credentials=credentials, waba_id=provider.waba_id, after=after)
+            page = vonage.templates_list_page(
+                credentials=credentials, waba_id=provider.waba_id, after=after, limit=vonage.PAGE_SIZE
+            )
         except NexmoError as error:
             raise TemplateSyncError(_error_words(error), error=error) from None
         remote.extend(page.templates)
