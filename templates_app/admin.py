@@ -44,7 +44,16 @@ class TemplateAdmin(admin.ModelAdmin):
     list_display = ["name", "language", "provider", "category", "status", "header_type", "updated_at"]
     list_filter = ["provider", "status", "language", "category", "header_type"]
     search_fields = ["name", "body"]
-    readonly_fields = ["created_at", "updated_at"]
+    # What WhatsApp says, written by submit and sync only.
+    readonly_fields = [
+        "rejected_reason",
+        "quality_rating",
+        "external_id",
+        "synced_at",
+        "removed_at",
+        "created_at",
+        "updated_at",
+    ]
 
     def save_model(self, request: HttpRequest, obj: Template, form: Any, change: bool) -> None:
         data = {name: getattr(obj, name) for name in EXPORT_FIELDS}

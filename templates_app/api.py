@@ -115,6 +115,9 @@ class TestSendResultSerializer(serializers.Serializer):
 
 
 class SubmitSerializer(serializers.Serializer):
+    header_file = serializers.FileField(
+        required=False, help_text="Image or video header: an example file (multipart), JPEG, PNG or MP4."
+    )
     examples = serializers.DictField(
         child=serializers.CharField(max_length=1000),
         required=False,
@@ -198,7 +201,12 @@ class TemplateViewSet(viewsets.ModelViewSet):
         template = self.get_object()
         serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        template = sync.template_submit(template=template, examples=serializer.validated_data["examples"])
+        upload = serializer.validated_data.get("header_file")
+        template = sync.template_submit(
+            template=template,
+            examples=serializer.validated_data["examples"],
+            header_file=sync.example_file(upload) if upload is not None else None,
+        )
         return Response(self.get_serializer(template).data)
 
     @extend_schema(parameters=[ExportQuerySerializer])

@@ -162,14 +162,9 @@ def template_components(template: Template, *, examples: Mapping[str, str]) -> l
 
 
 def submit_examples_needed(template: Template) -> list[tuple[str, str]]:
-    """`(key, label)` of every value WhatsApp's reviewers need an example of: variables, URL suffixes, media."""
-    needed = []
-    for slot in template_slots(template):
-        if slot.kind in ("body", "header_text", "url_suffix"):
-            needed.append((slot.key, slot.label))
-        elif slot.kind == "header_media" and not template.header_media_url:
-            needed.append((slot.key, slot.label))
-    return needed
+    """`(key, label)` of every text WhatsApp's reviewers need an example of: variables and URL suffixes (a media
+    header's example is a file, uploaded by `template_submit`)."""
+    return [(s.key, s.label) for s in template_slots(template) if s.kind in ("body", "header_text", "url_suffix")]
 
 
 # --- Vonage's shape → our fields -------------------------------------------------------------------------------
@@ -240,11 +235,50 @@ def _button(raw: Any) -> dict[str, str]:
 # --- submit ----------------------------------------------------------------------------------------------------
 
 
-def template_submit(*, template: Template, examples: Mapping[str, Any] | None = None) -> Template:
+@dataclass(frozen=True, slots=True)
+class ExampleFile:
+    """A media header's example, as uploaded by the marketer."""
+
+    name: str
+    content: bytes
+    content_type: str
+
+
+EXAMPLE_FILE_MAX = 16 * 1024 * 1024  # WhatsApp's largest media (video) is 16 MB
+
+
+def example_file(upload: Any) -> ExampleFile:
+    """An uploaded file (Django's UploadedFile) as the submit takes it; a larger one is cut just past the limit, so
+    the size check refuses it without reading it all."""
+    content = upload.read(EXAMPLE_FILE_MAX + 1)
+    return ExampleFile(name=str(upload.name), content=content, content_type=str(upload.content_type or ""))
+
+
+def _example_file_problem(template: Template, header_file: ExampleFile | None) -> str:
+    if template.header_type not in MEDIA_HEADERS:
+        return "Only a template with an image or video header takes an example file." if header_file else ""
+    if template.header_type == HeaderType.DOCUMENT:
+        return (
+            "Vonage's media upload takes images and videos only: submit a template with a document header in "
+            "WhatsApp Manager, then sync."
+        )
+    if header_file is None:
+        return f"Upload an example {template.header_type} for the header: WhatsApp's reviewers look at it."
+    if header_file.content_type not in vonage.UPLOAD_TYPES:
+        return f"The example must be a JPEG or PNG image or an MP4 video (this one is {header_file.content_type})."
+    if not header_file.content or len(header_file.content) > EXAMPLE_FILE_MAX:
+        return "The example file must hold something and be at most 16 MB."
+    return ""
+
+
+def template_submit(
+    *, template: Template, examples: Mapping[str, Any] | None = None, header_file: ExampleFile | None = None
+) -> Template:
     """Send a draft to WhatsApp's review through Vonage; it becomes `pending`.
 
     Our rules check it first; a missing example, a provider without what the API needs, or Vonage's refusal is a
-    ValidationError on the field concerned (Vonage's `invalid_parameters` named by their parameter).
+    ValidationError on the field concerned (Vonage's `invalid_parameters` named by their parameter). A media header's
+    example file is uploaded first (Vonage's media upload) and named by its handle.
     """
     if template.status != Status.DRAFT:
         raise ValidationError(
@@ -261,8 +295,22 @@ def template_submit(*, template: Template, examples: Mapping[str, Any] | None = 
     missing = [label for key, label in submit_examples_needed(template) if not given.get(key)]
     if missing:
         errors["examples"] = [f"WhatsApp's reviewers need an example of {', '.join(missing)}."]
+    if trouble := _example_file_problem(template, header_file):
+        errors["header_file"] = [trouble]
     if errors:
         raise ValidationError(errors)
+    credentials = provider_credentials(template.provider)
+    try:
+        if header_file is not None and template.header_type in MEDIA_HEADERS:
+            _pace(template.provider)
+            given["header"] = vonage.media_upload(
+                credentials=credentials,
+                filename=header_file.name,
+                content=header_file.content,
+                file_type=header_file.content_type,
+            )
+    except NexmoError as error:
+        raise ValidationError({"header_file": [f"The example was not uploaded: {_error_words(error)}"]}) from None
     body = {
         "name": template.name,
         "language": template.language,
@@ -271,9 +319,7 @@ def template_submit(*, template: Template, examples: Mapping[str, Any] | None = 
     }
     _pace(template.provider)
     try:
-        answer = vonage.template_create(
-            credentials=provider_credentials(template.provider), waba_id=template.provider.waba_id, template=body
-        )
+        answer = vonage.template_create(credentials=credentials, waba_id=template.provider.waba_id, template=body)
     except NexmoError as error:
         fields: dict[str, list[str]] = {}
         for parameter in error.invalid_parameters:

@@ -97,10 +97,10 @@ def template_submit(request: HttpRequest, pk: int) -> HttpResponse:
     if template.status != Status.DRAFT:
         messages.error(request, f"Only a draft can be submitted; this template is {template.get_status_display()}.")
         return redirect("template-edit", pk=pk)
-    form = TemplateSubmitForm(request.POST or None, template=template)
+    form = TemplateSubmitForm(request.POST or None, request.FILES or None, template=template)
     if request.method == "POST" and form.is_valid():
         try:
-            sync.template_submit(template=template, examples=form.examples())
+            sync.template_submit(template=template, examples=form.examples(), header_file=form.header_file())
         except ValidationError as error:
             form.add_service_errors(error)
         else:

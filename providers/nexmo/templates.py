@@ -13,6 +13,8 @@ https://developer.vonage.com/en/messages/guides/whatsapp-template-management:
 - template object: `id, name, language, status, category, previous_category, components`, and, as WhatsApp returns
   them, `rejected_reason` and `quality_score` (`{"score": "GREEN"}` or a bare string; filter values GREEN, YELLOW,
   RED, UNKNOWN); statuses APPROVED, PENDING, REJECTED, PAUSED, DISABLED (and a few transitional ones);
+- `POST /media/uploads?file_type=` multipart with the file in `mediafile` (file types image/jpeg, image/jpg, image/png,
+  video/mp4): 200 `{"h": "<handle>"}`, the handle a media header's `example.header_handle` names;
 - errors are RFC 7807 problem+json, as the Messages API's: read by NexmoError.from_response;
 - the rate limit is 40 requests/s (the guide): the caller paces (templates_app.sync uses the number's pacer).
 """
@@ -54,17 +56,21 @@ def _call(
     *,
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
+    upload: tuple[str, bytes, str] | None = None,
 ) -> Any:
     """One request; the decoded JSON answer (None for an empty body), or NexmoError for any failure."""
     # The same checks and JWT as a send: a refused base URL or an unusable key fails here, before any request.
     _, headers = request_parts(credentials)
     url = f"{_base(credentials)}{path}"
+    if upload is not None:
+        headers.pop("Content-Type")  # multipart: httpx writes it with the boundary
     try:
         response = _client().request(
             method,
             url,
             params={k: v for k, v in (params or {}).items() if v not in (None, "")},
             content=json.dumps(body).encode() if body is not None else None,
+            files={"mediafile": upload} if upload is not None else None,
             headers=headers,
         )
     except httpx.TimeoutException as exc:
@@ -118,6 +124,21 @@ def template_create(*, credentials: Credentials, waba_id: str, template: dict[st
     """Submit a template for review; Vonage's answer (`id`, `status`, `category`)."""
     answer = _call(credentials, "POST", f"/wabas/{quote(waba_id, safe='')}/templates", body=template)
     return answer if isinstance(answer, dict) else {}
+
+
+# The media upload's file types (Vonage's list: no documents).
+UPLOAD_TYPES = ("image/jpeg", "image/jpg", "image/png", "video/mp4")
+
+
+def media_upload(*, credentials: Credentials, filename: str, content: bytes, file_type: str) -> str:
+    """Upload a media header's example; the handle to name in `example.header_handle`."""
+    answer = _call(
+        credentials, "POST", "/media/uploads", params={"file_type": file_type}, upload=(filename, content, file_type)
+    )
+    handle = answer.get("h") if isinstance(answer, dict) else None
+    if not handle:
+        raise NexmoError(status=200, title="Unexpected answer from Vonage", detail="A media upload without `h`.")
+    return str(handle)
 
 
 def template_delete(*, credentials: Credentials, waba_id: str, name: str, hsm_id: str = "") -> None:

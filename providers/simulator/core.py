@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from providers.simulator import page, payloads, problems
 from providers.simulator.config import Channel, SimulatorConfig, digits
 from providers.simulator.http import Delayed, Hold, Outcome, Request, Reset, Response, json_response
-from providers.simulator.templates import PREFIX as TEMPLATES_PREFIX
+from providers.simulator.templates import API_PREFIX as TEMPLATES_PREFIX
 from providers.simulator.templates import TemplateManager
 from providers.simulator.validation import TEMPLATE_TYPES, Send, validate_v01, validate_v1
 

@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("providers.simulator")
 
-PREFIX = "/v2/whatsapp-manager/wabas/"
+API_PREFIX = "/v2/whatsapp-manager/"
+PREFIX = f"{API_PREFIX}wabas/"
+MEDIA_PATH = f"{API_PREFIX}media/uploads"
+UPLOAD_TYPES = ("image/jpeg", "image/jpg", "image/png", "video/mp4")
 STATUSES = ("PENDING", "APPROVED", "REJECTED", "PAUSED", "DISABLED")
 SETTABLE_STATUSES = ("APPROVED", "REJECTED", "PAUSED", "DISABLED", "PENDING")
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
@@ -180,6 +183,8 @@ class TemplateManager:
         """`/v2/whatsapp-manager/wabas/{id}/templates[...]`, after the caller checked the bearer JWT."""
         if not authorized:
             return problems.unauthorized()
+        if request.path == MEDIA_PATH:
+            return self.media_upload(request)
         rest = request.path.removeprefix(PREFIX).strip("/").split("/")
         if len(rest) < 2 or rest[1] != "templates" or not rest[0]:
             return problems.not_found(f"No {request.method} {request.path} here")
@@ -293,6 +298,20 @@ class TemplateManager:
         )
         self._review(template)  # a review delay of 0 decides at once
         return json_response(200, {"id": template.id, "status": template.status, "category": template.category})
+
+    def media_upload(self, request: Request) -> Response:
+        """A media header's example: any multipart body with a `mediafile` part of an allowed type gets a handle."""
+        if request.method != "POST":
+            return problems.method_not_allowed("POST")
+        file_type = request.query.get("file_type", [""])[0]
+        if file_type not in UPLOAD_TYPES:
+            return invalid(f"file_type must be one of {', '.join(UPLOAD_TYPES)}.", [("file_type", "not allowed")])
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        if not multipart or b'name="mediafile"' not in request.body:
+            return invalid("Send the file as multipart/form-data in `mediafile`.", [("mediafile", "required")])
+        self.counters["uploads"] = self.counters.get("uploads", 0) + 1
+        handle = base64.urlsafe_b64encode(f"upload:{self.counters['uploads']}".encode()).decode()
+        return json_response(200, {"h": f"4::{handle}"})
 
     def delete(self, waba_id: str, query: dict[str, list[str]]) -> Response:
         name, hsm_id = query.get("name", [""])[0], query.get("hsm_id", [""])[0]

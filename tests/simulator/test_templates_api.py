@@ -143,3 +143,14 @@ def test_the_status_control_refuses_cross_origin_browser_requests(simulator: Any
         headers={"Origin": "https://evil.example"},
     )
     assert answer.status_code == 403
+
+
+def test_media_upload_gives_a_handle_for_images_and_videos_only(simulator: Any, keys: Keys) -> None:
+    url = f"{simulator.base_url}/v2/whatsapp-manager/media/uploads"
+    headers = {"Authorization": keys.bearer()}
+    files = {"mediafile": ("hero.png", b"png-bytes", "image/png")}
+    answer = HTTP.post(url, params={"file_type": "image/png"}, files=files, headers=headers)
+    assert answer.status_code == 200 and answer.json()["h"].startswith("4::")
+    refused = HTTP.post(url, params={"file_type": "application/pdf"}, files=files, headers=headers)
+    assert refused.status_code == 400
+    assert HTTP.post(url, params={"file_type": "image/png"}, files=files).status_code == 401

@@ -71,6 +71,22 @@ def test_delete_names_the_template_and_its_id(vonage_fake: FakeVonage, provider:
     assert request.method == "DELETE" and dict(request.url.params) == {"name": "spring", "hsm_id": "77"}
 
 
+def test_media_upload_sends_the_file_as_multipart_and_returns_the_handle(
+    vonage_fake: FakeVonage, provider: ProviderConfig
+) -> None:
+    handle = vonage.media_upload(
+        credentials=sync.provider_credentials(provider),
+        filename="hero.png",
+        content=b"\x89PNG...",
+        file_type="image/png",
+    )
+    assert handle == "4::aGFuZGxl"
+    request = vonage_fake.requests[0]
+    assert request.url.path == "/v2/whatsapp-manager/media/uploads" and request.url.params["file_type"] == "image/png"
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert b'name="mediafile"; filename="hero.png"' in request.content and b"\x89PNG..." in request.content
+
+
 @pytest.mark.parametrize("status", [400, 401, 404, 429, 500, 503])
 def test_error_answers_become_nexmo_errors(vonage_fake: FakeVonage, provider: ProviderConfig, status: int) -> None:
     vonage_fake.fail = lambda request: problem(status)
@@ -369,3 +385,34 @@ def test_a_due_run_with_a_stopped_template_pauses_instead_of_sending(provider: P
         campaign.pause_reason
         == "Template 'promo' is disabled by WhatsApp (Policy); only approved templates can be sent."
     )
+
+
+def test_an_image_header_is_submitted_with_the_uploaded_examples_handle(
+    vonage_fake: FakeVonage, provider: ProviderConfig
+) -> None:
+    template = draft(provider, header_type="image", header_media_url="https://acme.test/hero.jpg")
+    image = sync.ExampleFile(name="hero.jpg", content=b"jpeg-bytes", content_type="image/jpeg")
+    sync.template_submit(template=template, examples={"1": "Ann"}, header_file=image)
+    upload, create = vonage_fake.requests
+    assert upload.url.path.endswith("/media/uploads")
+    header = json.loads(create.content)["components"][0]
+    assert header == {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aGFuZGxl"]}}
+
+
+@pytest.mark.parametrize(
+    ("header_type", "upload", "message"),
+    [
+        ("image", None, "Upload an example image"),
+        ("video", sync.ExampleFile("a.gif", b"gif", "image/gif"), "JPEG or PNG image or an MP4 video"),
+        ("document", sync.ExampleFile("a.pdf", b"pdf", "application/pdf"), "images and videos only"),
+        ("none", sync.ExampleFile("a.png", b"png", "image/png"), "Only a template with an image or video header"),
+    ],
+)
+def test_media_examples_are_checked_before_anything_is_sent(
+    vonage_fake: FakeVonage, provider: ProviderConfig, header_type: str, upload: Any, message: str
+) -> None:
+    template = draft(provider, header_type=header_type)
+    with pytest.raises(ValidationError) as caught:
+        sync.template_submit(template=template, examples={"1": "Ann"}, header_file=upload)
+    assert message in caught.value.message_dict["header_file"][0]
+    assert vonage_fake.requests == []

@@ -87,3 +87,18 @@ def test_the_provider_api_takes_a_waba_id_of_digits(staff_api: APIClient) -> Non
     assert bad.status_code == 400 and "digits" in bad.json()["waba_id"][0]
     good = staff_api.patch(f"/api/v1/providers/{provider.pk}/", {"waba_id": WABA}, format="json")
     assert good.status_code == 200 and good.json()["waba_id"] == WABA
+
+
+def test_submit_takes_the_header_example_as_a_multipart_file(marketer_api: APIClient, vonage_fake: FakeVonage) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    provider = provider_make(waba_id=WABA)
+    template = Template.objects.create(
+        provider=provider, name="hero", language="en_US", status="draft", body="Hi {{1}}", header_type="image"
+    )
+    upload = SimpleUploadedFile("hero.jpg", b"jpeg-bytes", content_type="image/jpeg")
+    answer = marketer_api.post(
+        f"/api/v1/templates/{template.pk}/submit/", {"header_file": upload, "examples.1": "Ann"}, format="multipart"
+    )
+    assert answer.status_code == 200, answer.json()
+    assert [r.url.path.rsplit("/", 1)[-1] for r in vonage_fake.requests] == ["uploads", "templates"]

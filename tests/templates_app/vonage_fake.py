@@ -52,6 +52,8 @@ class FakeVonage:
                 if last + 1 < len(self.templates):
                     paging["next"] = f"{BASE}?after={last}"
             return httpx.Response(200, json={"templates": page, "paging": paging})
+        if request.method == "POST" and request.url.path.endswith("/media/uploads"):
+            return httpx.Response(200, json={"h": "4::aGFuZGxl"})
         if request.method == "POST":
             return httpx.Response(200, json=self.created)
         if request.method == "DELETE":
