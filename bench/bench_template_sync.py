@@ -11,58 +11,34 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from common import PG_URL
+from common import key_pair, phase_run, production_env, psql, sim_call
 
 ROOT = Path(__file__).resolve().parent.parent
-DSN = f"{PG_URL}/bench_template_sync"
+DB_NAME = "bench_template_sync"
 TEMPLATES = int(os.environ.get("BENCH_TEMPLATES", "5000"))
 WABA = "100000000000001"
 SMALL_PAGES = 25  # Vonage's default `limit`
 
 
-def _admin_dsn() -> tuple[str, str]:
-    parts = urlsplit(DSN)
-    name = parts.path.lstrip("/") or "bench_template_sync"
-    return urlunsplit(parts._replace(path="/postgres")), name
-
-
-def _phase() -> dict[str, Any]:
-    import httpx
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from django.core.management import call_command
-
+def _phase(private_key: Path) -> dict[str, Any]:
     from providers.models import ProviderConfig
     from providers.nexmo import templates as vonage
     from providers.simulator import Channel, SimulatorConfig, run_in_thread
+    from providers.simulator.directory import public_key_pem
     from templates_app.models import Template
     from templates_app.sync import templates_sync
 
-    call_command("migrate", verbosity=0)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    channel = Channel(application_id="bench-app", public_key_pem=public, number="447700900000")
+    private = private_key.read_text()
+    channel = Channel(application_id="bench-app", public_key_pem=public_key_pem(private), number="447700900000")
     with run_in_thread(SimulatorConfig(channels=(channel,), callbacks=False)) as simulator:
-        seeded = httpx.post(
-            f"{simulator.base_url}/_sim/templates/seed",
-            json={"waba_id": WABA, "count": TEMPLATES, "prefix": "bench", "status": "APPROVED"},
-            timeout=120,
-        )
-        seeded.raise_for_status()
+        seed = {"waba_id": WABA, "count": TEMPLATES, "prefix": "bench", "status": "APPROVED"}
+        sim_call(simulator.base_url, "/_sim/templates/seed", seed)
         provider = ProviderConfig.objects.create(
             nickname="Bench",
             phone_number="+447700900000",
@@ -83,13 +59,13 @@ def _phase() -> dict[str, Any]:
         started = time.perf_counter()
         report = templates_sync(provider=provider)
         seconds = time.perf_counter() - started
-        first = httpx.get(f"{simulator.base_url}/_sim/templates", timeout=10).json()["counters"]
+        first = sim_call(simulator.base_url, "/_sim/templates")["counters"]
 
         vonage.PAGE_SIZE = SMALL_PAGES
         started = time.perf_counter()
         again = templates_sync(provider=provider)
         small_seconds = time.perf_counter() - started
-        both = httpx.get(f"{simulator.base_url}/_sim/templates", timeout=10).json()["counters"]
+        both = sim_call(simulator.base_url, "/_sim/templates")["counters"]
     return {
         "report": report.as_dict(),
         "requests": report.requests,
@@ -104,36 +80,16 @@ def _phase() -> dict[str, Any]:
     }
 
 
-def _child() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_project.settings")
-    import django
-
-    django.setup()
-    print("RESULT " + json.dumps(_phase()), flush=True)
-
-
 def run() -> list[dict[str, Any]]:
-    import psycopg
-    from cryptography.fernet import Fernet
-
-    admin, name = _admin_dsn()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "DATABASE_URL": DSN, "DEBUG": "false", "SECRET_KEY": "b" * 60, "ALLOWED_HOSTS": "localhost"}
-    env["FIELD_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
-    env["NEXMO_ALLOWED_BASE_URLS"] = "http://127.0.0.1"
-    env["LOG_LEVEL"] = "ERROR"
+    env = production_env(DB_NAME, PYTHONPATH=str(ROOT))
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    psql(f"CREATE DATABASE {DB_NAME}")
     try:
-        out = subprocess.run([sys.executable, __file__, "phase"], env=env, capture_output=True, text=True, check=False)
+        with tempfile.TemporaryDirectory() as folder:
+            private, _ = key_pair(Path(folder))
+            r = phase_run(__file__, env, "sync", private)
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-    if out.returncode or not lines:
-        raise RuntimeError(f"bench failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-    r = json.loads(lines[-1].removeprefix("RESULT "))
+        psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     counts = r["report"]
     return [
         {
@@ -156,9 +112,17 @@ def run() -> list[dict[str, Any]]:
     ]
 
 
-if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "phase":
-        _child()
-    else:
-        for row in run():
-            print(row)
+def _worker(phase: str, args: list[str]) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_project.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    if phase == "sync":
+        print(json.dumps(_phase(Path(args[0]))))
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "worker":
+    _worker(sys.argv[2], sys.argv[3:])

@@ -18,7 +18,7 @@ from contacts.phones import phone_list_split
 from providers.messaging.sending import TEST_SEND_MAX_RECIPIENTS
 from providers.models import ProviderConfig
 from templates_app import services, sync
-from templates_app.models import Template
+from templates_app.models import WHATSAPP_FIELDS, Template
 from templates_app.rendering import template_preview_text, template_slots
 from templates_app.rules import namespace_problem, template_errors
 from templates_app.selectors import EXPORT_FIELDS, templates_export, templates_list
@@ -35,18 +35,9 @@ class TemplateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Template
         fields = ["id", "provider", *EXPORT_FIELDS, "whatsapp_namespace", "variables", "preview"]
-        fields += ["rejected_reason", "quality_rating", "external_id", "synced_at", "removed_at"]
-        fields += ["created_at", "updated_at"]
+        fields += [*WHATSAPP_FIELDS, "created_at", "updated_at"]
         # What WhatsApp says (through submit and sync) is never written by a client.
-        read_only_fields = [
-            "rejected_reason",
-            "quality_rating",
-            "external_id",
-            "synced_at",
-            "removed_at",
-            "created_at",
-            "updated_at",
-        ]
+        read_only_fields = [*WHATSAPP_FIELDS, "created_at", "updated_at"]
         # Uniqueness is checked with the other rules so its message lands on `name`.
         validators: list[Any] = []
 

@@ -128,6 +128,8 @@ class HeaderType(models.TextChoices):
 
 
 MEDIA_HEADERS = (HeaderType.IMAGE, HeaderType.VIDEO, HeaderType.DOCUMENT)
+# What WhatsApp says about a template: written by submit and sync (templates_app.sync), read-only in the API and admin.
+WHATSAPP_FIELDS = ("rejected_reason", "quality_rating", "external_id", "synced_at", "removed_at")
 
 UNIQUE_NAME_MESSAGE = (
     "This provider already has a template with this name in this language; "
