@@ -147,7 +147,7 @@ class Template(models.Model):
     name = models.CharField(max_length=512, help_text="As registered with WhatsApp: lowercase, digits, underscores.")
     language = models.CharField(max_length=16, choices=LANGUAGES, default="en_US")
     category = models.CharField(max_length=16, choices=Category.choices, default=Category.MARKETING)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     header_type = models.CharField(max_length=16, choices=HeaderType.choices, default=HeaderType.NONE)
     header_text = models.CharField(max_length=255, blank=True, help_text="At most one variable, {{1}}.")
     header_media_url = models.URLField(

@@ -477,14 +477,18 @@ def templates_sync_all() -> dict[str, dict[str, int] | str]:
 
 
 def templates_sync_schedule_ensure() -> None:
-    """The periodic sync, created the first time templates go through Vonage (idempotent by name)."""
+    """The periodic sync, created the first time templates go through Vonage (idempotent by name); a changed
+    TEMPLATES_SYNC_MINUTES is applied then too."""
     from django_q.models import Schedule
 
-    Schedule.objects.get_or_create(
+    minutes = int(settings.TEMPLATES_SYNC_MINUTES)
+    schedule, created = Schedule.objects.get_or_create(
         name=SCHEDULE_NAME,
         defaults={
             "func": "templates_app.tasks.templates_sync_all",
             "schedule_type": Schedule.MINUTES,
-            "minutes": int(settings.TEMPLATES_SYNC_MINUTES),
+            "minutes": minutes,
         },
     )
+    if not created and schedule.minutes != minutes:
+        Schedule.objects.filter(pk=schedule.pk).update(minutes=minutes)

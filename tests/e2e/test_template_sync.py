@@ -101,4 +101,5 @@ def test_sync_now_without_an_account_id_says_what_is_missing(page: Any, login: A
     page.wait_for_url(f"**/settings/channels/whatsapp/{provider.pk}/edit/")
     page.get_by_label("WhatsApp Business Account id").fill("12ab")
     page.get_by_role("button", name="Save").click()
-    assert "digits only" in page.content()
+    assert "digits only" in page.locator(".field", has=page.locator("#id_waba_id")).inner_text()
+    shot(page, "provider-waba-id-error")

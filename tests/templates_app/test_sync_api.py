@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from templates_app.models import Template
+from templates_app.sync import SCHEDULE_NAME
 from tests.providers.factories import provider_make
 from tests.templates_app.vonage_fake import WABA, FakeVonage, problem, remote
 
@@ -85,8 +86,13 @@ def test_the_provider_api_takes_a_waba_id_of_digits(staff_api: APIClient) -> Non
     provider = provider_make()
     bad = staff_api.patch(f"/api/v1/providers/{provider.pk}/", {"waba_id": "abc"}, format="json")
     assert bad.status_code == 400 and "digits" in bad.json()["waba_id"][0]
+    from django_q.models import Schedule
+
+    assert not Schedule.objects.filter(name=SCHEDULE_NAME).exists()
     good = staff_api.patch(f"/api/v1/providers/{provider.pk}/", {"waba_id": WABA}, format="json")
     assert good.status_code == 200 and good.json()["waba_id"] == WABA
+    # From now on the number's templates are synced periodically.
+    assert Schedule.objects.filter(name=SCHEDULE_NAME).count() == 1
 
 
 def test_submit_takes_the_header_example_as_a_multipart_file(marketer_api: APIClient, vonage_fake: FakeVonage) -> None:
