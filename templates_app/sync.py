@@ -321,6 +321,12 @@ def template_submit(
     try:
         answer = vonage.template_create(credentials=credentials, waba_id=template.provider.waba_id, template=body)
     except NexmoError as error:
+        if error.code == "timeout":
+            # The create may have reached WhatsApp: submitting again could be refused as a duplicate.
+            raise ValidationError(
+                "No answer from Vonage in time: the template may have been submitted. Sync the number's templates "
+                "to see, before submitting again."
+            ) from None
         fields: dict[str, list[str]] = {}
         for parameter in error.invalid_parameters:
             name = str(parameter.get("name", ""))

@@ -73,9 +73,13 @@ def _call(
             files={"mediafile": upload} if upload is not None else None,
             headers=headers,
         )
+    except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise NexmoError(status=None, title="Could not reach Vonage", detail=type(exc).__name__) from exc
     except httpx.TimeoutException as exc:
-        # Reads change nothing; a create that timed out shows up (or not) in the next list.
-        raise NexmoError(status=None, title="No answer from Vonage in time", detail=type(exc).__name__) from exc
+        # Sent, no answer: a read changed nothing, a create may have gone (the next list shows it).
+        raise NexmoError(
+            status=None, title="No answer from Vonage in time", detail=type(exc).__name__, code="timeout"
+        ) from exc
     except httpx.HTTPError as exc:
         raise NexmoError(status=None, title="Could not reach Vonage", detail=f"{type(exc).__name__}: {exc}") from exc
     except (httpx.InvalidURL, UnicodeError, ValueError) as exc:

@@ -416,3 +416,17 @@ def test_media_examples_are_checked_before_anything_is_sent(
         sync.template_submit(template=template, examples={"1": "Ann"}, header_file=upload)
     assert message in caught.value.message_dict["header_file"][0]
     assert vonage_fake.requests == []
+
+
+def test_a_submit_without_answer_says_it_may_have_gone(vonage_fake: FakeVonage, provider: ProviderConfig) -> None:
+    def slow(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST":
+            raise httpx.ReadTimeout("slow", request=request)
+        return None
+
+    vonage_fake.fail = slow
+    template = draft(provider)
+    with pytest.raises(ValidationError, match="may have been submitted"):
+        sync.template_submit(template=template, examples={"1": "Ann"})
+    template.refresh_from_db()
+    assert template.status == Status.DRAFT
