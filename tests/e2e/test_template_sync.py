@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from campaigns.models import Campaign, CampaignStatus
 from providers.models import ProviderConfig
 from providers.simulator import SimulatorHandle
 from templates_app.models import Template
+from tests.campaigns.factories import campaign_make
 from tests.simulated import simulated_provider
 
 WABA = "102290129340398"
@@ -74,6 +76,9 @@ def test_submit_for_approval_then_sync_now_shows_approved_then_paused_with_the_r
     assert "Approved" in row.inner_text()
     shot(page, "templates-synced")
 
+    # A campaign is sending it when WhatsApp pauses it.
+    running = campaign_make(provider=provider, template=Template.objects.get(pk=template.pk), name="Spring promo")
+    Campaign.objects.filter(pk=running.pk).update(status=CampaignStatus.RUNNING)
     httpx.post(
         f"{simulator.base_url}/_sim/templates/status",
         json={"name": "spring_sale", "language": "en_US", "status": "PAUSED", "reason": "Customers reported it"},
@@ -85,6 +90,12 @@ def test_submit_for_approval_then_sync_now_shows_approved_then_paused_with_the_r
     assert "Paused by WhatsApp" in row.inner_text() and "Customers reported it" in row.inner_text()
     assert "running campaigns using it are paused" in page.locator(".flash-warning").inner_text()
     shot(page, "templates-paused")
+
+    page.goto(f"/campaigns/{running.pk}/")
+    assert "Paused" in page.locator("#campaign-status").inner_text()
+    reason = page.locator("#pause-reason").inner_text()
+    assert "spring_sale" in reason and "WhatsApp paused it: Customers reported it" in reason
+    shot(page, "campaign-paused-by-whatsapp")
 
 
 @pytest.mark.django_db(transaction=True)
