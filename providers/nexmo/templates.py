@@ -16,7 +16,7 @@ https://developer.vonage.com/en/messages/guides/whatsapp-template-management:
 - `POST /media/uploads?file_type=` multipart with the file in `mediafile` (file types image/jpeg, image/jpg, image/png,
   video/mp4): 200 `{"h": "<handle>"}`, the handle a media header's `example.header_handle` names;
 - errors are RFC 7807 problem+json, as the Messages API's: read by NexmoError.from_response;
-- the rate limit is 40 requests/s (the guide): the caller paces (templates_app.sync uses the number's pacer).
+- the rate limit is 40 requests/s (the guide): the caller paces (templates_app.sync, under TEMPLATES_API_RATE).
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ import httpx
 from providers.nexmo.client import Credentials, _client, request_parts
 from providers.nexmo.errors import NexmoError
 
-# The guide's figure; the client never goes faster (see templates_app.sync for the pacing).
-RATE_LIMIT_PER_SECOND = 40
 # Vonage allows up to 500 per page but advises smaller pages against timeouts on large accounts.
 PAGE_SIZE = 250
 
