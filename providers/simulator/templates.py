@@ -441,8 +441,8 @@ class TemplateManager:
 
 
 def registered_templates(waba_id: str) -> list[dict[str, Any]]:
-    """The templates the project registered (not drafts) for the numbers of this account, in the create call's shape;
-    run in the simulator's database thread. Empty when the database cannot be read."""
+    """The templates the project registered (not drafts, not deleted in WhatsApp) for the numbers of this account,
+    in the create call's shape; run in the simulator's database thread. Empty when the database cannot be read."""
     from django.apps import apps
     from django.db import DatabaseError, close_old_connections
 
@@ -453,7 +453,9 @@ def registered_templates(waba_id: str) -> list[dict[str, Any]]:
     template_model = apps.get_model("templates_app", "Template")
     rows = []
     try:
-        for template in template_model.objects.filter(provider__waba_id=waba_id).exclude(status="draft"):
+        for template in template_model.objects.filter(provider__waba_id=waba_id, removed_at=None).exclude(
+            status="draft"
+        ):
             examples = {key: "example" for key, _ in submit_examples_needed(template)}
             try:
                 components = template_components(template, examples=examples)
