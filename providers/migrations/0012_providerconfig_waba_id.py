@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0008_message_inbound_recent_covering_indexes'),
+        ('providers', '0011_outbox_replies_index'),
     ]
 
     operations = [
