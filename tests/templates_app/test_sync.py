@@ -430,3 +430,18 @@ def test_a_submit_without_answer_says_it_may_have_gone(vonage_fake: FakeVonage, 
         sync.template_submit(template=template, examples={"1": "Ann"})
     template.refresh_from_db()
     assert template.status == Status.DRAFT
+
+
+def test_an_inbox_reply_with_a_paused_template_is_refused_with_the_reason(provider: ProviderConfig) -> None:
+    from conversations.models import Conversation
+    from conversations.services import conversation_reply
+    from tests.conversations.factories import customer_writes
+
+    customer_writes(provider, "+447700900101")
+    conversation = Conversation.objects.get()
+    template = Template.objects.create(
+        provider=provider, name="promo", language="en_US", status="paused", body="Hi", rejected_reason="Low quality"
+    )
+    with pytest.raises(ValidationError) as caught:
+        conversation_reply(conversation=conversation, author=None, template=template)
+    assert "paused by WhatsApp for low quality (Low quality)" in caught.value.message_dict["template"][0]
