@@ -108,3 +108,25 @@ def test_submit_takes_the_header_example_as_a_multipart_file(marketer_api: APICl
     )
     assert answer.status_code == 200, answer.json()
     assert [r.url.path.rsplit("/", 1)[-1] for r in vonage_fake.requests] == ["uploads", "templates"]
+
+
+def test_someone_without_a_role_cannot_sync_or_submit(outsider_api: APIClient, vonage_fake: FakeVonage) -> None:
+    provider = provider_make(waba_id=WABA)
+    template = Template.objects.create(provider=provider, name="t", language="en_US", status="draft", body="Hi")
+    assert outsider_api.post(f"/api/v1/providers/{provider.pk}/templates-sync/").status_code == 403
+    assert outsider_api.post(f"/api/v1/templates/{template.pk}/submit/", {}, format="json").status_code == 403
+    assert vonage_fake.requests == []
+
+
+def test_sync_now_in_the_ui_shows_what_is_missing_or_what_vonage_said(
+    client: Any, marketer_user: Any, vonage_fake: FakeVonage
+) -> None:
+    client.force_login(marketer_user)
+    without = provider_make(waba_id="")
+    page = client.post(f"/templates/sync/{without.pk}/", follow=True).content.decode()
+    assert "This number has no WhatsApp Business Account id" in page  # the error, not the card
+    refused = provider_make(waba_id=WABA)
+    vonage_fake.fail = lambda request: problem(500)
+    page = client.post(f"/templates/sync/{refused.pk}/", follow=True).content.decode()
+    assert "Vonage answered HTTP 500" in page and "Nothing was changed" in page
+    assert client.get(f"/templates/sync/{refused.pk}/").status_code == 405
