@@ -26,12 +26,13 @@ from providers.nexmo.errors import NexmoError
 from providers.services import provider_credentials
 from templates_app.models import MEDIA_HEADERS, UNUSABLE_STATUSES, Category, HeaderType, QualityRating, Status, Template
 from templates_app.rendering import template_slots
-from templates_app.rules import URL_SUFFIX_VARIABLE, template_problems
+from templates_app.rules import NAME_MAX, URL_SUFFIX_VARIABLE, template_problems
 from templates_app.signals import template_unusable
 
 logger = logging.getLogger(__name__)
 
 SCHEDULE_NAME = "templates sync"
+LANGUAGE_MAX = Template._meta.get_field("language").max_length or 16
 
 # WhatsApp's statuses (as Vonage passes them) in ours. The transitional ones a template can pass through count as
 # the nearest of ours: in appeal is still refused, pending deletion is already unusable.
@@ -203,7 +204,7 @@ def template_fields(remote: Mapping[str, Any]) -> dict[str, Any]:
         if kind == "HEADER":
             header_format = str(component.get("format", "TEXT")).lower()
             if header_format == HeaderType.TEXT:
-                fields["header_type"], fields["header_text"] = HeaderType.TEXT, str(component.get("text", ""))
+                fields["header_type"], fields["header_text"] = HeaderType.TEXT, str(component.get("text", ""))[:255]
             elif header_format in HeaderType.values:
                 fields["header_type"] = header_format
                 example: dict[str, Any] = component["example"] if isinstance(component.get("example"), dict) else {}
@@ -213,7 +214,7 @@ def template_fields(remote: Mapping[str, Any]) -> dict[str, Any]:
         elif kind == "BODY":
             fields["body"] = str(component.get("text", ""))
         elif kind == "FOOTER":
-            fields["footer"] = str(component.get("text", ""))
+            fields["footer"] = str(component.get("text", ""))[:255]
         elif kind == "BUTTONS" and isinstance(component.get("buttons"), list):
             fields["buttons"] = [_button(b) for b in component["buttons"] if _button(b)]
     return fields
@@ -402,8 +403,8 @@ def templates_sync(*, provider: ProviderConfig) -> SyncReport:
         to_update: list[Template] = []
         for row in remote:
             key = (str(row.get("name", "")), str(row.get("language", "")))
-            if not all(key) or key in seen:
-                continue
+            if not all(key) or key in seen or len(key[0]) > NAME_MAX or len(key[1]) > LANGUAGE_MAX:
+                continue  # not a template WhatsApp could hold (our columns fit every real one)
             seen.add(key)
             fields = template_fields(row)
             template = local.get(key)

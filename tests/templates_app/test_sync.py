@@ -445,3 +445,20 @@ def test_an_inbox_reply_with_a_paused_template_is_refused_with_the_reason(provid
     with pytest.raises(ValidationError) as caught:
         conversation_reply(conversation=conversation, author=None, template=template)
     assert "paused by WhatsApp for low quality (Low quality)" in caught.value.message_dict["template"][0]
+
+
+def test_rows_that_do_not_fit_are_skipped_or_cut_never_a_crash(
+    vonage_fake: FakeVonage, provider: ProviderConfig
+) -> None:
+    vonage_fake.templates = [
+        remote("odd", language="x" * 40),
+        remote(
+            "long",
+            components=[{"type": "HEADER", "format": "TEXT", "text": "h" * 300}, {"type": "BODY", "text": "Hi"}],
+        ),
+        {"name": "", "language": "en_US"},
+        "not an object",  # type: ignore[list-item]
+    ]
+    vonage_fake.page_size = 10
+    assert sync.templates_sync(provider=provider).as_dict()["created"] == 1
+    assert len(Template.objects.get(name="long").header_text) == 255
