@@ -29,9 +29,9 @@ from providers.models import ApiVersion, InboundMessage, Message, MessageStatus,
 from providers.nexmo import client as nexmo
 from providers.nexmo.errors import NexmoError
 from providers.services import provider_credentials
-from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
 from templates_app.rendering import TemplateRenderError, template_rendering
+from templates_app.rules import template_send_refusal
 
 LINE_MAX = 255  # Conversation.last_message_text
 
@@ -187,10 +187,8 @@ def _template_content(
         raise ValidationError(
             {"template": f"“{template.name}” belongs to another number; choose a template of {conversation.provider}."}
         )
-    if template.status != TemplateStatus.APPROVED:
-        raise ValidationError(
-            {"template": f"“{template.name}” is not approved by WhatsApp yet; only approved templates can be sent."}
-        )
+    if (refusal := template_send_refusal(template)) is not None:
+        raise ValidationError({"template": refusal})
     try:
         rendered = template_rendering(template, contact=conversation.contact, parameters=parameters or {})
     except TemplateRenderError as error:

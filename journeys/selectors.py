@@ -18,6 +18,8 @@ from journeys.models import (
     StepOutcome,
 )
 from providers.models import MessageStatus
+from templates_app.models import Template
+from templates_app.rules import template_send_refusal
 
 _ARRIVALS = [o for o in StepOutcome.values if o not in (StepOutcome.REPLIED, StepOutcome.TIMED_OUT)]
 
@@ -28,6 +30,24 @@ def journey_list() -> QuerySet[Journey]:
 
 def journey_get(*, pk: int) -> Journey | None:
     return Journey.objects.select_related("current_version").filter(pk=pk).first()
+
+
+def journey_template_warnings(*, journey: Journey) -> list[str]:
+    """For a published journey: the templates its running version sends that WhatsApp has stopped (their sends are
+    skipped, with the reason in each contact's steps), one line each."""
+    if journey.current_version is None:
+        return []
+    nodes = [n for n in journey.current_version.nodes if isinstance(n, dict)]
+    used: dict[int, list[str]] = defaultdict(list)
+    for node in nodes:
+        for key in ("template", "fallback_template"):
+            if isinstance(node.get(key), int):
+                used[node[key]].append(str(node.get("id", "?")))
+    warnings = []
+    for template in Template.objects.filter(pk__in=used).order_by("name"):
+        if (refusal := template_send_refusal(template)) is not None:
+            warnings.append(f"{refusal} Node(s) {', '.join(used[template.pk])} skip their send until it is approved.")
+    return warnings
 
 
 def journey_stats(*, journey: Journey) -> dict[str, Any]:

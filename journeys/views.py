@@ -83,6 +83,7 @@ def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "graph": graph,
         "stats": stats,
         "problems": services.journey_problems(journey=journey, complete=True),
+        "template_warnings": selectors.journey_template_warnings(journey=journey),
         "type_form": NodeTypeForm(),
         "nodes": [n for n in journey.nodes if isinstance(n, dict)],
         "stat_keys": selectors.STAT_KEYS,
