@@ -205,7 +205,7 @@ class InboundMessage(models.Model):
     button_payload = models.CharField(max_length=256, blank=True)  # WhatsApp allows reply ids of 256 characters
     button_text = models.CharField(max_length=255, blank=True)
     # The message_uuid of our message this one answers (WhatsApp's reply context), when the customer replied to one.
-    context_message_uuid = models.CharField(max_length=64, blank=True)
+    context_message_uuid = models.CharField(max_length=64, blank=True, db_default="")
     location = models.JSONField(null=True, blank=True)
     profile_name = models.CharField(max_length=255, blank=True)
     # This message (re)opened a closed 24-hour window: the one that may earn the auto-reply.

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='enrollment',
             name='replied_with',
-            field=models.CharField(blank=True, max_length=256),
+            field=models.CharField(blank=True, db_default='', max_length=256),
         ),
     ]
