@@ -8,11 +8,13 @@ from typing import Any
 from django import forms
 
 from contacts.models import Segment
-from journeys.definition import MESSAGE_STATUSES, NODE_TYPES, PROPERTY_OPS, SENDING_TYPES, TRIGGER_TYPES
+from journeys.definition import SENDING_TYPES, TRIGGER_TYPES
+from journeys.graph import OP_WORDS, STATUS_WORDS
 from journeys.models import Journey, Reentry
 from providers.models import ProviderConfig
 from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
+from templates_app.rendering import template_slots, template_variables_problems
 from whatsapp_project.safe_input import InputRefused, json_loads
 
 TRIGGER_LABELS = {
@@ -139,168 +141,408 @@ class JourneySettingsForm(forms.Form):
         return out
 
 
-class NodeTypeForm(forms.Form):
-    type = forms.ChoiceField(label="Node type", choices=[(t, NODE_LABELS[t]) for t in NODE_TYPES])
+UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
+UNIT_CHOICES = [("minutes", "minutes"), ("hours", "hours"), ("days", "days")]
+WAIT_MODES = [
+    ("delay", "For a while"),
+    ("time", "Until a time of day (contact's time zone)"),
+    ("property", "Until a date kept on the contact"),
+]
+CONDITION_KINDS = [
+    ("property", "A contact property"),
+    ("event", "The contact did an event since entering"),
+    ("message", "What happened to a message"),
+]
+VARIABLE_SOURCES = [
+    ("property", "Contact property"),
+    ("event", "Property of the trigger event"),
+    ("value", "Fixed text"),
+]
+MAX_SPLIT_BRANCHES = 6
+# The prefix of the id a new node gets (welcome_1, wait_2, …): the marketer may rename it in the panel.
+ID_PREFIXES = {
+    "send_template": "message",
+    "send_text": "text",
+    "wait": "wait",
+    "wait_for_reply": "reply",
+    "branch": "branch",
+    "split": "split",
+    "update_property": "update",
+    "exit": "exit",
+}
+
+
+def node_id_free(journey: Journey, kind: str) -> str:
+    """An id no node of the journey has yet, from the type: message_1, message_2, …"""
+    taken = {n.get("id") for n in journey.nodes if isinstance(n, dict)}
+    prefix = ID_PREFIXES.get(kind, kind)
+    number = 1
+    while f"{prefix}_{number}" in taken:
+        number += 1
+    return f"{prefix}_{number}"
+
+
+def duration_split(seconds: Any) -> tuple[int | None, str]:
+    """Seconds as (amount, unit) in the largest unit that divides them (minutes, rounded up, at the least)."""
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+        return None, "days"
+    for unit in ("days", "hours"):
+        if seconds % UNITS[unit] == 0:
+            return seconds // UNITS[unit], unit
+    return -(-seconds // 60), "minutes"
+
+
+def quick_reply_options(template: Template | None) -> list[tuple[str, str]]:
+    """(payload, button text) for each quick-reply button: without its own payload, WhatsApp sends the text."""
+    if template is None:
+        return []
+    options = []
+    for button in template.buttons or []:
+        if isinstance(button, dict) and button.get("type") == "quick_reply":
+            options.append((str(button.get("payload") or button.get("text") or ""), str(button.get("text") or "")))
+    return [option for option in options if option[0]]
+
+
+def node_title(node: dict[str, Any]) -> str:
+    return f"{node.get('id')} · {NODE_LABELS.get(str(node.get('type')), node.get('type'))}"
 
 
 class NodeForm(forms.Form):
-    """The fields of one node type; `node()` gives the definition object."""
+    """The side panel of one node type, in words; `node()` gives the definition object.
 
-    id = forms.RegexField(regex=r"^[A-Za-z0-9_-]{1,64}$", label="Node id", help_text="Letters, digits, - and _.")
+    Some fields depend on earlier choices (a template's variables, an awaited message's buttons, a condition's
+    kind): the panel is drawn again when those change, from the values so far (`initial`), without checking them."""
+
+    id = forms.RegexField(
+        regex=r"^[A-Za-z0-9_-]{1,64}$",
+        label="Step name",
+        help_text="Letters, digits, - and _; other steps refer to it.",
+        error_messages={"invalid": "Use letters, digits, - and _ only (no spaces)."},
+    )
 
     def __init__(self, *args: Any, kind: str, journey: Journey, node: dict[str, Any] | None = None, **kwargs: Any):
         self.kind = kind
-        others = [n for n in journey.nodes if isinstance(n, dict) and n.get("id") != (node or {}).get("id")]
-        targets = [("", "— none —"), *((n["id"], f"{n['id']} ({n.get('type')})") for n in others)]
-        senders = [("", "—"), *((n["id"], n["id"]) for n in journey.nodes if n.get("type") in SENDING_TYPES)]
-        templates = Template.objects.filter(status=TemplateStatus.APPROVED).order_by("name")
+        self.journey = journey
+        self.template: Template | None = None
+        self.slot_keys: list[tuple[str, str]] = []
         if node is not None and "initial" not in kwargs:
             kwargs["initial"] = self._initial(node)
         super().__init__(*args, **kwargs)
-        f = self.fields
+        mine = (node or {}).get("id")
+        nodes = [n for n in journey.nodes if isinstance(n, dict)]
+        self.targets = [("", "— nowhere yet —"), *((n["id"], node_title(n)) for n in nodes if n.get("id") != mine)]
+        self.senders = [n for n in nodes if n.get("type") in SENDING_TYPES and n.get("id") != mine]
+        getattr(self, f"_fields_{kind}")()
 
-        def target(name: str, label: str) -> None:
-            f[name] = forms.ChoiceField(label=label, choices=targets, required=False)
+    # --- helpers -----------------------------------------------------------------------------------------------
 
-        if kind == "send_template":
-            f["template"] = forms.ModelChoiceField(queryset=templates)
-            f["variables"] = forms.CharField(
+    def choice(self, name: str) -> Any:
+        """The value chosen so far: posted when bound, else the initial one."""
+        if self.is_bound:
+            return self.data.get(name)
+        return self.initial.get(name)
+
+    def _target(self, name: str, label: str) -> None:
+        self.fields[name] = forms.ChoiceField(label=label, choices=self.targets, required=False)
+
+    def _rerender(self, name: str) -> None:
+        self.fields[name].widget.attrs["data-rerender"] = "1"
+
+    def _duration(self, prefix: str, label: str, required: bool = True) -> None:
+        self.fields[f"{prefix}_amount"] = forms.IntegerField(
+            label=label, min_value=1, max_value=100_000, required=required
+        )
+        self.fields[f"{prefix}_unit"] = forms.ChoiceField(label="Unit", choices=UNIT_CHOICES, initial="days")
+
+    def _seconds(self, prefix: str) -> int | None:
+        amount = self.cleaned_data.get(f"{prefix}_amount")
+        unit = self.cleaned_data.get(f"{prefix}_unit") or "days"
+        return int(amount) * UNITS[unit] if amount else None
+
+    def _sender_choices(self, empty: str) -> list[tuple[str, str]]:
+        wanted = [n["template"] for n in self.senders if isinstance(n.get("template"), int)]
+        names = dict(Template.objects.filter(pk__in=wanted).values_list("pk", "name"))
+        choices = [("", empty)]
+        for n in self.senders:
+            what = f"template “{names[n['template']]}”" if n.get("template") in names else "text"
+            choices.append((n["id"], f"{n['id']} ({what})"))
+        return choices
+
+    def rows(self) -> list[list[forms.BoundField]]:
+        """The visible fields in rows: a duration's amount and unit, a variable's three fields, a split path."""
+        rows: list[list[forms.BoundField]] = []
+        grouped: dict[str, list[forms.BoundField]] = {}
+        for bound in self.visible_fields():
+            name = bound.name
+            if name.startswith("var_"):
+                key = name.rsplit("_", 1)[0]
+            elif name.endswith(("_amount", "_unit")):
+                key = name.rsplit("_", 1)[0]
+            elif name.startswith("branch_"):
+                key = "_".join(name.split("_")[:2])
+            else:
+                key = name
+            if key not in grouped:
+                grouped[key] = []
+                rows.append(grouped[key])
+            grouped[key].append(bound)
+        return rows
+
+    # --- the fields of each type ---------------------------------------------------------------------------------
+
+    def _fields_send_template(self) -> None:
+        templates = Template.objects.filter(status=TemplateStatus.APPROVED).order_by("name", "language")
+        field = forms.ModelChoiceField(queryset=templates, label="Message template", empty_label="— choose —")
+        field.label_from_instance = lambda t: f"{t.name} ({t.language})"  # type: ignore[method-assign,assignment]
+        self.fields["template"] = field
+        self._rerender("template")
+        chosen = self.choice("template")
+        if chosen and str(chosen).isdigit():
+            self.template = templates.filter(pk=int(chosen)).first()
+        if self.template is not None:
+            for slot in template_slots(self.template):
+                if slot.kind not in ("body", "header_text", "url_suffix"):
+                    continue
+                label = slot.label if slot.kind != "body" else f"Variable {slot.label}"
+                self.slot_keys.append((slot.key, label))
+                self.fields[f"var_{slot.key}_source"] = forms.ChoiceField(
+                    label=f"{label}: fill with", choices=VARIABLE_SOURCES
+                )
+                self.fields[f"var_{slot.key}_name"] = forms.CharField(
+                    label=f"{label}: property or text",
+                    required=False,
+                    help_text="e.g. name, or the text itself",
+                )
+                self.fields[f"var_{slot.key}_fallback"] = forms.CharField(
+                    label=f"{label}: if empty", required=False, help_text="e.g. there"
+                )
+        self._target("next", "Then go to")
+
+    def _fields_send_text(self) -> None:
+        self.fields["text"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Message")
+        self.fields["fallback_template"] = forms.ModelChoiceField(
+            queryset=Template.objects.filter(status=TemplateStatus.APPROVED).order_by("name"),
+            required=False,
+            label="Outside the 24-hour window, send instead",
+            empty_label="— nothing (skip) —",
+        )
+        self._target("next", "Then go to")
+
+    def _fields_wait(self) -> None:
+        self.fields["mode"] = forms.ChoiceField(label="Wait", choices=WAIT_MODES, initial="delay")
+        self._rerender("mode")
+        mode = self.choice("mode") or "delay"
+        if mode == "delay":
+            self._duration("wait", "How long")
+        elif mode == "time":
+            self.fields["until_local_time"] = forms.RegexField(
+                regex=r"^([01]\d|2[0-3]):[0-5]\d$",
+                label="Until",
+                widget=forms.TimeInput(attrs={"type": "time"}),
+                help_text="The next time it is this time where the contact lives.",
+                error_messages={"invalid": "Give a time of day such as 09:00."},
+            )
+        else:
+            self.fields["until_property"] = forms.CharField(
+                label="Contact property holding the date", help_text="e.g. renewal_date"
+            )
+        self._target("next", "Then go to")
+
+    def _fields_wait_for_reply(self) -> None:
+        self.fields["message_node"] = forms.ChoiceField(
+            label="Reply to which message", choices=self._sender_choices("— choose a send step —")
+        )
+        self._rerender("message_node")
+        awaited = next((n for n in self.senders if n.get("id") == self.choice("message_node")), None)
+        template = None
+        if awaited is not None:
+            template_id = awaited.get("template") or awaited.get("fallback_template")
+            template = Template.objects.filter(pk=template_id).first() if isinstance(template_id, int) else None
+        options = [("", "Any reply"), *((p, f"The “{t}” button") for p, t in quick_reply_options(template))]
+        current = self.choice("payload")
+        if current and current not in dict(options):
+            options.append((current, f"Payload {current}"))
+        self.fields["payload"] = forms.ChoiceField(label="Which reply counts", choices=options, required=False)
+        self._duration("timeout", "Wait for it up to")
+        self._target("next", "When they reply, go to")
+        self._target("timeout_next", "If no reply in time, go to")
+
+    def _fields_branch(self) -> None:
+        self.fields["condition_type"] = forms.ChoiceField(label="Check", choices=CONDITION_KINDS, initial="property")
+        self._rerender("condition_type")
+        kind = self.choice("condition_type") or "property"
+        if kind == "property":
+            self.fields["property"] = forms.CharField(label="Property", help_text="e.g. plan")
+            self.fields["op"] = forms.ChoiceField(label="Is", choices=list(OP_WORDS.items()), initial="eq")
+            self.fields["value"] = forms.CharField(label="Value", required=False, help_text="e.g. gold")
+        elif kind == "event":
+            self.fields["event"] = forms.CharField(label="Event", help_text="e.g. purchase")
+        else:
+            self.fields["message_node"] = forms.ChoiceField(
+                label="The message of", choices=self._sender_choices("— choose a send step —")
+            )
+            self.fields["status"] = forms.ChoiceField(label="Was", choices=list(STATUS_WORDS.items()))
+            self._duration("within", "Within")
+        self._target("yes", "If yes, go to")
+        self._target("no", "If no, go to")
+
+    def _fields_split(self) -> None:
+        filled = [n for n in range(MAX_SPLIT_BRANCHES) if self.choice(f"branch_{n}_percent")]
+        count = min(MAX_SPLIT_BRANCHES, filled[-1] + 2 if filled else 2)  # one empty row to add a path
+        for n in range(count):
+            self.fields[f"branch_{n}_percent"] = forms.IntegerField(
+                label=f"Path {n + 1}: percent",
+                min_value=1,
+                max_value=100,
                 required=False,
-                widget=forms.Textarea(attrs={"rows": 2}),
-                help_text='JSON, e.g. {"1": {"property": "name", "fallback": "there"}}.',
+                widget=forms.NumberInput(attrs={"data-percent": "1"}),
             )
-            target("next", "Next")
-        elif kind == "send_text":
-            f["text"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
-            f["fallback_template"] = forms.ModelChoiceField(
-                queryset=templates, required=False, help_text="Sent instead outside the 24-hour window; none: skip."
-            )
-            target("next", "Next")
-        elif kind == "wait":
-            f["seconds"] = forms.IntegerField(min_value=1, required=False, help_text="Give one of the three.")
-            f["until_local_time"] = forms.RegexField(regex=r"^\d\d:\d\d$", required=False, help_text="HH:MM")
-            f["until_property"] = forms.CharField(required=False, help_text="A contact property holding a date.")
-            target("next", "Next")
-        elif kind == "wait_for_reply":
-            f["message_node"] = forms.ChoiceField(choices=senders, help_text="The send node whose message is answered.")
-            f["payload"] = forms.CharField(required=False, help_text="Quick-reply payload; empty: any reply.")
-            f["timeout_seconds"] = forms.IntegerField(min_value=1, initial=86400)
-            target("next", "On reply")
-            target("timeout_next", "On timeout")
-        elif kind == "branch":
-            f["condition_type"] = forms.ChoiceField(
-                choices=[
-                    ("message", "Message status"),
-                    ("property", "Contact property"),
-                    ("event", "Event since entry"),
-                ]
-            )
-            f["message_node"] = forms.ChoiceField(choices=senders, required=False, label="Message of node")
-            f["status"] = forms.ChoiceField(choices=[("", "—"), *((s, s) for s in MESSAGE_STATUSES)], required=False)
-            f["within_seconds"] = forms.IntegerField(min_value=1, required=False)
-            f["property"] = forms.CharField(required=False)
-            f["op"] = forms.ChoiceField(choices=[(o, o) for o in PROPERTY_OPS], required=False)
-            f["value"] = forms.CharField(required=False)
-            f["event"] = forms.CharField(required=False)
-            target("yes", "Yes")
-            target("no", "No")
-        elif kind == "split":
-            f["branches"] = forms.CharField(
-                help_text="One per line: percent and next node, e.g. `50 a`; a line with only a percent holds out.",
-                widget=forms.Textarea(attrs={"rows": 3}),
-            )
-        elif kind == "update_property":
-            f["property"] = forms.CharField()
-            f["value"] = forms.CharField(required=False, help_text='JSON (true, 3, "gold") or plain text.')
-            target("next", "Next")
+            self._target(f"branch_{n}_next", f"Path {n + 1}: go to")
+
+    def _fields_update_property(self) -> None:
+        self.fields["property"] = forms.CharField(label="Set the contact property", help_text="e.g. plan")
+        self.fields["value"] = forms.CharField(label="To", required=False, help_text="Text, a number, or true / false.")
+        self._target("next", "Then go to")
+
+    def _fields_exit(self) -> None:
+        pass
+
+    # --- from and to the definition ------------------------------------------------------------------------------
 
     @staticmethod
     def _initial(node: dict[str, Any]) -> dict[str, Any]:
-        initial = dict(node)
-        if "variables" in node:
-            initial["variables"] = json.dumps(node["variables"]) if node["variables"] else ""
-        if node.get("type") == "split":
-            initial["branches"] = "\n".join(
-                f"{b.get('percent')} {b.get('next') or ''}".strip() for b in node.get("branches", [])
+        initial: dict[str, Any] = {"id": node.get("id"), "next": node.get("next")}
+        kind = node.get("type")
+        if kind == "send_template":
+            initial["template"] = node.get("template")
+            for key, spec in (node.get("variables") or {}).items():
+                if isinstance(spec, dict):
+                    source = next((s for s in ("property", "event", "value", "field") if s in spec), "value")
+                    initial[f"var_{key}_source"] = "property" if source == "field" else source
+                    initial[f"var_{key}_name"] = spec.get(source)
+                    initial[f"var_{key}_fallback"] = spec.get("fallback", "")
+                else:
+                    initial[f"var_{key}_source"], initial[f"var_{key}_name"] = "value", spec
+        elif kind == "send_text":
+            initial.update(text=node.get("text"), fallback_template=node.get("fallback_template"))
+        elif kind == "wait":
+            if node.get("until_local_time"):
+                initial.update(mode="time", until_local_time=node["until_local_time"])
+            elif node.get("until_property"):
+                initial.update(mode="property", until_property=node["until_property"])
+            else:
+                initial["mode"] = "delay"
+                initial["wait_amount"], initial["wait_unit"] = duration_split(node.get("seconds"))
+        elif kind == "wait_for_reply":
+            initial.update(
+                message_node=node.get("message_node"),
+                payload=node.get("payload") or "",
+                timeout_next=node.get("timeout_next"),
             )
-        if node.get("type") == "update_property":
-            initial["value"] = json.dumps(node.get("value"))
-        if node.get("type") == "branch":
+            initial["timeout_amount"], initial["timeout_unit"] = duration_split(node.get("timeout_seconds"))
+        elif kind == "branch":
             c = node.get("condition") or {}
             initial.update(
-                condition_type=c.get("type"),
+                condition_type=c.get("type", "property"),
+                yes=node.get("yes"),
+                no=node.get("no"),
                 message_node=c.get("node"),
                 status=c.get("status"),
-                within_seconds=c.get("within_seconds"),
                 property=c.get("property"),
-                op=c.get("op"),
+                op=c.get("op", "eq"),
                 value="" if c.get("value") is None else c.get("value"),
                 event=c.get("event"),
             )
+            initial["within_amount"], initial["within_unit"] = duration_split(c.get("within_seconds"))
+        elif kind == "split":
+            for n, branch in enumerate(node.get("branches") or []):
+                if isinstance(branch, dict):
+                    initial[f"branch_{n}_percent"] = branch.get("percent")
+                    initial[f"branch_{n}_next"] = branch.get("next")
+        elif kind == "update_property":
+            value = node.get("value")
+            initial.update(property=node.get("property"), value=value if isinstance(value, str) else json.dumps(value))
         return initial
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if self.kind == "send_template" and "variables" in data:
-            try:
-                data["variables"] = _json_field(data["variables"], "Variables")
-            except forms.ValidationError as error:
-                self.add_error("variables", error)
-        if self.kind == "split" and data.get("branches"):
-            branches = []
-            for line in str(data["branches"]).splitlines():
-                parts = line.split()
-                if not parts:
-                    continue
-                if not parts[0].rstrip("%").isdigit():
-                    self.add_error("branches", f"{line.strip()!r}: start with a percentage.")
-                    break
-                branches.append({"percent": int(parts[0].rstrip("%")), "next": parts[1] if len(parts) > 1 else None})
-            data["branches"] = branches
+        if self.kind == "send_template" and self.template is not None:
+            for key, problem in template_variables_problems(self.template, self.variables()).items():
+                self.add_error(f"var_{key}_name" if f"var_{key}_name" in self.fields else None, problem)
+            for key, label in self.slot_keys:
+                if not (data.get(f"var_{key}_name") or "").strip():
+                    self.add_error(f"var_{key}_name", f"Say what fills {label}.")
+        if self.kind == "branch" and data.get("op") in ("exists", "not_exists"):
+            data["value"] = ""
         return data
+
+    def variables(self) -> dict[str, Any]:
+        mapping: dict[str, Any] = {}
+        for key, _ in self.slot_keys:
+            source = self.cleaned_data.get(f"var_{key}_source")
+            name = (self.cleaned_data.get(f"var_{key}_name") or "").strip()
+            fallback = (self.cleaned_data.get(f"var_{key}_fallback") or "").strip()
+            if not source or not name:
+                continue
+            spec: dict[str, Any] = {source: name}
+            if fallback and source != "value":
+                spec["fallback"] = fallback
+            mapping[key] = spec
+        return mapping
 
     def node(self) -> dict[str, Any]:
         d = self.cleaned_data
         node: dict[str, Any] = {"id": d["id"], "type": self.kind}
+        nxt = d.get("next") or None
         if self.kind == "send_template":
-            node.update(template=d["template"].pk, variables=d.get("variables") or {}, next=d["next"])
+            node.update(template=d["template"].pk, variables=self.variables(), next=nxt)
         elif self.kind == "send_text":
             fallback = d.get("fallback_template")
-            node.update(text=d["text"], fallback_template=fallback.pk if fallback else None, next=d["next"])
+            node.update(text=d["text"], fallback_template=fallback.pk if fallback else None, next=nxt)
         elif self.kind == "wait":
-            for key in ("seconds", "until_local_time", "until_property"):
-                if d.get(key) not in (None, ""):
-                    node[key] = d[key]
-            node["next"] = d["next"]
+            mode = d.get("mode") or "delay"
+            if mode == "delay":
+                node["seconds"] = self._seconds("wait")
+            elif mode == "time":
+                node["until_local_time"] = d["until_local_time"]
+            else:
+                node["until_property"] = d["until_property"].strip()
+            node["next"] = nxt
         elif self.kind == "wait_for_reply":
             node.update(
                 message_node=d["message_node"],
-                payload=d["payload"].strip() or None,
-                timeout_seconds=d["timeout_seconds"],
-                next=d["next"],
-                timeout_next=d["timeout_next"],
+                payload=d.get("payload") or None,
+                timeout_seconds=self._seconds("timeout"),
+                next=nxt,
+                timeout_next=d.get("timeout_next") or None,
             )
         elif self.kind == "branch":
             kind = d["condition_type"]
             if kind == "message":
-                condition = {
+                condition: dict[str, Any] = {
                     "type": kind,
                     "node": d["message_node"],
                     "status": d["status"],
-                    "within_seconds": d["within_seconds"],
+                    "within_seconds": self._seconds("within"),
                 }
             elif kind == "property":
-                condition = {"type": kind, "property": d["property"], "op": d["op"] or "eq", "value": d["value"]}
+                condition = {"type": kind, "property": d["property"].strip(), "op": d["op"] or "eq"}
+                if d["op"] not in ("exists", "not_exists"):
+                    condition["value"] = d.get("value") or ""
             else:
-                condition = {"type": kind, "event": d["event"]}
-            node.update(condition=condition, yes=d["yes"], no=d["no"])
+                condition = {"type": kind, "event": d["event"].strip()}
+            node.update(condition=condition, yes=d.get("yes") or None, no=d.get("no") or None)
         elif self.kind == "split":
-            node["branches"] = d["branches"]
+            node["branches"] = [
+                {"percent": d[f"branch_{n}_percent"], "next": d.get(f"branch_{n}_next") or None}
+                for n in range(MAX_SPLIT_BRANCHES)
+                if d.get(f"branch_{n}_percent")
+            ]
         elif self.kind == "update_property":
             raw = d.get("value") or ""
             try:
                 value: Any = json_loads(raw)
             except ValueError:  # not JSON (or JSON we cannot store): the text itself
                 value = raw
-            node.update(property=d["property"].strip(), value=value, next=d["next"])
+            node.update(property=d["property"].strip(), value=value, next=nxt)
         return node
