@@ -309,12 +309,14 @@ class NodeForm(forms.Form):
                     label=f"{label}: fill with", choices=VARIABLE_SOURCES
                 )
                 self.fields[f"var_{slot.key}_name"] = forms.CharField(
-                    label=f"{label}: property or text",
+                    label="Property or text",
                     required=False,
-                    help_text="e.g. name, or the text itself",
+                    widget=forms.TextInput(attrs={"placeholder": "e.g. name"}),
                 )
                 self.fields[f"var_{slot.key}_fallback"] = forms.CharField(
-                    label=f"{label}: if empty", required=False, help_text="e.g. there"
+                    label="If it is empty",
+                    required=False,
+                    widget=forms.TextInput(attrs={"placeholder": "e.g. there"}),
                 )
         self._target("next", "Then go to")
 

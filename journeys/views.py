@@ -18,11 +18,10 @@ from accounts.roles import marketer_required
 from contacts.selectors import contact_test_profiles
 from journeys import selectors, services
 from journeys.definition import NODE_TYPES, Problem
-from journeys.forms import NODE_LABELS, TRIGGER_LABELS, JourneySettingsForm, NodeForm, node_id_free, quick_reply_options
+from journeys.forms import NODE_LABELS, TRIGGER_LABELS, JourneySettingsForm, NodeForm, node_id_free
 from journeys.graph import node_slots, node_summary
 from journeys.models import Journey, JourneyStatus
 from templates_app.models import Template
-from templates_app.rendering import template_preview_text
 from whatsapp_project.safe_input import json_loads
 
 # What each type of step does, under its name in the "add a step" picker.
@@ -152,8 +151,10 @@ def _state(journey: Journey, enrollment_id: int | None = None) -> dict[str, Any]
     for problem in problems:
         if problem.node in ids:
             by_node.setdefault(problem.node, []).append(problem.message)
+        elif problem.field == "entry_node" and not nodes:
+            general.append("Add the first step of the journey.")
         else:
-            general.append(str(problem))
+            general.append(problem.message if not problem.node else str(problem))
     version = journey.current_version
     return {
         "journey": {
@@ -273,9 +274,14 @@ def _preview(form: NodeForm) -> dict[str, Any] | None:
     template = form.template
     if template is None:
         return None
+    header = template.header_text if template.header_type == "text" else ""
+    if template.header_type not in ("none", "text", ""):
+        header = f"[{template.get_header_type_display()}]"
     return {
-        "text": template_preview_text(template),
-        "buttons": [text for _, text in quick_reply_options(template)],
+        "header": header,
+        "body": template.body,
+        "footer": template.footer,
+        "buttons": [str(b.get("text") or "") for b in template.buttons or [] if isinstance(b, dict)],
     }
 
 

@@ -34,6 +34,7 @@
   let state = null;
   let lastText = "";
   let boxes = {}; // id → {x, y, w, h}: where each card is drawn (top-left, world units)
+  let routes = {}; // "from|field" → dagre's route around the other cards, while neither end was dragged
   let view = { x: 0, y: 0, k: 1 };
   let fitted = false;
   let enrollment = null;
@@ -202,11 +203,18 @@
     state.nodes.forEach((node) => {
       node.slots.forEach((slot) => {
         const to = slot.target || slotKey(node.id, slot.field);
-        if (items[to]) g.setEdge(node.id, to, { width: 80, height: 24 }, slot.field);
+        if (items[to]) g.setEdge(node.id, to, { width: 110, height: 26, labelpos: "c" }, slot.field);
       });
     });
     window.dagre.layout(g);
     boxes = {};
+    routes = {};
+    const placed = new Set(state.nodes.filter((n) => n.position).map((n) => n.id));
+    g.edges().forEach((e) => {
+      if (placed.has(e.v) || placed.has(e.w) || !e.name) return;
+      const edge = g.edge(e);
+      routes[`${e.v}|${e.name}`] = { points: edge.points, x: edge.x, y: edge.y };
+    });
     g.nodes().forEach((id) => {
       const n = g.node(id);
       boxes[id] = { x: Math.round(n.x - sizes[id].w / 2), y: Math.round(n.y - sizes[id].h / 2), w: sizes[id].w, h: sizes[id].h };
@@ -237,6 +245,17 @@
     return `M${a.x},${a.y} C${a.x},${a.y + dy} ${b.x},${b.y - dy} ${b.x},${b.y}`;
   }
 
+  // A line through dagre's route, its corners rounded: from the port to the top of the target card.
+  function routed(points) {
+    let d = `M${points[0].x},${points[0].y}`;
+    for (let i = 1; i < points.length - 1; i += 1) {
+      const mid = { x: (points[i].x + points[i + 1].x) / 2, y: (points[i].y + points[i + 1].y) / 2 };
+      d += ` Q${points[i].x},${points[i].y} ${mid.x},${mid.y}`;
+    }
+    const last = points[points.length - 1];
+    return `${d} L${last.x},${last.y}`;
+  }
+
   function midpoint(a, b) {
     // The cubic above at t = 0.5: its control points sit straight below a and above b.
     const dy = Math.max(40, Math.abs(b.y - a.y) / 2);
@@ -258,9 +277,9 @@
     nodeLayer.querySelectorAll(".jnode[data-node]").forEach((item) => {
       item.classList.toggle("jnode-path", visited.has(item.dataset.node));
     });
-    const line = (from, to, classes) => {
+    const line = (from, to, classes, route) => {
       const path = document.createElementNS(SVG, "path");
-      path.setAttribute("d", curve(from, to));
+      path.setAttribute("d", route ? routed([from, ...route.points.slice(1, -1), to]) : curve(from, to));
       path.setAttribute("class", classes);
       path.setAttribute("marker-end", classes.includes("edge-path") ? "url(#arrow-path)" : "url(#arrow)");
       edgeLayer.append(path);
@@ -280,11 +299,12 @@
         if (!box) return;
         const to = { x: box.x + box.w / 2, y: box.y };
         const onPath = slot.target && taken.has(`${node.id}→${slot.target}`);
-        const path = line(from, to, `edge${slot.target ? "" : " edge-open"}${onPath ? " edge-path" : ""}`);
+        const route = routes[`${node.id}|${slot.field}`];
+        const path = line(from, to, `edge${slot.target ? "" : " edge-open"}${onPath ? " edge-path" : ""}`, route);
         path.dataset.from = node.id;
         path.dataset.field = slot.field;
         if (!slot.target) return;
-        const mid = midpoint(from, to);
+        const mid = route && route.x !== undefined ? { x: route.x - 40, y: route.y } : midpoint(from, to);
         const add = el("button", "edge-add", "+");
         add.type = "button";
         add.dataset.after = node.id;
@@ -344,11 +364,13 @@
     world.style.transform = `translate(${view.x}px, ${view.y}px) scale(${view.k})`;
   }
 
+  // Fit the width (never below a readable size) and let the canvas grow with the journey, up to most of a screen;
+  // what does not fit is reached by panning.
   function fit() {
     const width = Number(world.dataset.width || 1);
     const height = Number(world.dataset.height || 1);
-    const k = Math.min(1, canvas.clientWidth / width, canvas.clientHeight / height);
-    view = { k: Math.max(0.3, k), x: 0, y: 0 };
+    view = { k: Math.max(0.75, Math.min(1, canvas.clientWidth / width)), x: 0, y: 0 };
+    canvas.style.height = `${Math.round(Math.min(Math.max(480, height * view.k + 24), window.innerHeight * 0.85))}px`;
     view.x = Math.max(0, (canvas.clientWidth - width * view.k) / 2);
     applyView();
   }
