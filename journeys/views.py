@@ -4,6 +4,7 @@ canvas, the API and publish judge a definition by the same checks."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -44,9 +45,26 @@ def _journey(pk: int) -> Journey:
     return journey
 
 
+# Definition fields that the panels ask for under another name.
+_PANEL_FIELDS = {"seconds": "wait_amount", "timeout_seconds": "timeout_amount", "within_seconds": "within_amount"}
+_BRANCH_FIELD = re.compile(r"^branches\[(\d+)\]\.(percent|next)$")
+
+
+def _form_field(problem: Problem, form: django_forms.Form) -> str:
+    """The form field a problem is about: `trigger.event` → trigger_event, `condition.node` → message_node, …"""
+    match = _BRANCH_FIELD.match(problem.field)
+    if match:
+        return f"branch_{match.group(1)}_{match.group(2)}"
+    if problem.field.startswith("trigger."):
+        return problem.field.replace(".", "_")
+    last = problem.field.split(".")[-1]
+    last = "message_node" if problem.field == "condition.node" else last
+    return _PANEL_FIELDS.get(last, last)
+
+
 def _problems_to_form(form: django_forms.Form, exc: services.JourneyInvalid, node_id: str = "") -> None:
     for problem in exc.problems:
-        field = problem.field.split(".")[0].removeprefix("trigger_")
+        field = _form_field(problem, form)
         if problem.node == node_id and field in form.fields:
             form.add_error(field, problem.message)
         else:

@@ -176,6 +176,7 @@
       item.style.left = `${box.x}px`;
       item.style.top = `${box.y}px`;
     });
+    placePorts();
     drawEdges();
     renderChrome();
     if (!fitted) { fit(); fitted = true; } else applyView();
@@ -234,10 +235,31 @@
     });
   }
 
+  // Ports sit under the card in the left-to-right order of where they lead, so the lines do not cross below it.
+  function portOrder(node) {
+    const centre = (slot) => {
+      const box = boxes[slot.target || slotKey(node.id, slot.field)];
+      return box ? box.x + box.w / 2 : 0;
+    };
+    return node.slots.map((slot, index) => [centre(slot), index]).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+      .map(([, index]) => index);
+  }
+
   function portPoint(node, index) {
     const box = boxes[node.id];
-    const count = node.slots.length;
-    return { x: box.x + (box.w * (index + 1)) / (count + 1), y: box.y + box.h };
+    const rank = portOrder(node).indexOf(index);
+    return { x: box.x + (box.w * (rank + 1)) / (node.slots.length + 1), y: box.y + box.h };
+  }
+
+  function placePorts() {
+    state.nodes.forEach((node) => {
+      const cardEl = nodeLayer.querySelector(`.jnode[data-node="${CSS.escape(node.id)}"]`);
+      if (!cardEl) return;
+      node.slots.forEach((slot, index) => {
+        const port = cardEl.querySelector(`.jnode-port[data-field="${CSS.escape(slot.field)}"]`);
+        if (port) port.style.left = `${portPoint(node, index).x - boxes[node.id].x - 7}px`;
+      });
+    });
   }
 
   function curve(a, b) {
@@ -304,7 +326,7 @@
         path.dataset.from = node.id;
         path.dataset.field = slot.field;
         if (!slot.target) return;
-        const mid = route && route.x !== undefined ? { x: route.x - 40, y: route.y } : midpoint(from, to);
+        const mid = route && route.x !== undefined ? { x: route.x, y: route.y } : midpoint(from, to);
         const add = el("button", "edge-add", "+");
         add.type = "button";
         add.dataset.after = node.id;
@@ -313,7 +335,9 @@
         add.setAttribute("aria-label", `Add a step between ${node.id} and ${slot.target}`);
         add.style.left = `${mid.x - 11}px`;
         add.style.top = `${mid.y - 11}px`;
-        nodeLayer.append(add);
+        // Right after its step in the DOM, so Tab goes from a step to the "+" of its paths.
+        const sourceEl = nodeLayer.querySelector(`.jnode[data-node="${CSS.escape(node.id)}"]`);
+        if (sourceEl) sourceEl.after(add); else nodeLayer.append(add);
         if (slot.label || slot.count) {
           const label = el("span", `edge-label${onPath ? " edge-label-path" : ""}`);
           label.dataset.edge = `${node.id}:${slot.field}`;
@@ -366,11 +390,12 @@
 
   // Fit the width (never below a readable size) and let the canvas grow with the journey, up to most of a screen;
   // what does not fit is reached by panning.
-  function fit() {
+  function fit(all) {
     const width = Number(world.dataset.width || 1);
     const height = Number(world.dataset.height || 1);
     view = { k: Math.max(0.75, Math.min(1, canvas.clientWidth / width)), x: 0, y: 0 };
     canvas.style.height = `${Math.round(Math.min(Math.max(480, height * view.k + 24), window.innerHeight * 0.85))}px`;
+    if (all) view.k = Math.max(0.3, Math.min(1, canvas.clientWidth / width, canvas.clientHeight / height));
     view.x = Math.max(0, (canvas.clientWidth - width * view.k) / 2);
     applyView();
   }
@@ -387,15 +412,22 @@
 
   document.querySelectorAll("[data-zoom]").forEach((button) => {
     button.addEventListener("click", () => {
-      if (button.dataset.zoom === "fit") fit();
+      if (button.dataset.zoom === "fit") fit(true);
       else zoom(button.dataset.zoom === "in" ? 1.2 : 1 / 1.2);
     });
   });
 
+  // The wheel (or two fingers) moves around; with Ctrl (or a pinch) it zooms at the pointer.
   canvas.addEventListener("wheel", (event) => {
     event.preventDefault();
-    const rect = canvas.getBoundingClientRect();
-    zoom(event.deltaY < 0 ? 1.1 : 1 / 1.1, event.clientX - rect.left, event.clientY - rect.top);
+    if (event.ctrlKey || event.metaKey) {
+      const rect = canvas.getBoundingClientRect();
+      zoom(event.deltaY < 0 ? 1.1 : 1 / 1.1, event.clientX - rect.left, event.clientY - rect.top);
+    } else {
+      view.x -= event.shiftKey ? event.deltaY : event.deltaX;
+      view.y -= event.shiftKey ? 0 : event.deltaY;
+      applyView();
+    }
   }, { passive: false });
 
   canvas.addEventListener("keydown", (event) => {
@@ -482,6 +514,7 @@
         const item = nodeLayer.querySelector(`.slot-add[data-after="${CSS.escape(id)}"][data-field="${CSS.escape(key.split(":").slice(2).join(":"))}"]`);
         if (item) { item.style.left = `${b.x}px`; item.style.top = `${b.y}px`; }
       });
+      placePorts();
       drawEdges();
     }, () => {
       cardEl.classList.remove("dragging");
