@@ -250,7 +250,7 @@ class NodeForm(forms.Form):
 
     def _duration(self, prefix: str, label: str, required: bool = True) -> None:
         self.fields[f"{prefix}_amount"] = forms.IntegerField(
-            label=label, min_value=1, max_value=100_000, required=required
+            label=label, min_value=1, max_value=100_000, required=required, initial=1
         )
         self.fields[f"{prefix}_unit"] = forms.ChoiceField(label="Unit", choices=UNIT_CHOICES, initial="days")
 
@@ -303,7 +303,12 @@ class NodeForm(forms.Form):
             for slot in template_slots(self.template):
                 if slot.kind not in ("body", "header_text", "url_suffix"):
                     continue
-                label = slot.label if slot.kind != "body" else f"Variable {slot.label}"
+                if slot.kind == "body":
+                    label = f"Variable {slot.label}"
+                elif slot.kind == "header_text":
+                    label = "Header {{1}}"
+                else:
+                    label = f"Link ending of button {int(slot.key.split('.')[-1]) + 1}"
                 self.slot_keys.append((slot.key, label))
                 self.fields[f"var_{slot.key}_source"] = forms.ChoiceField(
                     label=f"{label}: fill with", choices=VARIABLE_SOURCES
