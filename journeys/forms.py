@@ -141,8 +141,9 @@ class JourneySettingsForm(forms.Form):
         return out
 
 
-UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
-UNIT_CHOICES = [("minutes", "minutes"), ("hours", "hours"), ("days", "days")]
+UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "seconds": 1}
+# Seconds last: rarely wanted, but a wait made through the API keeps its exact length when edited here.
+UNIT_CHOICES = [("minutes", "minutes"), ("hours", "hours"), ("days", "days"), ("seconds", "seconds")]
 WAIT_MODES = [
     ("delay", "For a while"),
     ("time", "Until a time of day (contact's time zone)"),
@@ -183,13 +184,13 @@ def node_id_free(journey: Journey, kind: str) -> str:
 
 
 def duration_split(seconds: Any) -> tuple[int | None, str]:
-    """Seconds as (amount, unit) in the largest unit that divides them (minutes, rounded up, at the least)."""
+    """Seconds as (amount, unit) in the largest unit that divides them."""
     if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
         return None, "days"
-    for unit in ("days", "hours"):
+    for unit in ("days", "hours", "minutes"):
         if seconds % UNITS[unit] == 0:
             return seconds // UNITS[unit], unit
-    return -(-seconds // 60), "minutes"
+    return seconds, "seconds"
 
 
 def quick_reply_options(template: Template | None) -> list[tuple[str, str]]:

@@ -340,6 +340,9 @@ def node_panel(request: HttpRequest, pk: int, node_id: str | None = None) -> Htt
             else:
                 saved = new["id"]
                 journey.refresh_from_db()
+                if node_id and node_id != saved and node_id in (journey.layout or {}):
+                    # A renamed step stays where it was dragged to.
+                    services.journey_layout_save(journey=journey, positions={saved: journey.layout[node_id]})
                 node = next(n for n in journey.nodes if isinstance(n, dict) and n.get("id") == saved)
                 form = NodeForm(kind=kind, journey=journey, node=node)
         if not saved:

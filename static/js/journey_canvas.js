@@ -59,9 +59,14 @@
     return data;
   }
 
+  let pollMs = POLL_MS;
+
   async function load() {
     const url = root.dataset.stateUrl + (enrollment ? `?enrollment=${enrollment}` : "");
+    const started = performance.now();
     const response = await fetch(url, { credentials: "same-origin" });
+    // A big journey's counts take longer to add up: poll less often then, so open pages never load the database.
+    pollMs = Math.max(POLL_MS, (performance.now() - started) * 20);
     if (!response.ok) return;
     const text = await response.text();
     if (text === lastText) return;
@@ -679,6 +684,11 @@
     flash(`Test sent as ${name}: the path it takes is highlighted and follows along.`, false);
   });
 
-  setInterval(() => { if (!document.hidden && !busy) load(); }, POLL_MS);
-  load();
+  async function poll() {
+    if (!document.hidden && !busy) {
+      try { await load(); } catch { pollMs = Math.min(pollMs * 2, 60000); }
+    }
+    setTimeout(poll, pollMs);
+  }
+  load().then(() => setTimeout(poll, pollMs));
 })();
