@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from providers.interactive import interactive_parse
+
 NODE_TYPES = (
     "send_template",
     "send_text",
+    "send_interactive",
     "wait",
     "wait_for_reply",
     "branch",
@@ -35,6 +38,7 @@ MAX_WAIT_SECONDS = 366 * 24 * 3600
 EDGE_FIELDS: dict[str, tuple[str, ...]] = {
     "send_template": ("next",),
     "send_text": ("next",),
+    "send_interactive": ("next",),
     "wait": ("next",),
     "wait_for_reply": ("next", "timeout_next"),
     "branch": ("yes", "no"),
@@ -42,7 +46,9 @@ EDGE_FIELDS: dict[str, tuple[str, ...]] = {
     "update_property": ("next",),
     "exit": (),
 }
-SENDING_TYPES = ("send_template", "send_text")
+SENDING_TYPES = ("send_template", "send_text", "send_interactive")
+# Fields holding a list of {..., "next"} objects: a split's percentages, a wait for a reply's reply options.
+BRANCH_LISTS = {"split": "percent", "wait_for_reply": "reply_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +63,22 @@ class Problem:
 
 
 def node_edges(node: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, target id) for each outgoing edge that is set; split branches are labelled with their percentage."""
-    kind = node.get("type")
+    """(label, target id) for each outgoing edge that is set; split branches are labelled with their percentage, the
+    reply options of a wait for a reply with their reply id."""
+    kind = str(node.get("type"))
     edges: list[tuple[str, str]] = []
-    if kind == "split":
-        for branch in node.get("branches") or []:
+    key = BRANCH_LISTS.get(kind)
+    branches = node.get("branches")
+    if key and isinstance(branches, list):
+        for branch in branches:
             if isinstance(branch, Mapping) and branch.get("next"):
-                edges.append((f"{branch.get('percent')}%", str(branch["next"])))
-        return edges
-    for field in EDGE_FIELDS.get(str(kind), ()):
+                label = f"{branch.get(key)}%" if kind == "split" else f"“{branch.get(key)}”"
+                edges.append((label, str(branch["next"])))
+    for field in EDGE_FIELDS.get(kind, ()):
         target = node.get(field)
         if target:
-            edges.append(("timeout" if field == "timeout_next" else field, str(target)))
+            names = {"timeout_next": "timeout", "next": "other reply" if key == "reply_id" and branches else "next"}
+            edges.append((names.get(field, field), str(target)))
     return edges
 
 
@@ -148,8 +158,11 @@ def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> li
     if kind == "send_template":
         need(_positive_int(node.get("template")), "template", "Choose an approved template.")
         need(isinstance(node.get("variables", {}), Mapping), "variables", "Variables are an object keyed by number.")
-    elif kind == "send_text":
-        need(isinstance(node.get("text"), str) and bool(node.get("text", "").strip()), "text", "Write the text.")
+    elif kind in ("send_text", "send_interactive"):
+        if kind == "send_text":
+            need(isinstance(node.get("text"), str) and bool(node.get("text", "").strip()), "text", "Write the text.")
+        else:
+            out.extend(Problem(node_id, field, message) for field, message in interactive_parse(node)[1])
         fallback = node.get("fallback_template")
         need(fallback in (None, "") or _positive_int(fallback), "fallback_template", "Choose a template or none.")
     elif kind == "wait":
@@ -178,6 +191,7 @@ def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> li
         elif ids and target not in sending:
             out.append(Problem(node_id, "message_node", f"{target!r} is not a send node of this journey."))
         need(node.get("payload") is None or isinstance(node.get("payload"), str), "payload", "Payload is text.")
+        out.extend(_reply_branch_problems(node_id, node.get("branches")))
         seconds = node.get("timeout_seconds")
         need(
             _positive_int(seconds) and int(seconds or 0) <= MAX_WAIT_SECONDS, "timeout_seconds", "Give 1 s to 366 days."
@@ -206,6 +220,33 @@ def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> li
         )
         need("value" in node, "value", "Give the value to store.")
     return out
+
+
+def _reply_branch_problems(node_id: str, branches: Any) -> list[Problem]:
+    if branches in (None, []):
+        return []
+    if not isinstance(branches, list):
+        return [Problem(node_id, "branches", "Reply options are a list of {reply_id, next}.")]
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for n, branch in enumerate(branches):
+        reply_id = branch.get("reply_id") if isinstance(branch, Mapping) else None
+        if not isinstance(reply_id, str) or not reply_id.strip():
+            out.append(Problem(node_id, f"branches[{n}].reply_id", "Choose the button or list row this path is for."))
+        elif reply_id.strip().casefold() in seen:
+            out.append(Problem(node_id, f"branches[{n}].reply_id", f"Two paths are for the reply {reply_id!r}."))
+        else:
+            seen.add(reply_id.strip().casefold())
+    return out
+
+
+def reply_choices(node: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(reply id, title) a customer can tap on the message `node` sends: interactive buttons or list rows; a template's
+    quick replies come from the template itself (the caller adds them)."""
+    if not node or node.get("type") != "send_interactive":
+        return []
+    content, _ = interactive_parse(node)
+    return content.choices() if content is not None else []
 
 
 def definition_problems(
@@ -261,6 +302,24 @@ def definition_problems(
                 elif kind == "wait":
                     message = "A wait needs the node that follows it (dangling wait)."
                 problems.append(Problem(node_id, field, message))
+        # (A split's branch without `next` is a hold-out group; a reply option always leads somewhere.)
+        if kind == "wait_for_reply" and isinstance(node.get("branches"), list):
+            for n, branch in enumerate(node["branches"]):
+                if isinstance(branch, Mapping) and not branch.get("next"):
+                    problems.append(Problem(node_id, f"branches[{n}].next", "Choose where this path leads."))
+            awaited = by_id.get(str(node.get("message_node")))
+            choices = {reply_id.casefold() for reply_id, _ in reply_choices(awaited)}
+            for n, branch in enumerate(node["branches"]):
+                reply_id = branch.get("reply_id") if isinstance(branch, Mapping) else None
+                if awaited and awaited["type"] == "send_interactive" and isinstance(reply_id, str) and reply_id:
+                    if reply_id.strip().casefold() not in choices:
+                        problems.append(
+                            Problem(
+                                node_id,
+                                f"branches[{n}].reply_id",
+                                f"{reply_id!r} is not a button or row of {awaited['id']!r}.",
+                            )
+                        )
         if template_ok is not None:
             for field in ("template", "fallback_template"):
                 template_id = node.get(field)
@@ -282,7 +341,7 @@ def _all_targets(node: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         value = node.get(field)
         if value not in (None, ""):
             yield field, str(value)
-    if kind == "split" and isinstance(node.get("branches"), list):
+    if kind in BRANCH_LISTS and isinstance(node.get("branches"), list):
         for n, branch in enumerate(node["branches"]):
             if isinstance(branch, Mapping) and branch.get("next") not in (None, ""):
                 yield f"branches[{n}].next", str(branch["next"])

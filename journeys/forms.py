@@ -26,6 +26,7 @@ TRIGGER_LABELS = {
 NODE_LABELS = {
     "send_template": "Send template",
     "send_text": "Send text (24 h window)",
+    "send_interactive": "Send buttons or a list (24 h window)",
     "wait": "Wait",
     "wait_for_reply": "Wait for reply",
     "branch": "Branch (yes / no)",

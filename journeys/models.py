@@ -137,6 +137,9 @@ class Enrollment(models.Model):
     )
     wait_payload = models.CharField(max_length=255, blank=True)
     replied_at = models.DateTimeField(null=True, blank=True)
+    # The reply id (interactive button or list row, template quick-reply payload) of the reply that woke the wait:
+    # it picks the wait's reply option.
+    replied_with = models.CharField(max_length=256, blank=True)
     trigger_properties = models.JSONField(default=dict, blank=True)
     exit_reason = models.CharField(max_length=16, choices=ExitReason.choices, blank=True, default=ExitReason.NONE)
     entered_at = models.DateTimeField(default=timezone.now)

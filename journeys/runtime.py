@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from contacts.models import Consent, Contact, Event
+from journeys.definition import SENDING_TYPES
 from journeys.models import (
     RUNNABLE_STATES,
     Enrollment,
@@ -38,7 +39,8 @@ from journeys.models import (
     StepOutcome,
     WaitKind,
 )
-from providers.content import TextContent
+from providers.content import InteractiveContent, TextContent
+from providers.interactive import interactive_parse
 from providers.messaging.outbox import outbox_kick
 from providers.messaging.sending import Outgoing, SendCapped, SendRefused, messages_prepare
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
@@ -228,18 +230,19 @@ def _walk(run: _Run, nodes: dict[str, Node], writes: _Writes) -> None:
             continue
         if resuming == WaitKind.REPLY:
             if row.replied_at is not None:
-                run.log(row.node, StepOutcome.REPLIED)
-                run.goto(node["next"])
+                target, option = _reply_route(node, row.replied_with)
+                run.log(row.node, StepOutcome.REPLIED, detail=option)
+                run.goto(target)
             else:
                 run.log(row.node, StepOutcome.TIMED_OUT)
                 run.goto(node["timeout_next"])
-            row.wait_message_id, row.wait_payload, row.replied_at = None, "", None
+            row.wait_message_id, row.wait_payload, row.replied_at, row.replied_with = None, "", None, ""
             continue
         if resuming == WaitKind.QUIET:
             row.wait_kind = WaitKind.NONE  # quiet hours over: run the send node itself
         if resuming == WaitKind.STATUS:
             row.wait_kind = WaitKind.NONE  # re-evaluate the branch now that a status came or time ran out
-        if kind in ("send_template", "send_text"):
+        if kind in SENDING_TYPES:
             quiet_end = _quiet_hours_end(run)
             if quiet_end is not None:
                 run.wait(WaitKind.QUIET, quiet_end)
@@ -259,7 +262,7 @@ def _walk(run: _Run, nodes: dict[str, Node], writes: _Writes) -> None:
             run.log(row.node, StepOutcome.WAITING)
             row.wait_message_id = _sent(run, node["message_node"])  # type: ignore[assignment]
             row.wait_payload = (node.get("payload") or "").strip()
-            row.replied_at = None
+            row.replied_at, row.replied_with = None, ""
             run.wait(WaitKind.REPLY, run.now + timedelta(seconds=int(node["timeout_seconds"])))
             return
         elif kind == "branch":
@@ -310,6 +313,7 @@ def _flush(*, token: str, runs: list[_Run], writes: _Writes, now: datetime) -> N
                 r.wait_message_id,
                 r.wait_payload,
                 r.replied_at,
+                r.replied_with,
                 r.exit_reason,
                 r.ended_at,
                 run.steps_taken,
@@ -319,7 +323,19 @@ def _flush(*, token: str, runs: list[_Run], writes: _Writes, now: datetime) -> N
         # the common case (everyone took the same path) is the only UPDATE and carries no id list.
         ordered = sorted(groups.items(), key=lambda item: len(item[1]))
         for n, (key, ids) in enumerate(ordered):
-            state, node, wait_kind, next_run_at, message_id, payload, replied_at, reason, ended_at, taken = key
+            (
+                state,
+                node,
+                wait_kind,
+                next_run_at,
+                message_id,
+                payload,
+                replied_at,
+                replied_with,
+                reason,
+                ended_at,
+                taken,
+            ) = key
             last = n == len(ordered) - 1
             for start in range(0, len(ids), 2000):
                 chunk = Enrollment.objects.filter(claim=token, state=EnrollmentState.ACTIVE)
@@ -333,6 +349,7 @@ def _flush(*, token: str, runs: list[_Run], writes: _Writes, now: datetime) -> N
                     wait_message_id=message_id,
                     wait_payload=payload,
                     replied_at=replied_at,
+                    replied_with=replied_with,
                     exit_reason=reason,
                     ended_at=ended_at,
                     steps=F("steps") + taken,
@@ -529,8 +546,12 @@ def _send(run: _Run, node: Node, writes: _Writes) -> None:
     template: Template | None = None
     variables: dict[str, Any] = {}
     content: Any
-    if node["type"] == "send_text" and contact.window_open(run.now):
-        content = TextContent(text=str(node["text"]))
+    free_form = node["type"] in ("send_text", "send_interactive")
+    if free_form and contact.window_open(run.now):
+        content = _free_form(node)
+        if content is None:
+            run.log(node_id, StepOutcome.SKIPPED, detail="the interactive message breaks WhatsApp's limits")
+            return
     else:
         template_id = node.get("template") if node["type"] == "send_template" else node.get("fallback_template")
         if not template_id:
@@ -566,6 +587,21 @@ def _send(run: _Run, node: Node, writes: _Writes) -> None:
     )
     run.sent[node_id] = _Pending(item=item, run=run, node_id=node_id, log_index=len(run.logs))
     run.log(node_id, StepOutcome.SENT)
+
+
+def _free_form(node: Node) -> TextContent | InteractiveContent | None:
+    if node["type"] == "send_text":
+        return TextContent(text=str(node["text"]))
+    return interactive_parse(node)[0]  # checked at publish: None only for a definition saved around the checks
+
+
+def _reply_route(node: Node, replied_with: str) -> tuple[str, str]:
+    """(next node, reply option taken) for a reply: the option whose reply id matches, else `next` (any other reply)."""
+    wanted = replied_with.strip().casefold()
+    for branch in node.get("branches") or []:
+        if wanted and str(branch.get("reply_id", "")).strip().casefold() == wanted:
+            return str(branch["next"]), str(branch["reply_id"])
+    return str(node["next"]), ""
 
 
 def _sends_queue(runs: list[_Run]) -> None:

@@ -432,17 +432,23 @@ def inbound_react(*, inbound: InboundMessage, contact: Contact | None, keyword: 
         )
         return
     payload = (inbound.button_payload or "").strip()
-    waiting = Enrollment.objects.filter(contact=contact, state=EnrollmentState.WAITING, wait_kind=WaitKind.REPLY)
+    # The first reply wakes the wait (a second one before the run does not change the path taken).
+    waiting = Enrollment.objects.filter(
+        contact=contact, state=EnrollmentState.WAITING, wait_kind=WaitKind.REPLY, replied_at__isnull=True
+    )
     waiting = (
         waiting.filter(Q(wait_payload="") | Q(wait_payload__iexact=payload))
         if payload
         else waiting.filter(wait_payload="")
     )
+    if inbound.context_message_uuid:
+        # A reply to a given message (a tapped button, a swipe-reply) only counts for the wait on that message.
+        waiting = waiting.filter(wait_message__message_uuid=inbound.context_message_uuid)
     ids = list(waiting.values_list("pk", flat=True))
     if ids:
-        Enrollment.objects.filter(pk__in=ids, state=EnrollmentState.WAITING, wait_kind=WaitKind.REPLY).update(
-            replied_at=now, next_run_at=now
-        )
+        Enrollment.objects.filter(
+            pk__in=ids, state=EnrollmentState.WAITING, wait_kind=WaitKind.REPLY, replied_at__isnull=True
+        ).update(replied_at=now, next_run_at=now, replied_with=payload)
         transaction.on_commit(lambda: async_task("journeys.tasks.enrollments_run", ids))
     said = (inbound.text or "").strip().upper()
     for journey in _live_journeys_with("inbound_keyword"):

@@ -63,9 +63,9 @@ class MessageAdmin(ReadOnlyAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "from_number", "provider", "content_type", "text", "button_payload")
+    list_display = ("received_at", "from_number", "provider", "content_type", "text", "button_payload", "button_text")
     list_filter = ("content_type", "provider")
-    search_fields = ("from_number", "message_uuid", "text")
+    search_fields = ("from_number", "message_uuid", "text", "context_message_uuid")
     list_select_related = ("provider",)
 
 

@@ -112,6 +112,9 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
 
 
 class InboundMessageSerializer(serializers.ModelSerializer[InboundMessage]):
+    reply_id = serializers.CharField(read_only=True, help_text="Id of the tapped button or list row.")
+    reply_title = serializers.CharField(read_only=True, help_text="Title of the tapped button or list row.")
+
     class Meta:
         model = InboundMessage
         fields = [
@@ -125,6 +128,9 @@ class InboundMessageSerializer(serializers.ModelSerializer[InboundMessage]):
             "media_url",
             "button_payload",
             "button_text",
+            "reply_id",
+            "reply_title",
+            "context_message_uuid",
             "location",
             "profile_name",
             "received_at",
@@ -215,7 +221,7 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 class InboundMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[InboundMessage]):
     serializer_class = InboundMessageSerializer
     queryset = selectors.inbound_list()
-    filterset_fields = ["provider", "contact", "content_type", "from_number", "button_payload"]
+    filterset_fields = ["provider", "contact", "content_type", "from_number", "button_payload", "context_message_uuid"]
     search_fields = ["from_number", "text", "message_uuid"]
     ordering_fields = ["received_at"]
 

@@ -48,4 +48,36 @@ class CustomTemplateContent:
     text: str = field(default="", compare=False)
 
 
-Content = TextContent | MediaContent | TemplateContent | CustomTemplateContent
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    id: str
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListSection:
+    title: str
+    rows: tuple[ListRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InteractiveContent:
+    """Reply buttons or a list (`providers/interactive.py` builds and checks it); free-form, so only inside the
+    24-hour window. Exactly one of `buttons` (id, title) and `sections` is set; `list_button` opens the list."""
+
+    body: str
+    header: str = ""
+    footer: str = ""
+    buttons: tuple[tuple[str, str], ...] = ()
+    list_button: str = ""
+    sections: tuple[ListSection, ...] = ()
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(id, title) of every button, or every list row in order: what a customer can tap."""
+        if self.buttons:
+            return list(self.buttons)
+        return [(row.id, row.title) for section in self.sections for row in section.rows]
+
+
+Content = TextContent | MediaContent | TemplateContent | CustomTemplateContent | InteractiveContent

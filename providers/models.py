@@ -184,8 +184,11 @@ class InboundMessage(models.Model):
     content_type = models.CharField(max_length=32)
     text = models.TextField(blank=True)
     media_url = models.URLField(max_length=2000, blank=True)
-    button_payload = models.CharField(max_length=255, blank=True)
+    # A tapped button or list row: the template quick reply's payload or the interactive reply's id, and its title.
+    button_payload = models.CharField(max_length=256, blank=True)  # WhatsApp allows reply ids of 256 characters
     button_text = models.CharField(max_length=255, blank=True)
+    # The message_uuid of our message this one answers (WhatsApp's reply context), when the customer replied to one.
+    context_message_uuid = models.CharField(max_length=64, blank=True)
     location = models.JSONField(null=True, blank=True)
     profile_name = models.CharField(max_length=255, blank=True)
     # This message (re)opened a closed 24-hour window: the one that may earn the auto-reply.
@@ -206,6 +209,16 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type} from {self.from_number}"
+
+    @property
+    def reply_id(self) -> str:
+        """The id of the tapped button or list row (a template quick reply's payload)."""
+        return self.button_payload
+
+    @property
+    def reply_title(self) -> str:
+        """What the tapped button or list row said."""
+        return self.button_text
 
     @property
     def from_display(self) -> str:

@@ -179,6 +179,8 @@ def contact_timeline(contact: Contact, *, limit: int = 50) -> dict[str, Any]:
         }
         for m in Message.objects.filter(contact=contact).order_by("-created_at")[:limit]
     ]
+    inbound = list(InboundMessage.objects.filter(contact=contact).order_by("-received_at")[:limit])
+    answered = answered_messages(inbound)
     received: list[dict[str, Any]] = [
         {
             "at": m.received_at,
@@ -186,7 +188,17 @@ def contact_timeline(contact: Contact, *, limit: int = 50) -> dict[str, Any]:
             "origin": "Customer",
             "summary": m.summary,
             "status": "",
+            "in_reply_to": answered.get(m.context_message_uuid, ""),
         }
-        for m in InboundMessage.objects.filter(contact=contact).order_by("-received_at")[:limit]
+        for m in inbound
     ]
     return {"messages": sorted(sent + received, key=lambda item: item["at"], reverse=True)[:limit]}
+
+
+def answered_messages(inbound: Iterable[InboundMessage]) -> dict[str, str]:
+    """message_uuid → what our message said, for the messages these inbound ones answer (their reply context)."""
+    uuids = {m.context_message_uuid for m in inbound if m.context_message_uuid}
+    if not uuids:
+        return {}
+    rows = Message.objects.filter(message_uuid__in=uuids).values_list("message_uuid", "content_summary")
+    return {uuid: summary for uuid, summary in rows if uuid}

@@ -59,6 +59,7 @@ def inbound_receive(*, provider: ProviderConfig, event: InboundEvent, raw: dict[
                 media_url=event.media_url,
                 button_payload=event.button_payload,
                 button_text=event.button_text,
+                context_message_uuid=event.context_uuid,
                 location=event.location,
                 profile_name=event.profile_name,
                 opened_window=contact is not None and not contact.window_open(now=received),

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from contacts.models import Consent, Contact
 from contacts.phones import phone_digits, phone_normalize_fast
-from providers.content import Content, MediaContent, TextContent
+from providers.content import Content, InteractiveContent, MediaContent, TextContent
 from providers.messaging import pacing, transitions
 from providers.messaging.statuses import message_pending_apply
 from providers.models import (
@@ -123,7 +123,9 @@ def _refusal(item: Outgoing, e164: str, contact: Contact | None, now: datetime) 
     # Every origin, test sends included: a STOP means no more messages from us, whoever clicks the button.
     if contact is not None and contact.whatsapp_consent == Consent.UNSUBSCRIBED:
         return SendOptedOut(f"{e164} has opted out of WhatsApp messages (sent STOP); they must opt in again first.")
-    if isinstance(item.content, TextContent | MediaContent) and (contact is None or not contact.window_open(now)):
+    if isinstance(item.content, TextContent | MediaContent | InteractiveContent) and (
+        contact is None or not contact.window_open(now)
+    ):
         return (
             f"{e164} has not messaged {item.provider.phone_number} in the last 24 hours, so WhatsApp only allows an "
             f"approved template. To open the window, ask the customer to send any message to the number, e.g. "

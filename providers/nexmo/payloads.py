@@ -9,7 +9,15 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from providers.content import Content, CustomTemplateContent, MediaContent, TemplateContent, TextContent
+from providers.content import (
+    Content,
+    CustomTemplateContent,
+    InteractiveContent,
+    MediaContent,
+    TemplateContent,
+    TextContent,
+)
+from providers.interactive import interactive_object, interactive_summary
 
 # v0.1 documents client_ref as "up to 40 characters"; we keep every version within that so a provider can switch.
 CLIENT_REF_MAX = 40
@@ -44,6 +52,8 @@ def content_describe(content: Content) -> tuple[str, str]:
             return "template", _template_summary(name, text or f"({', '.join(parameters)})")
         case CustomTemplateContent(name=name, text=text):
             return "custom", _template_summary(name, text or "(custom template)")
+        case InteractiveContent():
+            return "interactive", interactive_summary(content)[:SUMMARY_MAX]
     raise TypeError(f"Unknown content {content!r}")
 
 
@@ -81,6 +91,9 @@ def _v01_content(content: Content, namespace: str) -> tuple[dict[str, Any], dict
             return {"type": "template", "template": template}, {"policy": "deterministic", "locale": language}
         case CustomTemplateContent():
             return {"type": "custom", "custom": _custom_object(content, namespace)}, None
+        case InteractiveContent():
+            # v0.1's `custom` passes WhatsApp's object through as v1's does.
+            return {"type": "custom", "custom": interactive_object(content)}, None
     raise TypeError(f"Unknown content {content!r}")
 
 
@@ -122,6 +135,8 @@ def body_v1(*, content: Content, from_number: str, to: str, client_ref: str, nam
             }
         case CustomTemplateContent():
             body |= {"message_type": "custom", "custom": _custom_object(content, namespace)}
+        case InteractiveContent():
+            body |= {"message_type": "custom", "custom": interactive_object(content)}
         case _:
             raise TypeError(f"Unknown content {content!r}")
     return body

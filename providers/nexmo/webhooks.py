@@ -65,6 +65,8 @@ class InboundEvent:
     location: dict[str, Any] | None
     profile_name: str
     version: str
+    # The message_uuid of our message the customer answered (a swipe-reply, a tapped button or list row), or "".
+    context_uuid: str = ""
 
 
 def _reject_constant(name: str) -> Any:
@@ -244,8 +246,12 @@ def inbound_parse(payload: Any) -> InboundEvent:
         button_payload, button_text = _str(block.get("payload"), 255), _str(block.get("text"), 255)
     elif kind == "reply" and isinstance(block, dict):
         # v1 interactive reply (button or list row): `id` plays the role of the payload.
-        button_payload, button_text = _str(block.get("id"), 255), _str(block.get("title"), 255)
+        button_payload, button_text = _str(block.get("id"), 256), _str(block.get("title"), 255)
     profile = payload.get("profile")
+    # v1 carries `context` beside the message; v0.1 is read the same way, at the top or inside `message`.
+    context = payload.get("context")
+    if not isinstance(context, dict) and version == "v0.1" and isinstance(payload.get("message"), dict):
+        context = payload["message"].get("context")
     return InboundEvent(
         message_uuid=_uuid(payload),
         from_number=from_number,
@@ -259,4 +265,5 @@ def inbound_parse(payload: Any) -> InboundEvent:
         location=location,
         profile_name=_str(profile.get("name")) if isinstance(profile, dict) else "",
         version=version,
+        context_uuid=_str(context.get("message_uuid"), 64) if isinstance(context, dict) else "",
     )

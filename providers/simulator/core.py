@@ -580,24 +580,29 @@ class Simulator:
         index: int = 0,
         profile_name: str = "",
     ) -> dict[str, Any]:
-        """Post an inbound message as the customer: text, STOP, or a quick-reply tap on a sent template.
+        """Post an inbound message as the customer: text, STOP, or a tap on a sent message: a template's quick reply,
+        an interactive message's reply button or list row (`index` counts them in order).
 
         Returns {"message_uuid", "status" (the receiver's HTTP status, or None), "url", "payload"}.
         """
         context = ""
+        interactive = False
         if tap:
             sent = self.messages.get(tap)
             if sent is None:
                 raise CustomerError(f"No recent message {tap} to tap a button of.")
             if button is None:
                 if not sent.buttons:
-                    raise CustomerError("That message has no quick-reply buttons; give a button payload and text.")
+                    raise CustomerError(
+                        "That message has no quick-reply buttons or list rows; give a button payload and text."
+                    )
                 if not 0 <= index < len(sent.buttons):
                     raise CustomerError(
                         f"That message has {len(sent.buttons)} button(s); index {index} is out of range."
                     )
                 button = sent.buttons[index]
             from_number, to_number, context = sent.to, sent.from_, sent.message_uuid
+            interactive = sent.message_type == "interactive"
         customer, business = digits(from_number), digits(to_number)
         if not customer or not business:
             raise CustomerError("Give the customer's number (from) and the business number (to).")
@@ -619,6 +624,7 @@ class Simulator:
             business=business,
             text=text,
             button=button,
+            interactive=interactive,
             context_uuid=context,
             profile_name=profile_name,
         )

@@ -36,6 +36,7 @@ def _actions(message: SentMessage) -> str:
         f'<form method="post" action="/_sim/customer">{hidden}'
         '<input type="hidden" name="action" value="stop"><button>STOP</button></form>',
     ]
+    # Template quick replies, or an interactive message's reply buttons and list rows: each one a tap.
     for index, (_payload, text) in enumerate(message.buttons):
         parts.append(
             '<form method="post" action="/_sim/customer">'

@@ -78,23 +78,28 @@ def inbound_payload(
     business: str,
     text: str = "",
     button: tuple[str, str] | None = None,
+    interactive: bool = False,
     context_uuid: str = "",
     profile_name: str = "",
 ) -> dict[str, Any]:
-    """An inbound text, or the tap of a template's quick-reply button (payload, text)."""
+    """An inbound text, or a tap: of a template's quick-reply button (payload, text), or with `interactive` of an
+    interactive message's reply button or list row (id, title), sent as Vonage's `reply` type. A tap carries the
+    tapped message as its context; v0.1 gets the same `context` object as v1."""
+    kind = ("reply" if interactive else "button") if button else "text"
+    block: dict[str, Any] | str = text
+    if button:
+        block = {"id": button[0], "title": button[1]} if interactive else {"payload": button[0], "text": button[1]}
     if version == "v0.1":
-        content: dict[str, Any] = (
-            {"type": "button", "button": {"payload": button[0], "text": button[1]}}
-            if button
-            else {"type": "text", "text": text}
-        )
-        return {
+        payload_v01: dict[str, Any] = {
             "message_uuid": message_uuid,
             "timestamp": timestamp(),
             "to": {"type": "whatsapp", "number": business},
             "from": {"type": "whatsapp", "number": customer},
-            "message": {"content": content},
+            "message": {"content": {"type": kind, kind: block}},
         }
+        if context_uuid:
+            payload_v01["context"] = {"message_uuid": context_uuid}
+        return payload_v01
     payload: dict[str, Any] = {
         "channel": "whatsapp",
         "message_uuid": message_uuid,
@@ -105,10 +110,7 @@ def inbound_payload(
     }
     if context_uuid:
         payload["context"] = {"message_uuid": context_uuid, "message_from": business}
-    if button:
-        payload.update(message_type="button", button={"payload": button[0], "text": button[1]})
-    else:
-        payload.update(message_type="text", text=text)
+    payload.update({"message_type": kind, kind: block})
     return payload
 
 

@@ -31,7 +31,9 @@ class Send:
     message_type: str
     text: str
     template_name: str
-    buttons: tuple[tuple[str, str], ...]  # quick-reply (payload, text) offered by a custom template
+    # What the customer can tap: a custom template's quick replies (payload, text), or an interactive message's reply
+    # buttons or list rows (id, title) when message_type is "interactive".
+    buttons: tuple[tuple[str, str], ...]
     client_ref: str
     webhook_url: str
     webhook_version: str
@@ -98,6 +100,40 @@ def quick_replies(custom: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(buttons)
 
 
+def interactive_choices(interactive: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """What a customer can tap on an interactive message: (id, title) of each reply button, or each list row."""
+    action: dict[str, Any] = interactive["action"] if isinstance(interactive.get("action"), dict) else {}
+    choices: list[tuple[str, str]] = []
+    for button in action.get("buttons") or []:
+        reply = button.get("reply") if isinstance(button, dict) else None
+        if isinstance(reply, dict):
+            choices.append((str(reply.get("id", "")), str(reply.get("title", ""))))
+    for section in action.get("sections") or []:
+        for row in section.get("rows") or [] if isinstance(section, dict) else []:
+            if isinstance(row, dict):
+                choices.append((str(row.get("id", "")), str(row.get("title", ""))))
+    return tuple(choices)
+
+
+def _interactive(custom: dict[str, Any], prefix: str, problems: Problems) -> tuple[str, str, Buttons]:
+    """WhatsApp's interactive object inside `custom`: reply buttons or a list, as far as Nexmo would refuse it."""
+    interactive = _object(custom.get("interactive"), f"{prefix}custom.interactive", problems) or {}
+    if not interactive:
+        return "", "", ()
+    if interactive.get("type") not in ("button", "list"):
+        problems.append((f"{prefix}custom.interactive.type", "must be `button` or `list`"))
+    body = _object(interactive.get("body"), f"{prefix}custom.interactive.body", problems) or {}
+    text = _string(body.get("text"), f"{prefix}custom.interactive.body.text", problems, maximum=1024) if body else ""
+    choices = interactive_choices(interactive)
+    if not choices or not all(choice_id and title for choice_id, title in choices):
+        problems.append((f"{prefix}custom.interactive.action", "needs buttons or list rows, each with an id and title"))
+    return text, "", choices
+
+
+def is_interactive(custom: Any) -> bool:
+    return isinstance(custom, dict) and custom.get("type") == "interactive"
+
+
 def _custom_name(custom: dict[str, Any]) -> str:
     template = custom.get("template")
     return str(template.get("name", "")) if isinstance(template, dict) else ""
@@ -129,6 +165,8 @@ def _content(kind: str, source: dict[str, Any], prefix: str, problems: Problems)
         return "", "", ()
     if not custom:
         problems.append((f"{prefix}custom", "must not be empty"))
+    if is_interactive(custom):
+        return _interactive(custom, prefix, problems)
     return "", _custom_name(custom), quick_replies(custom)
 
 
@@ -158,6 +196,8 @@ def validate_v01(body: Any) -> tuple[Send | None, Problems]:
     client_ref = _string(body.get("client_ref"), "client_ref", problems, required=False, maximum=40)
     if problems:
         return None, problems
+    if kind == "custom" and content is not None and is_interactive(content.get("custom")):
+        kind = "interactive"  # free-form: only inside the 24-hour window, unlike a custom template
     return Send(
         to=ends["to"],
         from_=ends["from"],
@@ -198,6 +238,8 @@ def validate_v1(body: Any) -> tuple[Send | None, Problems]:
         problems.append(("context.message_uuid", "is required and must be a string"))
     if problems:
         return None, problems
+    if kind == "custom" and is_interactive(body.get("custom")):
+        kind = "interactive"  # free-form: only inside the 24-hour window, unlike a custom template
     return Send(
         to=to,
         from_=from_,

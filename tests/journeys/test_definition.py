@@ -208,3 +208,99 @@ def test_api_publish_refuses_incomplete_draft(marketer_api: Any) -> None:
 @pytest.mark.django_db
 def test_api_needs_the_marketer_role(outsider_api: Any) -> None:
     assert outsider_api.get("/api/v1/journeys/").status_code == 403
+
+
+# --- interactive messages and reply options ---------------------------------------------------------------------------
+
+ASK = {
+    "id": "ask",
+    "type": "send_interactive",
+    "text": "Keep your table?",
+    "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}, {"id": "later", "title": "Later"}],
+    "next": "w",
+}
+
+
+def _reply_wait(**changes: Any) -> dict[str, Any]:
+    return {
+        "id": "w",
+        "type": "wait_for_reply",
+        "message_node": "ask",
+        "timeout_seconds": 3600,
+        "branches": [{"reply_id": "yes", "next": "x"}, {"reply_id": "no", "next": "x"}],
+        "next": "x",
+        "timeout_next": "x",
+        **changes,
+    }
+
+
+def test_interactive_node_with_reply_options_is_complete() -> None:
+    assert problems([ASK, _reply_wait(), {"id": "x", "type": "exit"}], entry="ask") == []
+
+
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        (
+            {**ASK, "buttons": [{"id": f"b{n}", "title": f"B{n}"} for n in range(4)]},
+            "node 'ask', buttons: WhatsApp allows at most 3 reply buttons",
+        ),
+        (
+            {**ASK, "buttons": [{"id": "yes", "title": "Yes"}, {"id": "yes", "title": "No"}]},
+            "node 'ask', buttons[1].id: Two options have the id 'yes'",
+        ),
+        ({**ASK, "buttons": [{"id": "yes", "title": ""}]}, "node 'ask', buttons[0].title: Write it."),
+        ({**ASK, "buttons": None}, "node 'ask', buttons: Give reply buttons (up to 3) or a list"),
+    ],
+)
+def test_interactive_node_breaking_whatsapps_limits_is_refused_at_save_and_publish(
+    node: dict[str, Any], expected: str
+) -> None:
+    nodes = [node, _reply_wait(branches=[]), {"id": "x", "type": "exit"}]
+    saved = [str(p) for p in definition_problems(entry_node="ask", nodes=nodes, complete=False)]
+    assert any(p.startswith(expected) for p in saved), saved
+    assert any(p.startswith(expected) for p in problems(nodes, entry="ask"))
+
+
+@pytest.mark.parametrize(
+    ("branches", "expected"),
+    [
+        (
+            [{"reply_id": "maybe", "next": "x"}],
+            "node 'w', branches[0].reply_id: 'maybe' is not a button or row of 'ask'.",
+        ),
+        ([{"reply_id": "yes", "next": ""}], "node 'w', branches[0].next: Choose where this path leads."),
+        ([{"reply_id": "", "next": "x"}], "node 'w', branches[0].reply_id: Choose the button or list row"),
+        (
+            [{"reply_id": "yes", "next": "x"}, {"reply_id": "YES", "next": "x"}],
+            "node 'w', branches[1].reply_id: Two paths are for the reply 'YES'.",
+        ),
+        ([{"reply_id": "yes", "next": "nowhere"}], "node 'w', branches[0].next: Points at 'nowhere'"),
+    ],
+)
+def test_reply_options_must_name_the_awaited_messages_buttons_and_lead_somewhere(
+    branches: list[dict[str, Any]], expected: str
+) -> None:
+    found = problems([ASK, _reply_wait(branches=branches), {"id": "x", "type": "exit"}], entry="ask")
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_reply_options_are_edges_labelled_with_their_reply() -> None:
+    from journeys.definition import node_edges
+
+    node = _reply_wait(branches=[{"reply_id": "yes", "next": "a"}, {"reply_id": "no", "next": "b"}])
+    assert node_edges(node) == [("“yes”", "a"), ("“no”", "b"), ("other reply", "x"), ("timeout", "x")]
+    nodes = [ASK, node, {"id": "a", "type": "exit"}, {"id": "b", "type": "exit"}, {"id": "x", "type": "exit"}]
+    assert problems(nodes, entry="ask") == []  # a and b are reachable through the reply options
+
+
+@pytest.mark.django_db
+def test_api_refuses_an_interactive_node_over_whatsapps_limits_with_the_field(marketer_api: Any) -> None:
+    node = {**ASK, "buttons": [{"id": f"b{n}", "title": f"Option {n}"} for n in range(4)]}
+    answer = marketer_api.post(
+        "/api/v1/journeys/",
+        {"name": "Too many", "trigger": {"type": "event", "event": "x"}, "entry_node": "ask", "nodes": [node]},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert any("buttons: WhatsApp allows at most 3 reply buttons" in m for m in answer.json()["nodes"])

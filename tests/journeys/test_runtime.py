@@ -740,3 +740,76 @@ def test_a_batch_at_a_send_node_renders_every_contact_without_a_query_each(
         services.enrollments_run(enrollment_ids=[row.pk for row in rows])
     texts = set(Message.objects.filter(origin="journey").values_list("content_summary", flat=True))
     assert len(texts) == 200 and any("Hi N7, n7@example.com" in text for text in texts)
+
+
+def test_send_interactive_inside_window_falls_back_to_its_template_outside_and_skips_without_one(
+    nexmo: FakeNexmo,
+) -> None:
+    provider = provider_make()
+    fallback = template_make(provider, name="fallback")
+    ask = {
+        "id": "ask",
+        "type": "send_interactive",
+        "text": "Keep your table?",
+        "footer": "Tap one",
+        "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}],
+        "fallback_template": fallback.pk,
+        "next": "end",
+    }
+    journey = journey_live(nodes=[ask, {"id": "end", "type": "exit"}], provider=provider)
+    enter(journey, window_open_contact())
+    enter(journey, contact_make())
+    first, second = (b["message"]["content"] for b in nexmo.bodies())
+    assert first["type"] == "custom" and first["custom"]["interactive"]["type"] == "button"
+    assert [b["reply"]["id"] for b in first["custom"]["interactive"]["action"]["buttons"]] == ["yes", "no"]
+    assert second["type"] == "template" and second["template"]["name"].endswith(":fallback")
+    assert Message.objects.filter(content_type="interactive").count() == 1
+
+    bare = journey_live(
+        name="No fallback", nodes=[{**ask, "fallback_template": None}, {"id": "end", "type": "exit"}], provider=provider
+    )
+    skipped = enter(bare, contact_make())
+    assert skipped.state == EnrollmentState.COMPLETED and len(nexmo.requests) == 2
+    step = JourneyStep.objects.get(enrollment=skipped, node="ask")
+    assert step.outcome == "skipped" and "24-hour window" in step.detail
+
+
+def test_wait_for_reply_follows_the_option_of_the_tapped_reply_and_other_replies_take_next(
+    nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any
+) -> None:
+    provider = provider_make()
+    nodes: list[dict[str, Any]] = [
+        {
+            "id": "ask",
+            "type": "send_interactive",
+            "text": "Keep your table?",
+            "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}],
+            "next": "answer",
+        },
+        {
+            "id": "answer",
+            "type": "wait_for_reply",
+            "message_node": "ask",
+            "timeout_seconds": 3600,
+            "branches": [{"reply_id": "yes", "next": "kept"}, {"reply_id": "no", "next": "released"}],
+            "next": "other",
+            "timeout_next": "end",
+        },
+        {"id": "kept", "type": "update_property", "property": "table", "value": "kept", "next": "end"},
+        {"id": "released", "type": "update_property", "property": "table", "value": "released", "next": "end"},
+        {"id": "other", "type": "update_property", "property": "table", "value": "unclear", "next": "end"},
+        {"id": "end", "type": "exit"},
+    ]
+    journey = journey_live(nodes=nodes, provider=provider)
+    answers = {"NO": "released", "": "unclear"}
+    for payload, expected in answers.items():
+        contact = window_open_contact()
+        enrollment = enter(journey, contact)
+        assert enrollment.state == EnrollmentState.WAITING
+        reply = inbound(provider, contact, payload=payload, text="" if payload else "which one?")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.inbound_react(inbound=reply, contact=contact, keyword=None)
+        contact.refresh_from_db()
+        assert contact.properties["table"] == expected
+        step = JourneyStep.objects.get(enrollment=enrollment, node="answer", outcome="replied")
+        assert step.detail == ("no" if payload else "")

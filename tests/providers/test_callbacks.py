@@ -138,6 +138,9 @@ def test_inbound_fields_are_extracted_for_v01_and_v1(provider: ProviderConfig) -
         "address": "14 Example Lane, Leeds LS1 4AB",
     }
     assert (reply.button_payload, reply.button_text) == ("slot-tue-1030", "Tue 10:30")
+    assert (reply.reply_id, reply.reply_title) == ("slot-tue-1030", "Tue 10:30")
+    assert reply.context_message_uuid == load("v1-inbound-reply.json")["context"]["message_uuid"]
+    assert button.context_message_uuid == ""  # no context: a reply to no message in particular
     assert text.text == "Do you have the blue one in size 10?" and text.profile_name == "Rosa Delgado"
     assert button.contact is not None and button.contact.phone == BUTTON_CUSTOMER
 
@@ -416,3 +419,38 @@ def test_an_odd_price_is_dropped_and_the_status_still_stored(provider: ProviderC
     assert post(provider, "status", delivered).status_code == 200
     message.refresh_from_db()
     assert message.status == "delivered" and message.price is None
+
+
+def test_a_v01_reply_keeps_its_context_and_the_api_shows_the_reply(provider: ProviderConfig, staff_api: Any) -> None:
+    payload = load("v0.1-inbound-button.json") | {"context": {"message_uuid": "sent-uuid-1"}}
+    payload["message"] = {"content": {"type": "reply", "reply": {"id": "no", "title": "No"}}}
+    assert post(provider, "inbound", payload).status_code == 200
+    inbound = InboundMessage.objects.get()
+    assert (inbound.content_type, inbound.reply_id, inbound.reply_title) == ("reply", "no", "No")
+    assert inbound.context_message_uuid == "sent-uuid-1"
+    listed = staff_api.get("/api/v1/inbound-messages/", {"context_message_uuid": "sent-uuid-1"}).json()
+    assert listed["count"] == 1
+    row = listed["results"][0]
+    assert (row["reply_id"], row["reply_title"], row["context_message_uuid"]) == ("no", "No", "sent-uuid-1")
+
+
+def test_the_contact_timeline_says_which_message_a_reply_answers(provider: ProviderConfig) -> None:
+    from providers.selectors import contact_timeline
+
+    payload = load("v1-inbound-reply.json")
+    contact = Contact.objects.create(phone="+" + payload["from"], name="Jane")
+    Message.objects.create(
+        provider=provider,
+        contact=contact,
+        to=contact.phone,
+        client_ref="ref-asked",
+        origin="journey",
+        content_type="interactive",
+        content_summary="Which time suits you?\n[9am] [10am]",
+        message_uuid=payload["context"]["message_uuid"],
+        request_body={},
+    )
+    post(provider, "inbound", payload)
+    received = [item for item in contact_timeline(contact)["messages"] if item["inbound"]]
+    assert received[0]["summary"] == "Tapped “Tue 10:30”"
+    assert received[0]["in_reply_to"].startswith("Which time suits you?")

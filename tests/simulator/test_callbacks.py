@@ -147,3 +147,15 @@ def test_failed_callback_is_retried_then_counted(simulator_factory: Any, keys: K
     counters = handle.wait_for(lambda c: c["callbacks"]["failed"] == 1)
     assert counters["callbacks"]["retried"] == 1
     assert len(receiver.posts) == 2
+
+
+def test_an_interactive_message_outside_the_window_is_rejected_1340(
+    simulator_factory: Any, keys: Keys, receiver: Receiver
+) -> None:
+    from tests.simulator.test_customer import interactive_list
+
+    handle = simulator_factory(enforce_window=True)
+    assert send(handle, keys, interactive_list()).status_code == 202  # free-form, unlike a custom template
+    posts = receiver.wait(1)
+    assert receiver.statuses() == ["rejected"]
+    assert posts[0].json["error"]["code"] == 1340

@@ -184,3 +184,57 @@ def test_json_clients_without_origin_are_still_served(simulator: Any, receiver: 
         json={"from": "+447700900001", "to": "+447700900000", "text": "from a script"},
     )
     assert answer.status_code == 200
+
+
+def interactive_list(api: str = "v0.1") -> dict[str, Any]:
+    """An interactive list of three rows in two sections, as our gateway builds it."""
+    from providers.interactive import interactive_parse
+    from providers.nexmo.payloads import body_build
+
+    content, _ = interactive_parse(
+        {
+            "text": "Pick a slot",
+            "list": {
+                "button": "Slots",
+                "sections": [
+                    {"title": "Morning", "rows": [{"id": "9am", "title": "9:00"}]},
+                    {"title": "Afternoon", "rows": [{"id": "2pm", "title": "14:00"}, {"id": "4pm", "title": "16:00"}]},
+                ],
+            },
+        }
+    )
+    assert content is not None
+    return body_build(api_version=api, content=content, from_number=BUSINESS, to=CUSTOMER, client_ref="ref-list")
+
+
+@pytest.mark.parametrize("api", ["v0.1", "v1"])
+def test_customer_taps_a_list_row_and_the_reply_carries_its_id_title_and_context(
+    simulator_factory: Any, keys: Keys, receiver: Receiver, api: str
+) -> None:
+    handle = simulator_factory(channel={"api_version": api})
+    message_uuid = send(handle, keys, interactive_list(api), api=api).json()["message_uuid"]
+    listed = handle.messages()[0]
+    assert listed["message_type"] == "interactive"
+    assert [b["text"] for b in listed["buttons"]] == ["9:00", "14:00", "16:00"]
+    handle.customer(tap=message_uuid, index=2)  # rows count across sections
+    posted = inbound_posts(receiver)[0].json
+    assert posted["context"]["message_uuid"] == message_uuid
+    reply = posted["message"]["content"] if api == "v0.1" else posted
+    assert reply["type" if api == "v0.1" else "message_type"] == "reply"
+    assert reply["reply"] == {"id": "4pm", "title": "16:00"}
+    if api == "v1":
+        assert set(posted) <= set(load("v1-inbound-reply.json"))
+
+
+def test_the_page_offers_a_tap_on_each_interactive_option(simulator: Any, keys: Keys) -> None:
+    send(simulator, keys, interactive_list())
+    page = HTTP.get(f"{simulator.base_url}/")
+    assert ">tap 9:00</button>" in page.text and ">tap 16:00</button>" in page.text
+
+
+def test_an_interactive_message_without_options_is_refused_by_the_simulator(simulator: Any, keys: Keys) -> None:
+    body = interactive_list()
+    body["message"]["content"]["custom"]["interactive"]["action"] = {"button": "Slots", "sections": []}
+    answer = send(simulator, keys, body)
+    assert answer.status_code == 400  # v0.1 answers invalid parameters with 400, as Nexmo does
+    assert "custom.interactive.action" in answer.text

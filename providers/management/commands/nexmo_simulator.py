@@ -99,8 +99,12 @@ class Command(BaseCommand):
         what = customer.add_mutually_exclusive_group(required=True)
         what.add_argument("--text")
         what.add_argument("--stop", action="store_true", help="Send STOP.")
-        what.add_argument("--tap", metavar="MESSAGE_UUID", help="Tap a quick-reply button of this sent template.")
-        customer.add_argument("--index", type=int, default=0, help="Which button to tap (0 = first).")
+        what.add_argument(
+            "--tap",
+            metavar="MESSAGE_UUID",
+            help="Tap a button or list row of this sent message (a template's quick reply, an interactive message).",
+        )
+        customer.add_argument("--index", type=int, default=0, help="Which button or list row to tap (0 = first).")
         customer.add_argument("--button-payload", default="", help="Payload of the tapped button, when not known.")
         customer.add_argument("--button-text", default="")
 
