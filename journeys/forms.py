@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django import forms
 
 from contacts.models import Segment
-from journeys.definition import SENDING_TYPES, TRIGGER_TYPES
+from journeys.definition import SENDING_TYPES, TRIGGER_TYPES, reply_choices
 from journeys.graph import OP_WORDS, STATUS_WORDS
 from journeys.models import Journey, Reentry
 from providers.models import ProviderConfig
@@ -161,10 +162,17 @@ VARIABLE_SOURCES = [
     ("value", "Fixed text"),
 ]
 MAX_SPLIT_BRANCHES = 6
+INTERACTIVE_KINDS = [("buttons", "Up to 3 reply buttons"), ("list", "A list of options (up to 10)")]
+MAX_BUTTONS = 3  # WhatsApp's limit (providers.interactive checks it too)
+MAX_SECTIONS = 3  # the panel's own; a list made through the API may have more and keeps them
+MAX_ROWS = 10
+# The panel's repeated fields, grouped in rows: button_0_title, row_1_2_id, reply_3_next, branch_0_percent, …
+_ROW_GROUP = re.compile(r"^((?:button|reply|branch)_\d+|row_\d+_\d+)_[a-z]+$")
 # The prefix of the id a new node gets (welcome_1, wait_2, …): the marketer may rename it in the panel.
 ID_PREFIXES = {
     "send_template": "message",
     "send_text": "text",
+    "send_interactive": "choice",
     "wait": "wait",
     "wait_for_reply": "reply",
     "branch": "branch",
@@ -205,6 +213,23 @@ def quick_reply_options(template: Template | None) -> list[tuple[str, str]]:
     return [option for option in options if option[0]]
 
 
+def awaited_choices(node: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(reply id, title) a customer can answer the message of send step `node` with: an interactive message's
+    buttons or rows, or the quick-reply buttons of the template it sends (or falls back to)."""
+    if node is None:
+        return []
+    if node.get("type") == "send_interactive":
+        return reply_choices(node)
+    template_id = node.get("template") or node.get("fallback_template")
+    template = Template.objects.filter(pk=template_id).first() if isinstance(template_id, int) else None
+    return quick_reply_options(template)
+
+
+def reply_id_from(title: str, n: int) -> str:
+    """An id for an option the marketer only titled: "Yes please" → YES_PLEASE."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").upper()[:64] or f"OPTION_{n + 1}"
+
+
 def node_title(node: dict[str, Any]) -> str:
     return f"{node.get('id')} · {NODE_LABELS.get(str(node.get('type')), node.get('type'))}"
 
@@ -227,6 +252,7 @@ class NodeForm(forms.Form):
         self.journey = journey
         self.template: Template | None = None
         self.slot_keys: list[tuple[str, str]] = []
+        self.reply_count = 0
         if node is not None and "initial" not in kwargs:
             kwargs["initial"] = self._initial(node)
         super().__init__(*args, **kwargs)
@@ -266,7 +292,9 @@ class NodeForm(forms.Form):
         names = dict(Template.objects.filter(pk__in=wanted).values_list("pk", "name"))
         choices = [("", empty)]
         for n in self.senders:
-            what = f"template “{names[n['template']]}”" if n.get("template") in names else "text"
+            what = {"send_interactive": "buttons or list", "send_text": "text"}.get(str(n.get("type")), "template")
+            if n.get("template") in names:
+                what = f"template “{names[n['template']]}”"
             choices.append((n["id"], f"{n['id']} ({what})"))
         return choices
 
@@ -276,12 +304,11 @@ class NodeForm(forms.Form):
         grouped: dict[str, list[forms.BoundField]] = {}
         for bound in self.visible_fields():
             name = bound.name
-            if name.startswith("var_"):
+            match = _ROW_GROUP.match(name)
+            if match:
+                key = match.group(1)
+            elif name.startswith("var_") or name.endswith(("_amount", "_unit")):
                 key = name.rsplit("_", 1)[0]
-            elif name.endswith(("_amount", "_unit")):
-                key = name.rsplit("_", 1)[0]
-            elif name.startswith("branch_"):
-                key = "_".join(name.split("_")[:2])
             else:
                 key = name
             if key not in grouped:
@@ -363,18 +390,80 @@ class NodeForm(forms.Form):
         )
         self._rerender("message_node")
         awaited = next((n for n in self.senders if n.get("id") == self.choice("message_node")), None)
-        template = None
-        if awaited is not None:
-            template_id = awaited.get("template") or awaited.get("fallback_template")
-            template = Template.objects.filter(pk=template_id).first() if isinstance(template_id, int) else None
-        options = [("", "Any reply"), *((p, f"The “{t}” button") for p, t in quick_reply_options(template))]
+        # Where each reply option led so far (posted, or the step's own branches), by reply id.
+        chosen: dict[str, str] = {}
+        for n in range(MAX_ROWS * 2):
+            reply_id = self.choice(f"reply_{n}_id")
+            if reply_id:
+                chosen[str(reply_id)] = str(self.choice(f"reply_{n}_next") or "")
+        options = awaited_choices(awaited)
+        known = {reply_id for reply_id, _ in options}
+        options += [(reply_id, reply_id) for reply_id in chosen if reply_id not in known]
+        for n, (reply_id, title) in enumerate(options):
+            self.fields[f"reply_{n}_id"] = forms.CharField(widget=forms.HiddenInput, initial=reply_id)
+            self.fields[f"reply_{n}_next"] = forms.ChoiceField(
+                label=f"When they choose “{title}”, go to",
+                choices=[("", "— the path for any other reply —"), *self.targets[1:]],
+                required=False,
+            )
+            if not self.is_bound:
+                self.initial[f"reply_{n}_id"] = reply_id
+                self.initial[f"reply_{n}_next"] = chosen.get(reply_id, "")
+        self.reply_count = len(options)
         current = self.choice("payload")
-        if current and current not in dict(options):
-            options.append((current, f"Payload {current}"))
-        self.fields["payload"] = forms.ChoiceField(label="Which reply counts", choices=options, required=False)
+        if current:  # an older single-reply wait: kept until the marketer lets any reply count
+            self.fields["payload"] = forms.ChoiceField(
+                label="Which reply counts",
+                choices=[(current, f"Only “{current}”"), ("", "Any reply")],
+                required=False,
+            )
         self._duration("timeout", "Wait for it up to")
-        self._target("next", "When they reply, go to")
+        self._target("next", "Any other reply, go to" if options else "When they reply, go to")
         self._target("timeout_next", "If no reply in time, go to")
+
+    def _fields_send_interactive(self) -> None:
+        self.fields["text"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Message")
+        self.fields["header"] = forms.CharField(label="Title above it", required=False, help_text="Optional.")
+        self.fields["footer"] = forms.CharField(label="Small print below it", required=False, help_text="Optional.")
+        self.fields["choice_kind"] = forms.ChoiceField(
+            label="Customers choose with", choices=INTERACTIVE_KINDS, initial="buttons"
+        )
+        self._rerender("choice_kind")
+        if (self.choice("choice_kind") or "buttons") == "buttons":
+            for n in range(MAX_BUTTONS):
+                self.fields[f"button_{n}_title"] = forms.CharField(
+                    label=f"Button {n + 1}", required=n == 0, max_length=20
+                )
+                self.fields[f"button_{n}_id"] = forms.CharField(
+                    label="Reply id", required=False, help_text="Empty: made from the title."
+                )
+        else:
+            self.fields["list_button"] = forms.CharField(
+                label="Label of the list button", max_length=20, help_text="e.g. See the options"
+            )
+            sections = [s for s in range(MAX_SECTIONS) if self._section_used(s)]
+            count = min(MAX_SECTIONS, sections[-1] + 2 if sections else 1)
+            for s in range(count):
+                self.fields[f"section_{s}_title"] = forms.CharField(
+                    label=f"Section {s + 1} title", required=False, help_text="Needed when there are several."
+                )
+                used = [r for r in range(MAX_ROWS) if self.choice(f"row_{s}_{r}_title")]
+                for r in range(min(MAX_ROWS, used[-1] + 2 if used else 1)):
+                    self.fields[f"row_{s}_{r}_title"] = forms.CharField(label=f"Option {r + 1}", required=False)
+                    self.fields[f"row_{s}_{r}_id"] = forms.CharField(label="Reply id", required=False)
+                    self.fields[f"row_{s}_{r}_description"] = forms.CharField(label="Description", required=False)
+        self.fields["fallback_template"] = forms.ModelChoiceField(
+            queryset=Template.objects.filter(status=TemplateStatus.APPROVED).order_by("name"),
+            required=False,
+            label="Outside the 24-hour window, send instead",
+            empty_label="— nothing (skip) —",
+        )
+        self._target("next", "Then go to")
+
+    def _section_used(self, s: int) -> bool:
+        return bool(self.choice(f"section_{s}_title")) or any(
+            self.choice(f"row_{s}_{r}_title") for r in range(MAX_ROWS)
+        )
 
     def _fields_branch(self) -> None:
         self.fields["condition_type"] = forms.ChoiceField(label="Check", choices=CONDITION_KINDS, initial="property")
@@ -442,12 +531,36 @@ class NodeForm(forms.Form):
             else:
                 initial["mode"] = "delay"
                 initial["wait_amount"], initial["wait_unit"] = duration_split(node.get("seconds"))
+        elif kind == "send_interactive":
+            initial.update(
+                text=node.get("text"),
+                header=node.get("header", ""),
+                footer=node.get("footer", ""),
+                fallback_template=node.get("fallback_template"),
+                choice_kind="list" if node.get("list") else "buttons",
+            )
+            for n, button in enumerate(node.get("buttons") or []):
+                if isinstance(button, dict):
+                    initial[f"button_{n}_title"], initial[f"button_{n}_id"] = button.get("title"), button.get("id")
+            listing: dict[str, Any] = node["list"] if isinstance(node.get("list"), dict) else {}
+            initial["list_button"] = listing.get("button", "")
+            for s, section in enumerate(listing.get("sections") or []):
+                if not isinstance(section, dict):
+                    continue
+                initial[f"section_{s}_title"] = section.get("title", "")
+                for r, row in enumerate(section.get("rows") or []):
+                    if isinstance(row, dict):
+                        for part in ("title", "id", "description"):
+                            initial[f"row_{s}_{r}_{part}"] = row.get(part, "")
         elif kind == "wait_for_reply":
             initial.update(
                 message_node=node.get("message_node"),
                 payload=node.get("payload") or "",
                 timeout_next=node.get("timeout_next"),
             )
+            for n, branch in enumerate(node.get("branches") or []):
+                if isinstance(branch, dict):
+                    initial[f"reply_{n}_id"], initial[f"reply_{n}_next"] = branch.get("reply_id"), branch.get("next")
             initial["timeout_amount"], initial["timeout_unit"] = duration_split(node.get("timeout_seconds"))
         elif kind == "branch":
             c = node.get("condition") or {}
@@ -525,6 +638,48 @@ class NodeForm(forms.Form):
                 next=nxt,
                 timeout_next=d.get("timeout_next") or None,
             )
+            branches = [
+                {"reply_id": d[f"reply_{n}_id"], "next": d[f"reply_{n}_next"]}
+                for n in range(self.reply_count)
+                if d.get(f"reply_{n}_id") and d.get(f"reply_{n}_next")
+            ]
+            if branches:
+                node["branches"] = branches
+        elif self.kind == "send_interactive":
+            node["text"] = d["text"]
+            for key in ("header", "footer"):
+                if (d.get(key) or "").strip():
+                    node[key] = d[key].strip()
+            if d.get("choice_kind") == "list":
+                sections = []
+                for s in range(MAX_SECTIONS):
+                    rows = []
+                    for r in range(MAX_ROWS):
+                        title = (d.get(f"row_{s}_{r}_title") or "").strip()
+                        if not title:
+                            continue
+                        row = {
+                            "id": (d.get(f"row_{s}_{r}_id") or "").strip() or reply_id_from(title, r),
+                            "title": title,
+                        }
+                        if (d.get(f"row_{s}_{r}_description") or "").strip():
+                            row["description"] = d[f"row_{s}_{r}_description"].strip()
+                        rows.append(row)
+                    title = (d.get(f"section_{s}_title") or "").strip()
+                    if rows or title:
+                        sections.append({**({"title": title} if title else {}), "rows": rows})
+                node["list"] = {"button": d["list_button"], "sections": sections}
+            else:
+                node["buttons"] = [
+                    {
+                        "id": (d.get(f"button_{n}_id") or "").strip() or reply_id_from(d[f"button_{n}_title"], n),
+                        "title": d[f"button_{n}_title"].strip(),
+                    }
+                    for n in range(MAX_BUTTONS)
+                    if (d.get(f"button_{n}_title") or "").strip()
+                ]
+            fallback = d.get("fallback_template")
+            node.update(fallback_template=fallback.pk if fallback else None, next=nxt)
         elif self.kind == "branch":
             kind = d["condition_type"]
             if kind == "message":

@@ -145,6 +145,16 @@ def node_summary(node: Mapping[str, Any], template_names: Mapping[int, str]) -> 
         if node.get("until_property"):
             return f"Until the date in {node['until_property']}"
         return f"For {duration_words(node.get('seconds'))}"
+    if kind == "send_interactive":
+        text = str(node.get("text") or "")
+        listing = node.get("list")
+        if isinstance(listing, Mapping):
+            count = sum(len(s.get("rows") or []) for s in listing.get("sections") or [] if isinstance(s, Mapping))
+            options = f"a list of {count} option{'' if count == 1 else 's'}"
+        else:
+            count = len(node.get("buttons") or [])
+            options = f"{count} button{'' if count == 1 else 's'}"
+        return f"“{text[:32]}{'…' if len(text) > 32 else ''}” with {options}"
     if kind == "wait_for_reply":
         what = f"“{node['payload']}”" if node.get("payload") else "a reply"
         up_to = duration_words(node.get("timeout_seconds"))

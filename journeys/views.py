@@ -29,6 +29,7 @@ from whatsapp_project.safe_input import json_loads
 NODE_HINTS = {
     "send_template": "A WhatsApp template, personalised for each contact.",
     "send_text": "Free text, inside the 24-hour window after their last message.",
+    "send_interactive": "A message with reply buttons or a list to choose from (24-hour window).",
     "wait": "Pause for a while, or until a time of day.",
     "wait_for_reply": "Wait for an answer to a message, with a time limit.",
     "branch": "Go one way or another: plan is gold, did purchase…",
@@ -48,6 +49,7 @@ def _journey(pk: int) -> Journey:
 # Definition fields that the panels ask for under another name.
 _PANEL_FIELDS = {"seconds": "wait_amount", "timeout_seconds": "timeout_amount", "within_seconds": "within_amount"}
 _BRANCH_FIELD = re.compile(r"^branches\[(\d+)\]\.(percent|next)$")
+_OPTION_FIELD = re.compile(r"^(?:buttons\[(\d+)\]|list\.sections\[(\d+)\](?:\.rows\[(\d+)\])?)\.(\w+)$")
 
 
 def _form_field(problem: Problem, form: django_forms.Form) -> str:
@@ -55,6 +57,14 @@ def _form_field(problem: Problem, form: django_forms.Form) -> str:
     match = _BRANCH_FIELD.match(problem.field)
     if match:
         return f"branch_{match.group(1)}_{match.group(2)}"
+    match = _OPTION_FIELD.match(problem.field)
+    if match:
+        button, section, row, part = match.groups()
+        if button is not None:
+            return f"button_{button}_{part}"
+        return f"row_{section}_{row}_{part}" if row is not None else f"section_{section}_{part}"
+    if problem.field == "list.button":
+        return "list_button"
     if problem.field.startswith("trigger."):
         return problem.field.replace(".", "_")
     last = problem.field.split(".")[-1]

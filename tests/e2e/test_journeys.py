@@ -110,11 +110,11 @@ def test_build_the_demo_journey_on_the_canvas_publish_and_send_a_test_event(
         save_step(page, "welcome")
         assert "Start" in card(page, "welcome").inner_text()  # the first step is the entry, shown as such
 
-        # Wait for a reply: the reply is picked from the awaited template's buttons.
+        # Wait for a reply: its reply options are the awaited template's buttons (given their paths below).
         add_step(page, ".slot-add[data-after=welcome][data-field=next]", "wait_for_reply", "answer")
         page.select_option("[data-panel-form] select[name=message_node]", "welcome")
-        page.wait_for_selector("select[name=payload] option[value=YES]", state="attached")
-        page.select_option("select[name=payload]", "YES")
+        page.wait_for_selector("label:has-text('When they choose “Yes please”, go to')")
+        assert page.is_visible("label:has-text('When they choose “No thanks”, go to')")
         page.fill("input[name=timeout_amount]", "2")
         page.select_option("select[name=timeout_unit]", "hours")
         save_step(page, "answer")
@@ -147,17 +147,25 @@ def test_build_the_demo_journey_on_the_canvas_publish_and_send_a_test_event(
         page.mouse.move(target["x"] + 30, target["y"] + 20, steps=8)
         page.mouse.up()
         page.wait_for_selector(".edge-label[data-edge='is_gold:no']")
-        # …and the timeout from the wait's panel.
+        # …and the reply options, any other reply and the timeout from the wait's panel.
         card(page, "answer").click()
         page.wait_for_selector("[data-panel-form][data-node=answer]")
+        page.select_option("select[name=reply_0_next]", "is_gold")
+        page.select_option("select[name=reply_1_next]", "done")
+        page.select_option("select[name=next]", "done")
         page.select_option("select[name=timeout_next]", "done")
+        shot(page, "4-reply-options")
         page.click("[data-panel-form] button[type=submit]")
         page.wait_for_selector("text=All checks pass")
         journey.refresh_from_db()
         assert journey.entry_node == "welcome"
         nodes = {n["id"]: n for n in journey.nodes}
         assert nodes["welcome"]["variables"] == {"1": {"property": "name", "fallback": "there"}}
-        assert nodes["answer"]["payload"] == "YES" and nodes["answer"]["timeout_seconds"] == 7200
+        assert nodes["answer"]["branches"] == [
+            {"reply_id": "YES", "next": "is_gold"},
+            {"reply_id": "NO", "next": "done"},
+        ]
+        assert nodes["answer"]["timeout_seconds"] == 7200 and nodes["answer"]["next"] == "done"
         assert nodes["is_gold"]["condition"] == {"type": "property", "property": "plan", "op": "eq", "value": "gold"}
         assert (nodes["is_gold"]["yes"], nodes["is_gold"]["no"]) == ("mark_vip", "done")
         assert nodes["mark_vip"] == {
@@ -167,7 +175,7 @@ def test_build_the_demo_journey_on_the_canvas_publish_and_send_a_test_event(
             "value": True,
             "next": "done",
         }
-        shot(page, "4-ready")
+        shot(page, "5-ready")
 
         page.click("#publish")
         page.wait_for_selector("#journey-status:text-is('Live')")
@@ -196,7 +204,9 @@ def test_build_the_demo_journey_on_the_canvas_publish_and_send_a_test_event(
         for name in ("welcome", "answer", "is_gold", "mark_vip", "done"):
             assert "jnode-path" in (card(page, name).get_attribute("class") or "")
         assert page.locator(".edge-label[data-edge='is_gold:yes'] .edge-count").inner_text() == "1"
-        shot(page, "5-test-run")
+        shot(page, "6-test-run")
+        page.click("[data-zoom=fit]")
+        shot(page, "7-test-run-whole")
     finally:
         simulator.stop()
 
@@ -242,7 +252,7 @@ def test_an_invalid_journey_shows_its_problems_on_the_right_nodes(
     assert "jnode-invalid" not in (card(page, "end").get_attribute("class") or "")
     assert "jnode-invalid" not in (card(page, "split").get_attribute("class") or "")
     assert page.locator("#publish").is_disabled()
-    shot(page, "6-invalid")
+    shot(page, "8-invalid")
 
     # The split's panel totals the percentages as they are typed; a wrong total is refused in the panel.
     card(page, "split").click()
@@ -252,7 +262,7 @@ def test_an_invalid_journey_shows_its_problems_on_the_right_nodes(
     assert "90%, it must be 100%" in page.inner_text("[data-percent-total]")
     page.click("[data-panel-form] button[type=submit]")
     page.wait_for_selector("[data-panel-form] .form-errors:has-text('add up to 90, not 100')")
-    shot(page, "7-split-total")
+    shot(page, "9-split-total")
     journey.refresh_from_db()
     assert journey.nodes[2]["branches"][1]["percent"] == 50
 
@@ -327,4 +337,4 @@ def test_steps_are_reached_by_keyboard_and_dragged_positions_are_kept(
     width = card(page, "end").bounding_box()["width"]
     page.click("[data-zoom=out]")
     assert card(page, "end").bounding_box()["width"] < width
-    shot(page, "8-keyboard-and-drag")
+    shot(page, "10-keyboard-and-drag")

@@ -73,7 +73,7 @@ def test_a_step_added_on_an_edge_continues_where_the_edge_led(client_marketer: C
     assert nodes["nine"] == {"id": "nine", "type": "wait", "until_local_time": "09:00", "next": "end"}
 
 
-def test_waits_and_timeouts_are_given_in_minutes_hours_or_days(client_marketer: Client) -> None:
+def test_waits_in_units_and_reply_options_from_the_awaited_buttons(client_marketer: Client) -> None:
     template = template_make(
         provider_make(), buttons=[{"type": "quick_reply", "text": "Yes"}, {"type": "quick_reply", "text": "No"}]
     )
@@ -88,14 +88,18 @@ def test_waits_and_timeouts_are_given_in_minutes_hours_or_days(client_marketer: 
         url, {"type": "wait_for_reply", "id": "r", "message_node": "hi", "_rerender": "1"}
     )
     page = rerendered.content.decode()
-    assert "The “Yes” button" in page and 'value="No"' in page and "errorlist" not in page
+    assert "When they choose “Yes”, go to" in page and 'name="reply_1_id" value="No"' in page
+    assert "errorlist" not in page
     answer = client_marketer.post(
         url,
         {
             "type": "wait_for_reply",
             "id": "r",
             "message_node": "hi",
-            "payload": "Yes",
+            "reply_0_id": "Yes",
+            "reply_0_next": "pause",
+            "reply_1_id": "No",
+            "reply_1_next": "",
             "timeout_amount": "2",
             "timeout_unit": "days",
         },
@@ -104,7 +108,10 @@ def test_waits_and_timeouts_are_given_in_minutes_hours_or_days(client_marketer: 
     journey.refresh_from_db()
     nodes = {n["id"]: n for n in journey.nodes}
     assert nodes["pause"]["seconds"] == 3 * 3600
-    assert nodes["r"]["payload"] == "Yes" and nodes["r"]["timeout_seconds"] == 2 * 86400
+    assert nodes["r"]["branches"] == [{"reply_id": "Yes", "next": "pause"}]
+    assert nodes["r"]["timeout_seconds"] == 2 * 86400 and nodes["r"]["payload"] is None
+    again = client_marketer.get(f"/journeys/{journey.pk}/canvas/panel/r/").content.decode()
+    assert '<option value="pause" selected>' in again
     edit = client_marketer.get(f"/journeys/{journey.pk}/canvas/panel/pause/").content.decode()
     assert 'name="wait_amount" value="3"' in edit and '<option value="hours" selected>' in edit
 
@@ -261,3 +268,72 @@ def test_builder_needs_the_marketer_role(client: Client, outsider_user: Any) -> 
     journey = draft([])
     assert client.get(f"/journeys/{journey.pk}/canvas/").status_code == 403
     assert post_json(client, f"/journeys/{journey.pk}/canvas/entry/", {"node": "x"}).status_code == 403
+
+
+def test_an_interactive_message_is_written_in_its_panel_and_its_options_await_replies(client_marketer: Client) -> None:
+    journey = draft([])
+    url = f"/journeys/{journey.pk}/canvas/panel/"
+    answer = client_marketer.post(
+        url,
+        {
+            "type": "send_interactive",
+            "id": "ask",
+            "text": "Which plan?",
+            "footer": "Tap one",
+            "choice_kind": "buttons",
+            "button_0_title": "Gold plan",
+            "button_1_title": "Silver",
+            "button_1_id": "SILVER",
+        },
+    )
+    assert answer.status_code == 200, answer.content.decode()
+    journey.refresh_from_db()
+    assert journey.nodes[0] == {
+        "id": "ask",
+        "type": "send_interactive",
+        "text": "Which plan?",
+        "footer": "Tap one",
+        "buttons": [{"id": "GOLD_PLAN", "title": "Gold plan"}, {"id": "SILVER", "title": "Silver"}],
+        "fallback_template": None,
+        "next": None,
+    }
+    page = client_marketer.get(f"{url}?type=wait_for_reply").content.decode()
+    assert "ask (buttons or list)" in page
+    rerendered = client_marketer.post(url, {"type": "wait_for_reply", "message_node": "ask", "_rerender": "1"})
+    assert "When they choose “Gold plan”, go to" in rerendered.content.decode()
+
+    # A list: sections of rows; WhatsApp's limits are checked where they are written (providers.interactive).
+    answer = client_marketer.post(
+        url,
+        {
+            "type": "send_interactive",
+            "id": "menu",
+            "text": "Pick a day",
+            "choice_kind": "list",
+            "list_button": "See the days",
+            "row_0_0_title": "Monday",
+            "row_0_0_description": "x" * 80,
+        },
+    )
+    assert answer.status_code == 400 and "At most 72 characters (this has 80)." in answer.content.decode()
+    answer = client_marketer.post(
+        url,
+        {
+            "type": "send_interactive",
+            "id": "menu",
+            "text": "Pick a day",
+            "choice_kind": "list",
+            "list_button": "See the days",
+            "row_0_0_title": "Monday",
+            "row_0_1_title": "Tuesday",
+            "row_0_1_id": "TUE",
+        },
+    )
+    assert answer.status_code == 200
+    journey.refresh_from_db()
+    assert journey.nodes[1]["list"] == {
+        "button": "See the days",
+        "sections": [{"rows": [{"id": "MONDAY", "title": "Monday"}, {"id": "TUE", "title": "Tuesday"}]}],
+    }
+    state = client_marketer.get(f"/journeys/{journey.pk}/canvas/").json()
+    assert state["nodes"][1]["summary"] == "“Pick a day” with a list of 2 options"

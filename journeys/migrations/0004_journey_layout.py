@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('journeys', '0002_journey_clock'),
+        ('journeys', '0003_reply_options'),
     ]
 
     operations = [
