@@ -19,8 +19,15 @@ from accounts.roles import marketer_required
 from contacts.selectors import contact_test_profiles
 from journeys import selectors, services
 from journeys.definition import NODE_TYPES, Problem
-from journeys.forms import NODE_LABELS, TRIGGER_LABELS, JourneySettingsForm, NodeForm, node_id_free
-from journeys.graph import node_slots, node_summary
+from journeys.forms import (
+    NODE_LABELS,
+    TRIGGER_LABELS,
+    JourneySettingsForm,
+    NodeForm,
+    awaited_choices,
+    node_id_free,
+)
+from journeys.graph import Slot, node_slots, node_summary
 from journeys.models import Journey, JourneyStatus
 from templates_app.models import Template
 from whatsapp_project.safe_input import json_loads
@@ -183,6 +190,15 @@ def _state(journey: Journey, enrollment_id: int | None = None) -> dict[str, Any]
             general.append("Add the first step of the journey.")
         else:
             general.append(problem.message if not problem.node else str(problem))
+    by_id = {n["id"]: n for n in nodes}
+
+    def slot_label(node: dict[str, Any], slot: Slot) -> str:
+        # A reply option reads as the button the customer taps, not its id.
+        if node.get("type") == "wait_for_reply" and slot.field.startswith("branches["):
+            titles = {k.casefold(): t for k, t in awaited_choices(by_id.get(str(node.get("message_node"))))}
+            return f"“{titles.get(slot.label.casefold(), slot.label)}”"
+        return slot.label
+
     version = journey.current_version
     return {
         "journey": {
@@ -208,7 +224,7 @@ def _state(journey: Journey, enrollment_id: int | None = None) -> dict[str, Any]
                 "slots": [
                     {
                         "field": slot.field,
-                        "label": slot.label,
+                        "label": slot_label(node, slot),
                         "target": slot.target if slot.target in ids else "",
                         "count": moves.get(node["id"], {}).get(slot.target, 0) if slot.target else 0,
                     }

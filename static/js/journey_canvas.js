@@ -184,7 +184,7 @@
     placePorts();
     drawEdges();
     renderChrome();
-    if (!fitted) { fit(); fitted = true; } else applyView();
+    if (!fitted) { fit(); fitted = true; } else { sizeCanvas(); applyView(); }
     if (focusKey) {
       const [kind, a, ...rest] = focusKey.split(":");
       const again = kind === "node"
@@ -395,11 +395,31 @@
 
   // Fit the width (never below a readable size) and let the canvas grow with the journey, up to most of a screen;
   // what does not fit is reached by panning.
+  function sizeCanvas() {
+    const height = Number(world.dataset.height || 1);
+    const wanted = Math.round(Math.min(Math.max(480, height * view.k + 24), window.innerHeight * 0.85));
+    if (wanted > canvas.clientHeight) canvas.style.height = `${wanted}px`; // grows with the journey, never jumps back
+  }
+
+  // Move the view so a card is inside it (a step just added may be drawn below the visible part).
+  function reveal(id) {
+    const box = boxes[id];
+    if (!box) return;
+    const left = view.x + box.x * view.k;
+    const top = view.y + box.y * view.k;
+    const margin = 24;
+    if (left < margin) view.x += margin - left;
+    if (left + box.w * view.k > canvas.clientWidth - margin) view.x -= left + box.w * view.k - canvas.clientWidth + margin;
+    if (top < margin) view.y += margin - top;
+    if (top + box.h * view.k > canvas.clientHeight - margin) view.y -= top + box.h * view.k - canvas.clientHeight + margin;
+    applyView();
+  }
+
   function fit(all) {
     const width = Number(world.dataset.width || 1);
     const height = Number(world.dataset.height || 1);
     view = { k: Math.max(0.75, Math.min(1, canvas.clientWidth / width)), x: 0, y: 0 };
-    canvas.style.height = `${Math.round(Math.min(Math.max(480, height * view.k + 24), window.innerHeight * 0.85))}px`;
+    sizeCanvas();
     if (all) view.k = Math.max(0.3, Math.min(1, canvas.clientWidth / width, canvas.clientHeight / height));
     view.x = Math.max(0, (canvas.clientWidth - width * view.k) / 2);
     applyView();
@@ -627,6 +647,7 @@
       lastText = "";
       await load();
       showPanel(panelBody.innerHTML);
+      reveal(saved);
     }
     const again = focusName && panelBody.querySelector(`[name="${CSS.escape(focusName)}"]`);
     const error = panelBody.querySelector(".has-error input, .has-error select, .has-error textarea");
