@@ -418,7 +418,7 @@ class NodeForm(forms.Form):
                 required=False,
             )
         self._target("next", "Any other reply, go to" if options else "When they reply, go to")
-        self._duration("timeout", "Wait for a reply up to")
+        self._duration("timeout", "Wait up to")
         self._target("timeout_next", "If no reply in time, go to")
 
     def _fields_send_interactive(self) -> None:

@@ -315,6 +315,10 @@ def canvas_test(request: HttpRequest, journey: Journey, body: dict[str, Any]) ->
 
 
 def _preview(form: NodeForm) -> dict[str, Any] | None:
+    """What the customer will see, drawn under the field that decides it (journey_canvas.js keeps an interactive
+    message's preview up to date as it is typed)."""
+    if form.kind == "send_interactive":
+        return {"after": "choice_kind", "live": True}
     template = form.template
     if template is None:
         return None
@@ -322,6 +326,7 @@ def _preview(form: NodeForm) -> dict[str, Any] | None:
     if template.header_type not in ("none", "text", ""):
         header = f"[{template.get_header_type_display()}]"
     return {
+        "after": "template",
         "header": header,
         "body": template.body,
         "footer": template.footer,

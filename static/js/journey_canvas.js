@@ -74,7 +74,10 @@
     setState(JSON.parse(text));
   }
 
+  let waiting = null; // a state that arrived during a drag: drawn when it ends, so the dragged card stays put
+
   function setState(data) {
+    if (busy) { waiting = data; return; }
     state = data;
     draw();
   }
@@ -162,11 +165,15 @@
     trigger.append(el("div", "jnode-type", "Starts when"), el("div", "jnode-summary", state.journey.trigger));
     trigger.title = "Change the trigger in Settings";
     items.__trigger = trigger;
+    const editable = state.journey.editable;
+    canvas.classList.toggle("readonly", !editable);
     state.nodes.forEach((node) => {
       items[node.id] = card(node);
-      node.slots.forEach((slot) => { if (!slot.target) items[slotKey(node.id, slot.field)] = placeholder(node.id, slot); });
+      node.slots.forEach((slot) => {
+        if (!slot.target && editable) items[slotKey(node.id, slot.field)] = placeholder(node.id, slot);
+      });
     });
-    if (!state.nodes.length) {
+    if (!state.nodes.length && editable) {
       const first = el("button", "slot-add slot-first");
       first.type = "button";
       first.dataset.after = "";
@@ -330,7 +337,7 @@
         const path = line(from, to, `edge${slot.target ? "" : " edge-open"}${onPath ? " edge-path" : ""}`, route);
         path.dataset.from = node.id;
         path.dataset.field = slot.field;
-        if (!slot.target) return;
+        if (!slot.target || !state.journey.editable) return;
         const mid = route && route.x !== undefined ? { x: route.x, y: route.y } : midpoint(from, to);
         const add = el("button", "edge-add", "+");
         add.type = "button";
@@ -481,7 +488,7 @@
     if (event.button !== 0) return;
     const port = event.target.closest(".jnode-port");
     const cardEl = event.target.closest(".jnode[data-node]");
-    if (port && cardEl) return startConnect(event, cardEl.dataset.node, port.dataset.field);
+    if (port && cardEl && state.journey.editable) return startConnect(event, cardEl.dataset.node, port.dataset.field);
     if (cardEl) return startDrag(event, cardEl);
     if (event.target.closest("button, a, .edge-label")) return undefined;
     return startPan(event);
@@ -498,6 +505,7 @@
       target.removeEventListener("pointercancel", up);
       busy = false;
       onUp(e);
+      if (waiting) { const data = waiting; waiting = null; setState(data); }
     };
     target.addEventListener("pointermove", move);
     target.addEventListener("pointerup", up);
@@ -544,6 +552,7 @@
     }, () => {
       cardEl.classList.remove("dragging");
       if (moved) {
+        waiting = null; // the answer to this post is newer
         node.position = [box.x, box.y];
         post(root.dataset.layoutUrl, { positions: { [id]: [box.x, box.y] } });
       } else {
@@ -564,6 +573,7 @@
       const hit = document.elementFromPoint(e.clientX, e.clientY);
       const target = hit && hit.closest(".jnode[data-node]");
       if (target && target.dataset.node !== fromId) {
+        waiting = null;
         post(root.dataset.edgeUrl, { node: fromId, field, target: target.dataset.node });
       }
     });
@@ -577,6 +587,7 @@
     panelEmpty.hidden = true;
     panel.classList.add("open");
     splitTotal();
+    livePreview();
     const form = panelBody.querySelector("form");
     nodeLayer.querySelectorAll(".jnode-selected").forEach((item) => item.classList.remove("jnode-selected"));
     if (form && form.dataset.node) {
@@ -623,6 +634,15 @@
     if (first) first.focus();
   }
 
+  panel.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || panelBody.hidden) return;
+    const form = panelBody.querySelector("form");
+    const id = form && form.dataset.node;
+    closePanel();
+    const back = id && nodeLayer.querySelector(`.jnode[data-node="${CSS.escape(id)}"]`);
+    (back || canvas).focus();
+  });
+
   nodeLayer.addEventListener("click", (event) => {
     const add = event.target.closest("[data-after]");
     if (add) openPicker(add.dataset.after, add.dataset.field, add.dataset.label || "");
@@ -668,7 +688,27 @@
 
   panelBody.addEventListener("input", (event) => {
     if (event.target.dataset.percent) splitTotal();
+    livePreview();
   });
+
+  // The interactive message's preview follows what is typed: text, title, small print and the options' titles.
+  function livePreview() {
+    const preview = panelBody.querySelector("[data-live-preview]");
+    if (!preview) return;
+    const value = (name) => {
+      const input = panelBody.querySelector(`[name="${name}"]`);
+      return input ? input.value.trim() : "";
+    };
+    ["header", "text", "footer"].forEach((name) => {
+      const part = preview.querySelector(`[data-preview="${name}"]`);
+      if (part) { part.textContent = value(name); part.hidden = !value(name); }
+    });
+    const buttons = preview.querySelector("[data-preview=buttons]");
+    const titles = Array.from(panelBody.querySelectorAll("[name^=button_][name$=_title]"))
+      .map((input) => input.value.trim()).filter(Boolean);
+    const label = value("list_button");
+    buttons.replaceChildren(...(label ? [`☰ ${label}`] : titles).map((title) => el("span", "preview-button", title)));
+  }
 
   panelBody.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-action]");

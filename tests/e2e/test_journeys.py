@@ -341,3 +341,37 @@ def test_steps_are_reached_by_keyboard_and_dragged_positions_are_kept(
     page.click("[data-zoom=out]")
     assert card(page, "end").bounding_box()["width"] < width
     shot(page, "10-keyboard-and-drag")
+
+
+def test_an_interactive_message_and_the_paths_of_its_buttons_are_built_in_panels(
+    page: Any, login: Any, marketer_user: Any, live_server: Any
+) -> None:
+    journey = services.journey_create(data={"name": "Plans", "trigger": {"type": "event", "event": "signup"}})
+    login(marketer_user, "pw-teammate-123")
+    page.goto(f"/journeys/{journey.pk}/")
+    add_step(page, ".slot-first", "send_interactive", "ask")
+    page.fill("textarea[name=text]", "Which plan suits you?")
+    page.fill("input[name=button_0_title]", "Gold")
+    page.fill("input[name=button_1_title]", "Silver")
+    assert page.inner_text("[data-live-preview] [data-preview=buttons]").split() == ["Gold", "Silver"]
+    save_step(page, "ask")
+    assert "with 2 buttons" in card(page, "ask").inner_text()
+
+    add_step(page, ".slot-add[data-after=ask][data-field=next]", "wait_for_reply", "choice")
+    page.select_option("[data-panel-form] select[name=message_node]", "ask")
+    page.wait_for_selector("label:has-text('When they choose “Silver”, go to')")
+    save_step(page, "choice")
+    add_step(page, ".slot-add[data-after=choice][data-field=next]", "exit", "bye")
+    save_step(page, "bye")
+    card(page, "choice").click()
+    page.wait_for_selector("[data-panel-form][data-node=choice]")
+    page.select_option("select[name=reply_1_next]", "bye")
+    page.select_option("select[name=timeout_next]", "bye")
+    page.click("[data-panel-form] button[type=submit]")
+    page.wait_for_selector("text=All checks pass")
+    assert page.inner_text(".edge-label[data-edge='choice:branches[0].next']").startswith("“Silver”")
+    shot(page, "11-interactive")
+    journey.refresh_from_db()
+    nodes = {n["id"]: n for n in journey.nodes}
+    assert nodes["ask"]["buttons"] == [{"id": "GOLD", "title": "Gold"}, {"id": "SILVER", "title": "Silver"}]
+    assert nodes["choice"]["branches"] == [{"reply_id": "SILVER", "next": "bye"}]
