@@ -53,8 +53,8 @@ class JourneySettingsForm(forms.Form):
     trigger_filters = forms.CharField(
         label="Event property filters",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text='JSON, e.g. {"plan": "gold"}; empty: any.',
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "plan = gold"}),
+        help_text="Only events with these properties start it, one per line: plan = gold. Empty: any.",
     )
     trigger_segment = forms.ModelChoiceField(label="Segment", queryset=Segment.objects.all(), required=False)
     trigger_keyword = forms.CharField(label="Keyword", required=False)
@@ -81,7 +81,7 @@ class JourneySettingsForm(forms.Form):
                 "name": journey.name,
                 "trigger_type": trigger.get("type", "event"),
                 "trigger_event": trigger.get("event", ""),
-                "trigger_filters": json.dumps(trigger["filters"]) if trigger.get("filters") else "",
+                "trigger_filters": "\n".join(f"{k} = {v}" for k, v in (trigger.get("filters") or {}).items()),
                 "trigger_segment": trigger.get("segment"),
                 "trigger_keyword": trigger.get("keyword", ""),
                 "trigger_payload": trigger.get("payload", ""),
@@ -105,10 +105,21 @@ class JourneySettingsForm(forms.Form):
             del self.fields["entry_node"]
 
     def clean_trigger_filters(self) -> Any:
-        value = _json_field(self.cleaned_data["trigger_filters"], "Filters")
-        if not isinstance(value, dict):
-            raise forms.ValidationError('Filters are an object, e.g. {"plan": "gold"}.')
-        return value
+        text = self.cleaned_data["trigger_filters"].strip()
+        if text.startswith("{"):  # as the API takes them
+            value = _json_field(text, "Filters")
+            if not isinstance(value, dict):
+                raise forms.ValidationError('Filters are an object, e.g. {"plan": "gold"}.')
+            return value
+        filters: dict[str, str] = {}
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            key, equals, value = line.partition("=")
+            if not equals or not key.strip():
+                raise forms.ValidationError(f"Write each filter as property = value: “{line.strip()}” has no =.")
+            filters[key.strip()] = value.strip()
+        return filters
 
     def journey_data(self) -> dict[str, Any]:
         data = self.cleaned_data

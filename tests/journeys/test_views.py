@@ -337,3 +337,21 @@ def test_an_interactive_message_is_written_in_its_panel_and_its_options_await_re
     }
     state = client_marketer.get(f"/journeys/{journey.pk}/canvas/").json()
     assert state["nodes"][1]["summary"] == "“Pick a day” with a list of 2 options"
+
+
+def test_settings_take_trigger_filters_in_words_and_show_problems_on_their_field(client_marketer: Client) -> None:
+    journey = draft([])
+    url = f"/journeys/{journey.pk}/settings/"
+    base = {"name": "Draft", "trigger_type": "event", "reentry": "never", "cap_days": 1}
+    answer = client_marketer.post(
+        url, {**base, "trigger_event": "signup", "trigger_filters": "plan = gold\ncity=Leeds"}
+    )
+    assert answer.status_code == 302
+    journey.refresh_from_db()
+    assert journey.trigger == {"type": "event", "event": "signup", "filters": {"plan": "gold", "city": "Leeds"}}
+    assert "city = Leeds\nplan = gold" in client_marketer.get(url).content.decode()  # as PostgreSQL orders keys
+    answer = client_marketer.post(url, {**base, "trigger_event": "signup", "trigger_filters": "plan gold"})
+    assert "Write each filter as property = value: “plan gold” has no =." in answer.content.decode()
+    answer = client_marketer.post(url, {**base, "trigger_event": " "})
+    page = answer.content.decode()
+    assert answer.status_code == 200 and "Name the event that starts the journey" in page
