@@ -103,7 +103,7 @@
     box.tabIndex = 0;
     box.setAttribute("role", "button");
     const problems = node.problems.length ? `, ${node.problems.length} to fix` : "";
-    box.setAttribute("aria-label", `${node.label} ${node.id}: ${node.summary}${problems}. Enter to edit.`);
+    box.setAttribute("aria-label", `${node.label} ${node.id}: ${node.summary}${problems}. Enter to edit, Delete to remove.`);
     if (node.entry) box.classList.add("jnode-entry");
     if (node.problems.length) box.classList.add("jnode-invalid");
     const head = el("div", "jnode-head");
@@ -653,6 +653,10 @@
     if (cardEl && (event.key === "Enter" || event.key === " ")) {
       event.preventDefault();
       openNode(cardEl.dataset.node);
+    }
+    if (cardEl && event.key === "Delete" && state.journey.editable
+        && window.confirm(`Delete the step “${cardEl.dataset.node}”?`)) {
+      post(root.dataset.deleteUrl, { node: cardEl.dataset.node }).then((done) => { if (done) closePanel(); });
     }
   });
 
