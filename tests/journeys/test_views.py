@@ -355,3 +355,15 @@ def test_settings_take_trigger_filters_in_words_and_show_problems_on_their_field
     answer = client_marketer.post(url, {**base, "trigger_event": " "})
     page = answer.content.decode()
     assert answer.status_code == 200 and "Name the event that starts the journey" in page
+
+
+def test_a_step_added_on_a_path_that_does_not_exist_is_refused_in_words(client_marketer: Client) -> None:
+    journey = draft([{"id": "end", "type": "exit"}])
+    url = f"/journeys/{journey.pk}/canvas/panel/"
+    for after, field in [("end", "next"), ("ghost", "next")]:
+        answer = client_marketer.post(url, {"type": "exit", "id": "bye", "after": after, "field": field})
+        assert answer.status_code == 400
+        assert "no such" in answer.content.decode()
+    assert client_marketer.get(f"/journeys/{journey.pk}/canvas/?enrollment=999").json()["path"] is None
+    journey.refresh_from_db()
+    assert [n["id"] for n in journey.nodes] == ["end"]
