@@ -334,6 +334,30 @@ def _preview(form: NodeForm) -> dict[str, Any] | None:
     }
 
 
+def _panel_save(
+    request: HttpRequest, journey: Journey, kind: str, node: dict[str, Any] | None, *, after: str, field: str
+) -> tuple[NodeForm, str]:
+    """Save the posted panel (a new step on slot `after`/`field`, or the step `node`): the form, and the id saved
+    ("" when refused: the form carries the errors)."""
+    old_id = node["id"] if node else None
+    form = NodeForm(request.POST, kind=kind, journey=journey, node=node)
+    if not form.is_valid():
+        return form, ""
+    new = form.node()
+    try:
+        if node is None and after:
+            services.journey_node_insert(journey=journey, node=new, after=after, field=field)
+        else:
+            services.journey_node_save(journey=journey, node=new, replacing=old_id)
+    except services.JourneyInvalid as exc:
+        _problems_to_form(form, exc, node_id=new["id"])
+        return form, ""
+    if old_id and old_id != new["id"] and old_id in (journey.layout or {}):
+        # A renamed step stays where it was dragged to.
+        services.journey_layout_save(journey=journey, positions={new["id"]: journey.layout[old_id]})
+    return form, str(new["id"])
+
+
 @marketer_required
 def node_panel(request: HttpRequest, pk: int, node_id: str | None = None) -> HttpResponse:
     """The side panel of a step: GET draws it, POST saves it (a new step on the slot `after`/`field` when given).
@@ -353,40 +377,23 @@ def node_panel(request: HttpRequest, pk: int, node_id: str | None = None) -> Htt
     if kind not in NODE_TYPES or not hasattr(NodeForm, f"_fields_{kind}"):
         return HttpResponse("Choose a kind of step.", status=400, content_type="text/plain")
     after, field = source.get("after", ""), source.get("field", "")
-    status = 200
     saved = ""
     if request.method == "POST" and source.get("_rerender"):
         form = NodeForm(initial=source.dict(), kind=kind, journey=journey, node=node)
     elif request.method == "POST":
-        form = NodeForm(request.POST, kind=kind, journey=journey, node=node)
-        if form.is_valid():
-            new = form.node()
-            try:
-                if node is None and after:
-                    services.journey_node_insert(journey=journey, node=new, after=after, field=field)
-                else:
-                    services.journey_node_save(journey=journey, node=new, replacing=node_id)
-            except services.JourneyInvalid as exc:
-                _problems_to_form(form, exc, node_id=new["id"])
-            else:
-                saved = new["id"]
-                journey.refresh_from_db()
-                if node_id and node_id != saved and node_id in (journey.layout or {}):
-                    # A renamed step stays where it was dragged to.
-                    services.journey_layout_save(journey=journey, positions={saved: journey.layout[node_id]})
-                node = next(n for n in journey.nodes if isinstance(n, dict) and n.get("id") == saved)
-                form = NodeForm(kind=kind, journey=journey, node=node)
-        if not saved:
-            status = 400
-    else:
+        form, saved = _panel_save(request, journey, kind, node, after=after, field=field)
+        if saved:
+            journey.refresh_from_db()
+            node = next(n for n in journey.nodes if isinstance(n, dict) and n.get("id") == saved)
+            form = NodeForm(kind=kind, journey=journey, node=node)
+    elif node is None:
         initial = {"id": node_id_free(journey, kind), "wait_amount": 1, "timeout_amount": 1, "within_amount": 1}
         if kind == "split":
             initial.update(branch_0_percent=50, branch_1_percent=50)
-        form = (
-            NodeForm(initial=initial, kind=kind, journey=journey)
-            if node is None
-            else NodeForm(kind=kind, journey=journey, node=node)
-        )
+        form = NodeForm(initial=initial, kind=kind, journey=journey)
+    else:
+        form = NodeForm(kind=kind, journey=journey, node=node)
+    status = 400 if request.method == "POST" and not source.get("_rerender") and not saved else 200
     problems = [
         p.message for p in services.journey_problems(journey=journey, complete=True) if node and p.node == node["id"]
     ]

@@ -367,3 +367,13 @@ def test_a_step_added_on_a_path_that_does_not_exist_is_refused_in_words(client_m
     assert client_marketer.get(f"/journeys/{journey.pk}/canvas/?enrollment=999").json()["path"] is None
     journey.refresh_from_db()
     assert [n["id"] for n in journey.nodes] == ["end"]
+
+
+def test_a_renamed_step_keeps_its_place_and_its_paths(client_marketer: Client) -> None:
+    journey = draft([{"id": "w", "type": "wait", "seconds": 60, "next": "end"}, {"id": "end", "type": "exit"}])
+    post_json(client_marketer, f"/journeys/{journey.pk}/canvas/layout/", {"positions": {"end": [10, 20]}})
+    answer = client_marketer.post(f"/journeys/{journey.pk}/canvas/panel/end/", {"type": "exit", "id": "goodbye"})
+    assert answer.status_code == 200 and answer["X-Journey-Saved"] == "goodbye"
+    journey.refresh_from_db()
+    assert journey.layout == {"goodbye": [10, 20]}
+    assert journey.nodes[0]["next"] == "goodbye"
