@@ -18,6 +18,7 @@
   const panelEmpty = $("panel-empty");
   const SVG = "http://www.w3.org/2000/svg";
   const POLL_MS = 4000;
+  const POLL_MAX_MS = 15000;
   const STAT_WORDS = {
     entered: "entered", waiting: "waiting", sent: "sent", delivered: "delivered", read: "read",
     replied: "replied", exited: "exited", converted: "converted",
@@ -66,7 +67,7 @@
     const started = performance.now();
     const response = await fetch(url, { credentials: "same-origin" });
     // A big journey's counts take longer to add up: poll less often then, so open pages never load the database.
-    pollMs = Math.max(POLL_MS, (performance.now() - started) * 20);
+    pollMs = Math.min(POLL_MAX_MS, Math.max(POLL_MS, (performance.now() - started) * 10));
     if (!response.ok) return;
     const text = await response.text();
     if (text === lastText) return;
@@ -751,7 +752,7 @@
 
   async function poll() {
     if (!document.hidden && !busy) {
-      try { await load(); } catch { pollMs = Math.min(pollMs * 2, 60000); }
+      try { await load(); } catch { pollMs = POLL_MAX_MS; }
     }
     setTimeout(poll, pollMs);
   }

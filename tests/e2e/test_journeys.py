@@ -198,9 +198,9 @@ def test_build_the_demo_journey_on_the_canvas_publish_and_send_a_test_event(
         assert ann.properties["vip"] is True
 
         # The counts move on the nodes (the page polls) and the test's path is highlighted.
-        page.wait_for_selector(".jnode[data-node=welcome] [data-stat=sent] b:text-is('1')")
-        page.wait_for_selector(".jnode[data-node=answer] [data-stat=replied] b:text-is('1')")
-        page.wait_for_selector(".jnode[data-node=done] [data-stat=exited] b:text-is('1')")
+        page.wait_for_selector(".jnode[data-node=welcome] [data-stat=sent] b:text-is('1')", timeout=40_000)
+        page.wait_for_selector(".jnode[data-node=answer] [data-stat=replied] b:text-is('1')", timeout=40_000)
+        page.wait_for_selector(".jnode[data-node=done] [data-stat=exited] b:text-is('1')", timeout=40_000)
         for name in ("welcome", "answer", "is_gold", "mark_vip", "done"):
             assert "jnode-path" in (card(page, name).get_attribute("class") or "")
         assert page.locator(".edge-label[data-edge='is_gold:yes'] .edge-count").inner_text() == "1"
