@@ -408,8 +408,21 @@ class NodeForm(forms.Form):
             if reply_id:
                 chosen[str(reply_id)] = str(self.choice(f"reply_{n}_next") or "")
         options = awaited_choices(awaited)
+        current = self.choice("payload")
+        if current:
+            # An older wait for one given reply (other replies keep it waiting): its one path, until the marketer
+            # lets any reply count, which brings the options' own paths.
+            title = dict(options).get(current, current)
+            self.fields["payload"] = forms.ChoiceField(
+                label="Which reply counts",
+                choices=[(current, f"Only “{title}”"), ("", "Any reply (each option can have its own path)")],
+                required=False,
+            )
+            self._rerender("payload")
+            self._target("next", f"When they choose “{title}”, go to")
+            options = []
         known = {reply_id for reply_id, _ in options}
-        options += [(reply_id, reply_id) for reply_id in chosen if reply_id not in known]
+        options += [(reply_id, reply_id) for reply_id in chosen if reply_id not in known and not current]
         for n, (reply_id, title) in enumerate(options):
             self.fields[f"reply_{n}_id"] = forms.CharField(widget=forms.HiddenInput, initial=reply_id)
             self.fields[f"reply_{n}_next"] = forms.ChoiceField(
@@ -421,14 +434,8 @@ class NodeForm(forms.Form):
                 self.initial[f"reply_{n}_id"] = reply_id
                 self.initial[f"reply_{n}_next"] = chosen.get(reply_id, "")
         self.reply_count = len(options)
-        current = self.choice("payload")
-        if current:  # an older single-reply wait: kept until the marketer lets any reply count
-            self.fields["payload"] = forms.ChoiceField(
-                label="Which reply counts",
-                choices=[(current, f"Only “{current}”"), ("", "Any reply")],
-                required=False,
-            )
-        self._target("next", "Any other reply, go to" if options else "When they reply, go to")
+        if not current:
+            self._target("next", "Any other reply, go to" if options else "When they reply, go to")
         self._duration("timeout", "Wait up to")
         self._target("timeout_next", "If no reply in time, go to")
 

@@ -377,3 +377,26 @@ def test_a_renamed_step_keeps_its_place_and_its_paths(client_marketer: Client) -
     journey.refresh_from_db()
     assert journey.layout == {"goodbye": [10, 20]}
     assert journey.nodes[0]["next"] == "goodbye"
+
+
+def test_an_older_wait_for_one_payload_keeps_it_until_any_reply_is_let_in(client_marketer: Client) -> None:
+    template = template_make(
+        provider_make(),
+        buttons=[
+            {"type": "quick_reply", "text": "Show me", "payload": "SALE_YES"},
+            {"type": "quick_reply", "text": "No"},
+        ],
+    )
+    journey = draft(
+        [
+            {"id": "hi", "type": "send_template", "template": template.pk, "next": "r"},
+            {"id": "r", "type": "wait_for_reply", "message_node": "hi", "payload": "SALE_YES", "timeout_seconds": 60},
+        ]
+    )
+    url = f"/journeys/{journey.pk}/canvas/panel/r/"
+    page = client_marketer.get(url).content.decode()
+    assert "Only “Show me”" in page and "When they choose “Show me”, go to" in page and "reply_0_next" not in page
+    answer = client_marketer.post(url, {"type": "wait_for_reply", "id": "r", "message_node": "hi", "_rerender": "1"})
+    page = answer.content.decode()
+    assert "When they choose “Show me”, go to" in page and 'name="reply_1_id" value="No"' in page
+    assert "Any other reply, go to" in page
