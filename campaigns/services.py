@@ -50,7 +50,6 @@ from providers.messaging.sending import (
 )
 from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from providers.selectors import contacts_over_frequency_cap
-from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
 from templates_app.rendering import (
     TemplateRenderError,
@@ -60,6 +59,7 @@ from templates_app.rendering import (
     template_values,
     template_variables_problems,
 )
+from templates_app.rules import template_send_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ def _validate(campaign: Campaign) -> None:
     if template is not None:
         if campaign.provider_id and template.provider_id != campaign.provider_id:
             errors["template"] = ["Pick a template of the same WhatsApp number as the campaign."]
-        elif template.status != TemplateStatus.APPROVED:
-            errors["template"] = ["Only approved templates can be sent in a campaign."]
+        elif (refusal := template_send_refusal(template)) is not None:
+            errors["template"] = [refusal]
         else:
             variables = campaign.variables if isinstance(campaign.variables, dict) else None
             if variables is None:
@@ -455,7 +455,8 @@ def campaign_run(
             provider = ProviderConfig.objects.get(pk=campaign.provider_id)
             return provider_send_refusal(provider) or False
 
-        if (refusal := provider_send_refusal(campaign.provider)) is not None:
+        refusal = provider_send_refusal(campaign.provider) or template_send_refusal(campaign.template)
+        if refusal is not None:
             _campaign_pause(campaign, refusal)
             return DispatchReport(stopped="requested", reason=refusal)
 
@@ -574,7 +575,21 @@ def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:
     return campaign
 
 
+def campaigns_pause_for_template(*, template: Template, reason: str) -> int:
+    """WhatsApp stopped `template` (rejected, paused, disabled or deleted): its scheduled and running campaigns pause
+    with the reason on their page; a running one stops sending within a second (its next stop check). How many."""
+    campaigns = list(Campaign.objects.filter(template=template, status__in=[S.SCHEDULED, S.RUNNING]))
+    for campaign in campaigns:
+        try:
+            campaign_pause(campaign=campaign, reason=f"Template {template.name!r}: {reason}")
+        except CampaignActionRefused:
+            continue  # it finished or was paused meanwhile
+    return len(campaigns)
+
+
 def campaign_resume(*, campaign: Campaign) -> Campaign:
+    if (refusal := template_send_refusal(campaign.template)) is not None:
+        raise CampaignActionRefused(f"{refusal} Resume once WhatsApp approves it again (the next template sync).")
     changed = Campaign.objects.filter(pk=campaign.pk, status=S.PAUSED).update(status=S.RUNNING, pause_reason="")
     if not changed:
         raise CampaignActionRefused(f"Only a paused campaign can be resumed; this one is {campaign.status}.")

@@ -9,11 +9,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from providers.models import ProviderConfig
+from templates_app.sync import templates_sync_schedule_ensure
 
 NICKNAME = "Demo WhatsApp"
 PHONE_NUMBER = "+447700900000"
 APPLICATION_ID = "0d3e0a99-15a1-4a7e-9c0d-000000008025"
 SIMULATOR_URL = "http://127.0.0.1:8025"
+# The simulated WhatsApp Business Account: its templates start as the demo's (the simulator reads them), and the
+# periodic sync (and "Sync now" on the templates page) pulls their statuses from it.
+WABA_ID = "100000000008025"
 
 
 def private_key_new() -> tuple[str, str]:
@@ -27,7 +31,10 @@ def private_key_new() -> tuple[str, str]:
 
 
 def seed() -> str:
+    templates_sync_schedule_ensure()
     if ProviderConfig.objects.filter(nickname=NICKNAME).exists():
+        # A demo database from before template management gets its account id.
+        ProviderConfig.objects.filter(nickname=NICKNAME, waba_id="").update(waba_id=WABA_ID)
         return f"Provider: {NICKNAME} already there."
     pem, fingerprint = private_key_new()
     ProviderConfig.objects.create(
@@ -40,5 +47,6 @@ def seed() -> str:
         api_version="v0.1",
         api_base_url=SIMULATOR_URL,
         whatsapp_namespace="demo_namespace",
+        waba_id=WABA_ID,
     )
     return f"Provider: created {NICKNAME} ({PHONE_NUMBER}) on the Nexmo simulator at {SIMULATOR_URL}."

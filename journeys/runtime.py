@@ -47,6 +47,7 @@ from providers.models import Message, MessageStatus, Origin, ProviderConfig
 from templates_app.models import Template
 from templates_app.rendering import CONTACT_FIELDS as RENDERED_FIELDS
 from templates_app.rendering import TemplateRenderError, template_render
+from templates_app.rules import template_send_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -562,6 +563,10 @@ def _send(run: _Run, node: Node, writes: _Writes) -> None:
         template = writes.templates[template_id]
         if template is None:
             run.log(node_id, StepOutcome.SKIPPED, detail=f"template {template_id} no longer exists")
+            return
+        if (refusal := template_send_refusal(template)) is not None:
+            # WhatsApp paused, disabled or rejected it since the journey was published.
+            run.log(node_id, StepOutcome.SKIPPED, detail=refusal)
             return
         variables = dict(node.get("variables") or {}) if node["type"] == "send_template" else {}
         try:

@@ -9,8 +9,18 @@ from django.db import connection
 from django.db.models import Count, QuerySet
 
 from journeys.graph import STAT_KEYS
-from journeys.models import Enrollment, EnrollmentState, ExitReason, Journey, JourneyStep, StepOutcome
+from journeys.models import (
+    RESUME_OUTCOMES,
+    Enrollment,
+    EnrollmentState,
+    ExitReason,
+    Journey,
+    JourneyStep,
+    StepOutcome,
+)
 from providers.models import MessageStatus
+from templates_app.models import Template
+from templates_app.rules import template_send_refusal
 
 _ARRIVALS = [o for o in StepOutcome.values if o not in (StepOutcome.REPLIED, StepOutcome.TIMED_OUT)]
 
@@ -23,14 +33,37 @@ def journey_get(*, pk: int) -> Journey | None:
     return Journey.objects.select_related("current_version").filter(pk=pk).first()
 
 
+def journey_template_warnings(*, journey: Journey) -> list[str]:
+    """For a published journey: the templates its running version sends that WhatsApp has stopped (their sends are
+    skipped, with the reason in each contact's steps), one line each."""
+    if journey.current_version is None:
+        return []
+    nodes = [n for n in journey.current_version.nodes if isinstance(n, dict)]
+    used: dict[int, list[str]] = defaultdict(list)
+    for node in nodes:
+        for key in ("template", "fallback_template"):
+            if isinstance(node.get(key), int):
+                used[node[key]].append(str(node.get("id", "?")))
+    warnings = []
+    for template in Template.objects.filter(pk__in=used).order_by("name"):
+        if (refusal := template_send_refusal(template)) is not None:
+            warnings.append(f"{refusal} Node(s) {', '.join(used[template.pk])} skip their send until it is approved.")
+    return warnings
+
+
 def journey_stats(*, journey: Journey) -> dict[str, Any]:
     """Per-node counts across all versions, plus journey totals; three grouped queries."""
     nodes: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STAT_KEYS, 0))
     steps = JourneyStep.objects.filter(journey=journey)
     for row in steps.filter(outcome__in=_ARRIVALS).values("node").annotate(n=Count("pk")):
         nodes[row["node"]]["entered"] += row["n"]
-    for row in steps.filter(outcome=StepOutcome.REPLIED).values("node").annotate(n=Count("pk")):
-        nodes[row["node"]]["replied"] += row["n"]
+    replies: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in steps.filter(outcome__in=RESUME_OUTCOMES).values("node", "outcome", "detail").annotate(n=Count("pk")):
+        if row["outcome"] == StepOutcome.REPLIED:
+            nodes[row["node"]]["replied"] += row["n"]
+        # Each reply option of a wait (its reply id), "" for any other reply, "timeout" when none came in time.
+        option = row["detail"] if row["outcome"] == StepOutcome.REPLIED else "timeout"
+        replies[row["node"]][option] = replies[row["node"]].get(option, 0) + row["n"]
     for row in steps.filter(message__isnull=False).values("node", "message__status").annotate(n=Count("pk")):
         counts, status = nodes[row["node"]], row["message__status"]
         counts["sent"] += row["n"]
@@ -54,7 +87,12 @@ def journey_stats(*, journey: Journey) -> dict[str, Any]:
         "converted": enrollments.filter(exit_reason=ExitReason.CONVERTED).count(),
         "exited": enrollments.filter(state=EnrollmentState.EXITED).count(),
     }
-    return {"journey": journey.pk, "totals": totals, "nodes": {k: dict(v) for k, v in nodes.items()}}
+    return {
+        "journey": journey.pk,
+        "totals": totals,
+        "nodes": {k: dict(v) for k, v in nodes.items()},
+        "replies": dict(replies),
+    }
 
 
 # Consecutive steps of one enrollment are the edges it went along; a wait's resume step repeats its own node.

@@ -38,8 +38,8 @@ from journeys.models import (
 from providers.messaging import transitions
 from providers.messaging.outbox import outbox_kick_on_commit
 from providers.models import InboundMessage, Message, MessageStatus, Origin
-from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
+from templates_app.rules import template_send_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +72,10 @@ class JourneyInvalid(ValidationError):
 
 
 def _template_ok(template_id: int) -> str | None:
-    template = Template.objects.filter(pk=template_id).only("status", "name").first()
+    template = Template.objects.filter(pk=template_id).only("status", "name", "rejected_reason", "removed_at").first()
     if template is None:
         return f"There is no template {template_id}."
-    if template.status != TemplateStatus.APPROVED:
-        return f"Template {template.name!r} is {template.status}; only approved templates can be sent."
-    return None
+    return template_send_refusal(template)
 
 
 def _segment_exists(segment_id: int) -> bool:

@@ -27,7 +27,7 @@ from journeys.forms import (
     awaited_choices,
     node_id_free,
 )
-from journeys.graph import Slot, node_slots, node_summary
+from journeys.graph import BRANCH_SLOT, Slot, node_slots, node_summary
 from journeys.models import Journey, JourneyStatus
 from templates_app.models import Template
 from whatsapp_project.safe_input import json_loads
@@ -167,6 +167,7 @@ def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "journey": journey,
         "trigger": trigger_words(journey.trigger),
         "stats": selectors.journey_stats(journey=journey),
+        "template_warnings": selectors.journey_template_warnings(journey=journey),
         "test_profiles": contact_test_profiles(),
         "node_types": [(t, NODE_LABELS.get(t, t), NODE_HINTS.get(t, "")) for t in NODE_TYPES],
     }
@@ -199,6 +200,19 @@ def _state(journey: Journey, enrollment_id: int | None = None) -> dict[str, Any]
             return f"“{titles.get(slot.label.casefold(), slot.label)}”"
         return slot.label
 
+    def slot_count(node: dict[str, Any], slot: Slot) -> int:
+        """How many went along a path: a wait's replies by the option they took, others by their next step."""
+        if not slot.target:
+            return 0
+        if node.get("type") == "wait_for_reply":
+            taken = stats["replies"].get(node["id"], {})
+            match = BRANCH_SLOT.match(slot.field)
+            if match:
+                branch = (node.get("branches") or [])[int(match.group(1))]
+                return int(taken.get(str(branch.get("reply_id")), 0))
+            return int(taken.get("timeout" if slot.field == "timeout_next" else "", 0))
+        return int(moves.get(node["id"], {}).get(slot.target, 0))
+
     version = journey.current_version
     return {
         "journey": {
@@ -226,7 +240,7 @@ def _state(journey: Journey, enrollment_id: int | None = None) -> dict[str, Any]
                         "field": slot.field,
                         "label": slot_label(node, slot),
                         "target": slot.target if slot.target in ids else "",
-                        "count": moves.get(node["id"], {}).get(slot.target, 0) if slot.target else 0,
+                        "count": slot_count(node, slot),
                     }
                     for slot in node_slots(node)
                 ],

@@ -44,6 +44,14 @@ class ProviderForm(forms.Form):
         "api-ap.vonage.com) and the origins of the setting NEXMO_ALLOWED_BASE_URLS are allowed.",
     )
     whatsapp_namespace = forms.CharField(label="WhatsApp namespace", max_length=100, required=False)
+    waba_id = forms.RegexField(
+        label="WhatsApp Business Account id",
+        regex=r"^[0-9]+$",
+        max_length=32,
+        required=False,
+        error_messages={"invalid": "The WhatsApp Business Account id is a number (digits only)."},
+        help_text="From WhatsApp Manager or the Vonage dashboard; needed to submit and sync templates.",
+    )
     is_active = forms.BooleanField(label="Active", required=False, initial=True)
     max_messages_per_second = forms.IntegerField(
         label="Max messages per second",
@@ -71,6 +79,7 @@ class ProviderForm(forms.Form):
                         "api_version",
                         "api_base_url",
                         "whatsapp_namespace",
+                        "waba_id",
                         "is_active",
                         "max_messages_per_second",
                     )

@@ -11,7 +11,8 @@ row description 72, row ids unique. Vonage sends them as the `custom` message ty
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from providers.content import InteractiveContent, ListRow, ListSection
@@ -113,6 +114,18 @@ def _list(raw: Any, problems: Problems) -> tuple[str, tuple[ListSection, ...]]:
     return button, tuple(sections)
 
 
+def option_id(title: str, n: int) -> str:
+    """A reply id made from an option's title (`Not now` → `NOT_NOW`), for options given without one; `n` numbers
+    an option whose title has no letters or digits."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").upper()[:64] or f"OPTION_{n + 1}"
+
+
+def buttons_from_titles(titles: Sequence[str]) -> list[dict[str, str]]:
+    """Reply buttons from their titles alone (the inbox's composer): ids made from the titles, blanks left out."""
+    kept = [title.strip() for title in titles if title and title.strip()]
+    return [{"id": option_id(title, n), "title": title} for n, title in enumerate(kept)]
+
+
 def interactive_parse(data: Mapping[str, Any]) -> tuple[InteractiveContent | None, Problems]:
     """`{text, header?, footer?, buttons: [{id, title}] | list: {button, sections: [{title, rows: [{id, title,
     description?}]}]}}` → the content, or None with every problem found."""
@@ -178,3 +191,18 @@ def interactive_summary(content: InteractiveContent) -> str:
     if content.sections:
         options = f"{content.list_button}: {options}"
     return "\n".join(part for part in [*parts, options] if part)
+
+
+def interactive_titles(body: Mapping[str, Any]) -> list[str]:
+    """The titles of the buttons or list rows of a sent request body (v0.1 or v1), [] when it is not interactive."""
+    message = body.get("message")
+    content = message.get("content") if isinstance(message, Mapping) else None
+    custom = content.get("custom") if isinstance(content, Mapping) else body.get("custom")
+    if not isinstance(custom, Mapping) or custom.get("type") != "interactive":
+        return []
+    interactive = custom.get("interactive")
+    action = interactive.get("action") if isinstance(interactive, Mapping) else None
+    if not isinstance(action, Mapping):
+        return []
+    rows = [row for section in action.get("sections") or [] for row in section.get("rows") or []]
+    return [str(item["reply"]["title"]) for item in action.get("buttons") or []] + [str(r["title"]) for r in rows]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -34,6 +34,16 @@ class ProviderConfig(models.Model):
     api_version = models.CharField(max_length=8, choices=ApiVersion.choices, default=ApiVersion.V0_1)
     api_base_url = models.URLField(blank=True, help_text="Empty: the default Nexmo host from settings.")
     whatsapp_namespace = models.CharField(max_length=100, blank=True)
+    # The WhatsApp Business Account the number belongs to: Vonage's Template Management API is addressed by it
+    # (https://developer.vonage.com/en/api/whatsapp-template-management). Its calls are signed with the same
+    # application JWT as sends, so no further secret is needed.
+    waba_id = models.CharField(
+        "WhatsApp Business Account id",
+        max_length=32,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9]+$", "The WhatsApp Business Account id is a number (digits only).")],
+        help_text="From WhatsApp Manager or the Vonage dashboard; needed to submit and sync templates.",
+    )
     auto_reply_enabled = models.BooleanField(default=False)
     auto_reply_text = models.TextField(blank=True)
     opt_out_keywords = models.CharField(max_length=255, default="STOP,UNSUBSCRIBE")
@@ -98,6 +108,7 @@ class Origin(models.TextChoices):
     CAMPAIGN = "campaign", "Campaign"
     JOURNEY = "journey", "Journey"
     AUTO_REPLY = "auto_reply", "Auto-reply"
+    INBOX = "inbox", "Inbox reply"
 
 
 class Message(models.Model):
@@ -155,6 +166,12 @@ class Message(models.Model):
                 fields=["provider", "id"],
                 name="message_outbox_idx",
                 condition=models.Q(status="queued") & ~models.Q(origin="campaign"),
+            ),
+            # The inbox's replies waiting in that outbox, which go first: a handful, however many journey sends wait.
+            models.Index(
+                fields=["provider", "id"],
+                name="message_outbox_replies_idx",
+                condition=models.Q(status="queued", origin="inbox"),
             ),
         ]
         constraints = [

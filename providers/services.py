@@ -30,6 +30,7 @@ PROVIDER_FIELDS = (
     "api_version",
     "api_base_url",
     "whatsapp_namespace",
+    "waba_id",
     "auto_reply_enabled",
     "auto_reply_text",
     "opt_out_keywords",

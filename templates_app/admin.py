@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from templates_app import services
-from templates_app.models import Template
+from templates_app.models import WHATSAPP_FIELDS, Template
 from templates_app.rules import namespace_problem, template_errors
 from templates_app.selectors import EXPORT_FIELDS
 
@@ -44,7 +44,7 @@ class TemplateAdmin(admin.ModelAdmin):
     list_display = ["name", "language", "provider", "category", "status", "header_type", "updated_at"]
     list_filter = ["provider", "status", "language", "category", "header_type"]
     search_fields = ["name", "body"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = [*WHATSAPP_FIELDS, "created_at", "updated_at"]
 
     def save_model(self, request: HttpRequest, obj: Template, form: Any, change: bool) -> None:
         data = {name: getattr(obj, name) for name in EXPORT_FIELDS}

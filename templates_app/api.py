@@ -17,8 +17,8 @@ from contacts.models import Contact
 from contacts.phones import phone_list_split
 from providers.messaging.sending import TEST_SEND_MAX_RECIPIENTS
 from providers.models import ProviderConfig
-from templates_app import services
-from templates_app.models import Template
+from templates_app import services, sync
+from templates_app.models import WHATSAPP_FIELDS, Template
 from templates_app.rendering import template_preview_text, template_slots
 from templates_app.rules import namespace_problem, template_errors
 from templates_app.selectors import EXPORT_FIELDS, templates_export, templates_list
@@ -35,8 +35,9 @@ class TemplateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Template
         fields = ["id", "provider", *EXPORT_FIELDS, "whatsapp_namespace", "variables", "preview"]
-        fields += ["created_at", "updated_at"]
-        read_only_fields = ["created_at", "updated_at"]
+        fields += [*WHATSAPP_FIELDS, "created_at", "updated_at"]
+        # What WhatsApp says (through submit and sync) is never written by a client.
+        read_only_fields = [*WHATSAPP_FIELDS, "created_at", "updated_at"]
         # Uniqueness is checked with the other rules so its message lands on `name`.
         validators: list[Any] = []
 
@@ -104,6 +105,26 @@ class TestSendResultSerializer(serializers.Serializer):
     message = serializers.IntegerField(source="message_id", allow_null=True)
 
 
+class SubmitSerializer(serializers.Serializer):
+    header_file = serializers.FileField(
+        required=False, help_text="Image or video header: an example file (multipart), JPEG, PNG or MP4."
+    )
+    examples = serializers.DictField(
+        child=serializers.CharField(max_length=1000),
+        required=False,
+        default=dict,
+        help_text="An example of every variable for WhatsApp's reviewers: "
+        '{"1": "Ann", "header": "…", "button.0": "…"}.',
+    )
+
+
+class SyncReportSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    removed = serializers.IntegerField()
+
+
 class ImportSerializer(serializers.Serializer):
     provider = serializers.PrimaryKeyRelatedField(queryset=ProviderConfig.objects.all())
     templates = serializers.ListField(child=serializers.DictField())
@@ -164,6 +185,21 @@ class TemplateViewSet(viewsets.ModelViewSet):
         )
         return Response({"preview": preview, "results": TestSendResultSerializer(outcomes, many=True).data})
 
+    @extend_schema(request=SubmitSerializer, responses=TemplateSerializer)
+    @action(detail=True, methods=["post"], url_path="submit")
+    def submit(self, request: Request, pk: str | None = None) -> Response:
+        """Send a draft to WhatsApp's review through Vonage; it comes back `pending`. Refusals are 400 by field."""
+        template = self.get_object()
+        serializer = SubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data.get("header_file")
+        template = sync.template_submit(
+            template=template,
+            examples=serializer.validated_data["examples"],
+            header_file=sync.example_file(upload) if upload is not None else None,
+        )
+        return Response(self.get_serializer(template).data)
+
     @extend_schema(parameters=[ExportQuerySerializer])
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request: Request) -> Response:
@@ -186,6 +222,29 @@ class TemplateViewSet(viewsets.ModelViewSet):
         return Response({"created": result.created, "updated": result.updated}, status=status.HTTP_201_CREATED)
 
 
+class ProviderTemplatesSyncViewSet(viewsets.GenericViewSet):
+    """`POST /api/v1/providers/{id}/templates-sync/`: here, not in providers, because templates_app sits above it."""
+
+    queryset = ProviderConfig.objects.all()
+    serializer_class = SyncReportSerializer
+
+    @extend_schema(request=None, responses=SyncReportSerializer)
+    @action(detail=True, methods=["post"], url_path="templates-sync")
+    def templates_sync(self, request: Request, pk: str | None = None) -> Response:
+        """Pull every template of the number's WhatsApp Business Account from Vonage; what changed, counted.
+
+        400 names what the number lacks (WhatsApp Business Account id, credentials); 502 when Vonage refused or did
+        not answer, with nothing changed here."""
+        provider = self.get_object()
+        try:
+            report = sync.templates_sync(provider=provider)
+        except sync.TemplateSyncError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_502_BAD_GATEWAY)
+        return Response(SyncReportSerializer(report.as_dict()).data)
+
+
 def register(router: BaseRouter) -> None:
     """Add this app's endpoints to the `/api/v1/` router."""
     router.register("templates", TemplateViewSet, basename="api-template")
+    # Only a detail action: the router adds `providers/{pk}/templates-sync/` next to the providers' own routes.
+    router.register("providers", ProviderTemplatesSyncViewSet, basename="api-provider-templates")

@@ -13,10 +13,11 @@ from contacts.phones import phone_list_split
 from providers.models import ProviderConfig
 from templates_app.models import LANGUAGES, Category, HeaderType, Status, Template
 from templates_app.rendering import TemplateRenderError, TemplateVariableMissing, template_slots, template_values
-from templates_app.rules import BUTTON_TYPES, namespace_problem, template_problems
+from templates_app.rules import BUTTON_TYPES, BUTTONS_MAX, namespace_problem, template_problems
 from templates_app.selectors import template_test_profiles
+from templates_app.sync import ExampleFile, example_file, submit_examples_needed
 
-BUTTON_SLOTS = 3  # WhatsApp's classic rules never allow more than three buttons
+BUTTON_SLOTS = BUTTONS_MAX  # every button WhatsApp allows; the editor shows a slot once the one before it is used
 BUTTON_TYPE_LABELS = {"quick_reply": "Quick reply", "url": "URL", "phone_number": "Phone number"}
 BUTTON_TYPE_CHOICES = [("", "—"), *[(kind, BUTTON_TYPE_LABELS[kind]) for kind in BUTTON_TYPES]]
 # Where a button's value goes in the stored JSON, by button type.
@@ -170,6 +171,46 @@ class TemplateForm(forms.ModelForm):
         """Show a service's ValidationError on this form's fields (unknown keys at the top)."""
         for name, messages in error.message_dict.items():
             self.add_error(name if name in self.fields else None, messages)
+
+
+class TemplateSubmitForm(forms.Form):
+    """An example value for each variable of a draft: WhatsApp's reviewers read the template with them filled in."""
+
+    FIELD_LABELS = {"waba_id": "WhatsApp Business Account id", "private_key": "Credentials", "examples": "Examples"}
+    OWN_FIELDS = ("header_file",)
+
+    def __init__(self, *args: Any, template: Template, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+
+        self.keys: dict[str, str] = {}
+        if template.header_type in (HeaderType.IMAGE, HeaderType.VIDEO):
+            self.fields["header_file"] = forms.FileField(
+                label=f"Example {template.header_type} for the header",
+                help_text="JPEG or PNG image, or MP4 video, up to 16 MB: what WhatsApp's reviewers look at.",
+            )
+        for key, label in submit_examples_needed(template):
+            name = "example_" + key.replace(".", "_")
+            self.keys[name] = key
+            self.fields[name] = forms.CharField(
+                label=f"Example of {label}", max_length=1000, help_text="What a customer might see here."
+            )
+
+    def examples(self) -> dict[str, str]:
+        return {key: self.cleaned_data[name] for name, key in self.keys.items()}
+
+    def header_file(self) -> ExampleFile | None:
+        upload = self.cleaned_data.get("header_file")
+        return example_file(upload) if upload else None
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """The service names the template's fields; here they are shown above the form, each with its field."""
+        for name, messages in error.message_dict.items():
+            if name in self.OWN_FIELDS and name in self.fields:
+                self.add_error(name, messages)
+                continue
+            label = self.FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+            prefix = "" if name == "__all__" else f"{label}: "
+            self.add_error(None, [f"{prefix}{message}" for message in messages])
 
 
 class TemplateCopyForm(forms.Form):

@@ -91,9 +91,31 @@ class Category(models.TextChoices):
 
 
 class Status(models.TextChoices):
+    """WhatsApp's review lifecycle, plus `draft` (ours: written here, not submitted yet).
+
+    draft → pending (submitted) → approved | rejected (with WhatsApp's reason); an approved template may later be
+    paused (low quality, for hours) or disabled (for good) by WhatsApp. Only `approved` is sendable.
+    """
+
+    DRAFT = "draft", "Draft"
+    PENDING = "pending", "Pending review"
     APPROVED = "approved", "Approved"
-    PENDING = "pending", "Pending"
     REJECTED = "rejected", "Rejected"
+    PAUSED = "paused", "Paused by WhatsApp"
+    DISABLED = "disabled", "Disabled by WhatsApp"
+
+
+# Statuses WhatsApp moves a template into that stop it from being sent: campaigns using it pause, journeys skip it.
+UNUSABLE_STATUSES = (Status.REJECTED, Status.PAUSED, Status.DISABLED)
+
+
+class QualityRating(models.TextChoices):
+    """WhatsApp's quality score of a template (Vonage's `quality_score`), where it gives one."""
+
+    GREEN = "green", "High"
+    YELLOW = "yellow", "Medium"
+    RED = "red", "Low"
+    UNKNOWN = "unknown", "Not rated yet"
 
 
 class HeaderType(models.TextChoices):
@@ -106,6 +128,8 @@ class HeaderType(models.TextChoices):
 
 
 MEDIA_HEADERS = (HeaderType.IMAGE, HeaderType.VIDEO, HeaderType.DOCUMENT)
+# What WhatsApp says about a template: written by submit and sync (templates_app.sync), read-only in the API and admin.
+WHATSAPP_FIELDS = ("rejected_reason", "quality_rating", "external_id", "synced_at", "removed_at")
 
 UNIQUE_NAME_MESSAGE = (
     "This provider already has a template with this name in this language; "
@@ -123,7 +147,7 @@ class Template(models.Model):
     name = models.CharField(max_length=512, help_text="As registered with WhatsApp: lowercase, digits, underscores.")
     language = models.CharField(max_length=16, choices=LANGUAGES, default="en_US")
     category = models.CharField(max_length=16, choices=Category.choices, default=Category.MARKETING)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     header_type = models.CharField(max_length=16, choices=HeaderType.choices, default=HeaderType.NONE)
     header_text = models.CharField(max_length=255, blank=True, help_text="At most one variable, {{1}}.")
     header_media_url = models.URLField(
@@ -135,6 +159,16 @@ class Template(models.Model):
     body = models.TextField(help_text="Variables are numbered {{1}}, {{2}} … without gaps.")
     footer = models.CharField(max_length=255, blank=True)
     buttons = models.JSONField(default=list, blank=True)
+    # What WhatsApp says about it, written by submit and sync (templates_app.sync), read-only elsewhere.
+    rejected_reason = models.TextField(blank=True)
+    quality_rating = models.CharField(max_length=16, choices=QualityRating.choices, blank=True)
+    external_id = models.CharField(
+        max_length=64, blank=True, help_text="WhatsApp's id of the template, once submitted or synced."
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a sync found it deleted in WhatsApp; kept (and unsendable) here."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -154,6 +188,10 @@ class Template(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+    @property
+    def is_sendable(self) -> bool:
+        return self.status == Status.APPROVED and self.removed_at is None
 
     def validate_constraints(self, exclude: Any = None) -> None:
         """Report a clash of name + language on the `name` field, where the user can fix it."""

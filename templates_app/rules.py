@@ -4,7 +4,9 @@
 Limits from WhatsApp's template guidelines
 (https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates/components):
 header text and footer ≤ 60 characters, body ≤ 1024, button text ≤ 25; the header text has at most one
-variable; up to 3 quick replies, or call-to-action buttons (at most 2 URL and 1 phone number), never both kinds.
+variable. Buttons (the same page, "Buttons"): up to 10 in all, of which at most 2 URL and 1 phone number; quick
+replies and call-to-action buttons may be combined as long as they are grouped: all the quick replies together,
+before or after the call-to-action ones, never interleaved (WhatsApp refuses "an invalid combination" otherwise).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ FOOTER_MAX = 60
 BODY_MAX = 1024
 BUTTON_TEXT_MAX = 25
 NAME_MAX = 512
-QUICK_REPLY_MAX = 3
+BUTTONS_MAX = 10
 URL_BUTTON_MAX = 2
 PHONE_BUTTON_MAX = 1
 
@@ -114,8 +116,12 @@ def _button_problems(buttons: Any) -> list[Problem]:
     if not isinstance(buttons, list) or not all(isinstance(button, dict) for button in buttons):
         return [Problem("buttons", 'Buttons are a list of objects: [{"type": "quick_reply", "text": "Yes"}].')]
     problems: list[Problem] = []
+    if len(buttons) > BUTTONS_MAX:
+        problems.append(
+            Problem("buttons", f"A template has at most {BUTTONS_MAX} buttons (this one has {len(buttons)}).")
+        )
     counts = {"quick_reply": 0, "url": 0, "phone_number": 0}
-    first_kind: str | None = None
+    groups: list[str] = []  # the kinds in order, one entry per run of buttons of the same group
     for index, button in enumerate(buttons):
         kind = button.get("type")
         if kind not in BUTTON_TYPES:
@@ -137,15 +143,19 @@ def _button_problems(buttons: Any) -> list[Problem]:
             problems.append(Problem("buttons", "Button text cannot contain variables.", index, "text"))
         counts[kind] += 1
         group = "quick_reply" if kind == "quick_reply" else "call_to_action"
-        if first_kind is None:
-            first_kind = group
-        elif group != first_kind:
-            problems.append(
-                Problem("buttons", "Quick replies cannot be mixed with call-to-action buttons.", index, "type")
-            )
+        if not groups or groups[-1] != group:
+            groups.append(group)
+            if len(groups) > 2:
+                problems.append(
+                    Problem(
+                        "buttons",
+                        "Keep the quick replies together, before or after the call-to-action buttons "
+                        "(WhatsApp does not allow them interleaved).",
+                        index,
+                        "type",
+                    )
+                )
         if kind == "quick_reply":
-            if counts[kind] > QUICK_REPLY_MAX:
-                problems.append(Problem("buttons", f"At most {QUICK_REPLY_MAX} quick replies.", index, "type"))
             payload = button.get("payload", "")
             if not isinstance(payload, str):
                 problems.append(Problem("buttons", "The quick reply's payload must be text.", index, "payload"))
@@ -243,6 +253,29 @@ def _header_problems(template: Template) -> list[Problem]:
         else:
             problems.extend(location_problems("header_location", template.header_location))
     return problems
+
+
+UNSENDABLE_WORDS = {
+    Status.DRAFT: "is a draft: submit it for approval first",
+    Status.PENDING: "is waiting for WhatsApp's review",
+    Status.REJECTED: "was rejected by WhatsApp",
+    Status.PAUSED: "is paused by WhatsApp for low quality",
+    Status.DISABLED: "is disabled by WhatsApp",
+}
+
+
+def template_send_refusal(template: Template) -> str | None:
+    """Why `template` cannot be sent by a campaign or journey now (with WhatsApp's reason), or None when it can.
+
+    The one place that says which templates are sendable: campaign launch, journey publish and the journey walk ask it.
+    """
+    if template.removed_at is not None:
+        return f"Template {template.name!r} was deleted in WhatsApp; only approved templates can be sent."
+    if template.status == Status.APPROVED:
+        return None
+    words = UNSENDABLE_WORDS.get(Status(template.status), f"is {template.status}")
+    reason = f" ({template.rejected_reason})" if template.rejected_reason else ""
+    return f"Template {template.name!r} {words}{reason}; only approved templates can be sent."
 
 
 def problems_by_field(problems: Iterable[Problem]) -> dict[str, list[str]]:

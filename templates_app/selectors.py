@@ -50,8 +50,9 @@ def templates_list(
 
 
 def templates_approved(*, provider: ProviderConfig | int | None = None) -> QuerySet[Template]:
-    """The templates campaigns and journeys may send: approved only, optionally for one provider config."""
-    queryset = Template.objects.select_related("provider").filter(status=Status.APPROVED)
+    """The templates campaigns and journeys may send: approved (and not deleted in WhatsApp since), optionally for one
+    provider config."""
+    queryset = Template.objects.select_related("provider").filter(status=Status.APPROVED, removed_at__isnull=True)
     if provider is not None:
         queryset = queryset.filter(provider=provider)
     return queryset

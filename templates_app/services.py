@@ -18,6 +18,7 @@ from templates_app.models import UNIQUE_NAME_MESSAGE, Status, Template
 from templates_app.rendering import TemplateRenderError, template_rendering
 from templates_app.rules import namespace_problem, namespace_problems, template_errors
 from templates_app.selectors import EXPORT_FIELDS
+from templates_app.sync import template_delete_remote
 
 EDITABLE_FIELDS = EXPORT_FIELDS
 
@@ -70,9 +71,17 @@ def template_update(*, template: Template, data: Mapping[str, Any]) -> Template:
 
 
 def template_delete(*, template: Template) -> None:
-    """Delete a template; one still used by a campaign or journey is refused with a clear error."""
+    """Delete a template (in WhatsApp too, when it was submitted or synced); one still used by a campaign or journey
+    is refused with a clear error."""
+    pk = template.pk
     try:
-        template.delete()
+        with transaction.atomic():
+            template.delete()
+            # Vonage's refusal rolls the local delete back: the two stay in step.
+            template_delete_remote(template=template)
+    except ValidationError:
+        template.pk = pk  # still stored: delete() had cleared it in memory
+        raise
     except ProtectedError as error:
         users = ", ".join(sorted({str(obj) for obj in error.protected_objects})[:5])
         raise ValidationError(f"This template is still used ({users}); remove it from those first.") from None

@@ -11,4 +11,6 @@ urlpatterns = [
     path("templates/<int:pk>/copy/", views.template_copy, name="template-copy"),
     path("templates/<int:pk>/delete/", views.template_delete, name="template-delete"),
     path("templates/<int:pk>/test/", views.template_test_send, name="template-test-send"),
+    path("templates/<int:pk>/submit/", views.template_submit, name="template-submit"),
+    path("templates/sync/<int:pk>/", views.templates_sync, name="templates-sync"),
 ]

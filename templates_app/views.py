@@ -2,18 +2,28 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.roles import marketer_required
 from providers.models import ProviderConfig
-from templates_app import services
-from templates_app.forms import TemplateCopyForm, TemplateFilterForm, TemplateForm, TemplateImportForm, TestSendForm
-from templates_app.models import Template
+from templates_app import services, sync
+from templates_app.forms import (
+    BUTTON_SLOTS,
+    TemplateCopyForm,
+    TemplateFilterForm,
+    TemplateForm,
+    TemplateImportForm,
+    TemplateSubmitForm,
+    TestSendForm,
+)
+from templates_app.models import Status, Template
 from templates_app.rendering import template_preview_text
 from templates_app.selectors import templates_export, templates_list
 from whatsapp_project.safe_input import id_from
@@ -44,6 +54,70 @@ def template_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "provider": provider,
             "has_providers": ProviderConfig.objects.exists(),
+            "sync_providers": ProviderConfig.objects.order_by("nickname"),
+            "sync_minutes": settings.TEMPLATES_SYNC_MINUTES,
+        },
+    )
+
+
+@marketer_required
+@require_POST
+def templates_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Sync now": pull the number's templates from WhatsApp (through Vonage) and say what changed."""
+    provider = get_object_or_404(ProviderConfig, pk=pk)
+    try:
+        report = sync.templates_sync(provider=provider)
+    except ValidationError as error:
+        messages.error(request, f"{provider.nickname}: {' '.join(error.messages)}")
+    except sync.TemplateSyncError as error:
+        messages.error(request, f"{provider.nickname}: {error}")
+    else:
+        counts = report.as_dict()
+        messages.success(
+            request,
+            f"Synced {provider.nickname} with WhatsApp: {counts['created']} new, {counts['updated']} updated, "
+            f"{counts['unchanged']} unchanged, {counts['removed']} deleted in WhatsApp.",
+        )
+        if report.unusable:
+            names = ", ".join(
+                Template.objects.filter(pk__in=report.unusable).order_by("name").values_list("name", flat=True)
+            )
+            messages.warning(
+                request,
+                f"WhatsApp stopped {names}: running campaigns using it are paused and journeys skip its sends "
+                "until it is approved again.",
+            )
+    return redirect(f"{reverse('template-list')}?provider={provider.pk}")
+
+
+@marketer_required
+def template_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Submit for approval": an example of each variable for WhatsApp's reviewers, then off to Vonage."""
+    template = get_object_or_404(Template.objects.select_related("provider"), pk=pk)
+    if template.status != Status.DRAFT:
+        messages.error(request, f"Only a draft can be submitted; this template is {template.get_status_display()}.")
+        return redirect("template-edit", pk=pk)
+    form = TemplateSubmitForm(request.POST or None, request.FILES or None, template=template)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sync.template_submit(template=template, examples=form.examples(), header_file=form.header_file())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(
+                request,
+                f"Template {template.name} ({template.language}) sent to WhatsApp for review: it is pending until "
+                "WhatsApp decides; the next sync brings the answer.",
+            )
+            return redirect("template-edit", pk=pk)
+    return render(
+        request,
+        "templates_app/template_submit.html",
+        {
+            "form": form,
+            "template": template,
+            "preview": template_preview_text(template),
+            "missing": sync.management_problems(template.provider),
         },
     )
 
@@ -72,7 +146,12 @@ def _template_form_page(request: HttpRequest, template: Template | None) -> Http
     return render(
         request,
         "templates_app/template_form.html",
-        {"form": form, "template": template, "providers_without_namespace": json.dumps(without_namespace)},
+        {
+            "form": form,
+            "template": template,
+            "providers_without_namespace": json.dumps(without_namespace),
+            "button_slots": BUTTON_SLOTS,
+        },
     )
 
 

@@ -4,7 +4,14 @@ from importlib import import_module
 
 from rest_framework.routers import DefaultRouter
 
-API_MODULES = ("contacts.api", "providers.api", "templates_app.api", "campaigns.api", "journeys.api")
+API_MODULES = (
+    "contacts.api",
+    "providers.api",
+    "templates_app.api",
+    "campaigns.api",
+    "journeys.api",
+    "conversations.api",
+)
 
 router = DefaultRouter()
 for module_name in API_MODULES:

@@ -43,6 +43,10 @@ NEXMO_ALLOWED_BASE_URLS = env.origins(
 NEXMO_CONNECT_TIMEOUT = env.number("NEXMO_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 NEXMO_READ_TIMEOUT = env.number("NEXMO_READ_TIMEOUT", 10.0, minimum=0.1)
 NEXMO_MAX_CONCURRENCY = env.integer("NEXMO_MAX_CONCURRENCY", 300, minimum=1)
+# Templates: how often every WhatsApp Business Account's templates are pulled from Vonage, and the request rate of
+# the Template Management API (Vonage documents 40 requests/s).
+TEMPLATES_SYNC_MINUTES = env.integer("TEMPLATES_SYNC_MINUTES", 15, minimum=1)
+TEMPLATES_API_RATE = env.number("TEMPLATES_API_RATE", 40.0, minimum=0.1)
 
 # First key encrypts, every key decrypts (rotation). Never derived from anything in the repository (a key derived
 # from the development SECRET_KEY would let anyone decrypt): `make run` generates one into the untracked
@@ -75,6 +79,7 @@ INSTALLED_APPS = [
     "templates_app",
     "campaigns",
     "journeys",
+    "conversations",
     "demo",
 ]
 
@@ -108,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "conversations.context_processors.inbox",
             ],
         },
     },

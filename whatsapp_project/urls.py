@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("templates_app.urls")),
     path("", include("campaigns.urls")),
     path("", include("journeys.urls")),
+    path("", include("conversations.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("whatsapp_project.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -106,7 +106,8 @@ class _Job:
 
 
 def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
-    """queued → sending for these ids, in one UPDATE ... RETURNING: (id, request body) of the rows this call moved."""
+    """queued → sending for these ids, in one UPDATE ... RETURNING: (id, request body) of the rows this call moved,
+    in the order of `ids` (the order they should go in: the outbox puts a person's replies first)."""
     if not ids:
         return []
     table = Message._meta.db_table
@@ -119,6 +120,8 @@ def messages_claim(*, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [S.SENDING.value, timezone.now(), *ids])
         rows = cursor.fetchall()
+    position = {pk: n for n, pk in enumerate(ids)}
+    rows.sort(key=lambda row: position.get(int(row[0]), 0))
     return [(int(pk), json.loads(body) if isinstance(body, str) else (body or {})) for pk, body in rows]
 
 
@@ -268,6 +271,23 @@ def _throttled(outcome: nexmo.Outcome) -> bool:
     return isinstance(outcome, NexmoError) and (outcome.status == 429 or outcome.code in THROTTLED_CODES)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one run was asked to do: `dispatch_run`'s arguments, written once and read by the run."""
+
+    provider: ProviderConfig
+    next_ids: Callable[[int], Sequence[int]]
+    rate: float | None
+    share_key: str | None
+    batch_size: int
+    max_concurrency: int | None
+    max_attempts: int
+    should_stop: Callable[[], bool | str] | None
+    hold: Callable[[list[int]], Iterable[int]] | None
+    surge: SurgePolicy
+    after_batch: Callable[[DispatchReport], None] | None
+
+
 def dispatch_run(
     *,
     provider: ProviderConfig,
@@ -296,7 +316,7 @@ def dispatch_run(
     runs after each batch of results is written.
     Returns the report; on a failure surge it stops early with `stopped="surge"` and a reason for the user.
     """
-    return async_to_sync(_dispatch)(
+    plan = _Plan(
         provider=provider,
         next_ids=next_ids,
         rate=float(rate) if rate else None,
@@ -309,44 +329,19 @@ def dispatch_run(
         surge=surge or SurgePolicy(),
         after_batch=after_batch,
     )
+    return async_to_sync(_dispatch)(plan)
 
 
-async def _dispatch(
-    *,
-    provider: ProviderConfig,
-    next_ids: Callable[[int], Sequence[int]],
-    rate: float | None,
-    share_key: str | None,
-    batch_size: int,
-    max_concurrency: int | None,
-    max_attempts: int,
-    should_stop: Callable[[], bool | str] | None,
-    hold: Callable[[list[int]], Iterable[int]] | None,
-    surge: SurgePolicy,
-    after_batch: Callable[[DispatchReport], None] | None,
-) -> DispatchReport:
+async def _dispatch(plan: _Plan) -> DispatchReport:
     from providers.services import provider_credentials
 
-    credentials = await _db(provider_credentials)(provider)
+    credentials = await _db(provider_credentials)(plan.provider)
     # Sign the JWT before the first paced slot: loading the key takes tens of ms, which would make the first send
     # reach Nexmo late and share a second with the sends `rate` slots after it. A key that cannot sign (or a base URL
     # we may not use) fails each send instead, with its reason.
     with contextlib.suppress(NexmoError):
         nexmo.request_parts(credentials)
-    run = _Run(
-        provider=provider,
-        credentials=credentials,
-        next_ids=next_ids,
-        rate=rate,
-        share_key=share_key,
-        batch_size=batch_size,
-        max_attempts=max_attempts,
-        should_stop=should_stop,
-        hold=hold,
-        surge=surge,
-        after_batch=after_batch,
-    )
-    return await run.run(max_concurrency=max_concurrency)
+    return await _Run(plan, credentials).run(max_concurrency=plan.max_concurrency)
 
 
 # thread_sensitive: every query runs in the caller's thread, on its connection, one at a time
@@ -359,24 +354,11 @@ class _Run:
     and the writer records outcomes in bulk while later requests are in flight; a watcher asks `should_stop` and
     `hold` on a timer."""
 
-    def __init__(
-        self,
-        *,
-        provider: ProviderConfig,
-        credentials: nexmo.Credentials,
-        next_ids: Callable[[int], Sequence[int]],
-        rate: float | None,
-        share_key: str | None,
-        batch_size: int,
-        max_attempts: int,
-        should_stop: Callable[[], bool | str] | None,
-        hold: Callable[[list[int]], Iterable[int]] | None,
-        surge: SurgePolicy,
-        after_batch: Callable[[DispatchReport], None] | None,
-    ) -> None:
-        self.credentials, self.next_ids, self.batch_size = credentials, next_ids, batch_size
-        self.max_attempts, self.should_stop, self.hold = max_attempts, should_stop, hold
-        self.surge, self.after_batch, self.share_key = surge, after_batch, share_key
+    def __init__(self, plan: _Plan, credentials: nexmo.Credentials) -> None:
+        provider, rate, share_key, surge = plan.provider, plan.rate, plan.share_key, plan.surge
+        self.credentials, self.next_ids, self.batch_size = credentials, plan.next_ids, plan.batch_size
+        self.max_attempts, self.should_stop, self.hold = plan.max_attempts, plan.should_stop, plan.hold
+        self.surge, self.after_batch, self.share_key = surge, plan.after_batch, share_key
         cap = float(provider.max_messages_per_second or pacing.DEFAULT_RATE)
         self.pacer = pacing.pacer_for(key=f"provider:{provider.pk}", rate=cap)
         self.own_rate = min(rate or cap, cap)

@@ -1,8 +1,10 @@
-"""Inbound callbacks: store what a customer sent, then react (opt-out and opt-in keywords, the auto-reply)."""
+"""Inbound callbacks: store what a customer sent (opening its inbox conversation), then react (opt-out and opt-in
+keywords, the auto-reply)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,6 +27,24 @@ from providers.nexmo.webhooks import InboundEvent
 from providers.selectors import inbound_said, keywords_parse
 
 logger = logging.getLogger(__name__)
+
+# Higher apps hook in here without this module knowing them (dependencies point one way): the inbox records each
+# stored inbound in its conversation, in the callback's request, and says when a person, not the auto-reply, answers.
+InboundRecorder = Callable[[InboundMessage], object]
+AutoReplyHold = Callable[[int, int], bool]  # (provider id, contact id) → True: no auto-reply now
+_recorders: list[InboundRecorder] = []
+_auto_reply_holds: list[AutoReplyHold] = []
+
+
+def inbound_recorder_register(recorder: InboundRecorder) -> None:
+    if recorder not in _recorders:
+        _recorders.append(recorder)
+
+
+def auto_reply_hold_register(hold: AutoReplyHold) -> None:
+    if hold not in _auto_reply_holds:
+        _auto_reply_holds.append(hold)
+
 
 # --- inbound callbacks -----------------------------------------------------------------------------------------
 
@@ -70,6 +90,8 @@ def inbound_receive(*, provider: ProviderConfig, event: InboundEvent, raw: dict[
         return None
     if contact is not None:
         contact_inbound_record(contact=contact, at=received)
+        for recorder in _recorders:
+            recorder(inbound)
     inbound_id = inbound.pk
     transaction.on_commit(lambda: async_task("providers.tasks.inbound_process", inbound_id))
     return inbound
@@ -94,6 +116,8 @@ def inbound_process(*, inbound: InboundMessage) -> None:
         and provider.auto_reply_text.strip()
         and inbound.opened_window
         and contact.whatsapp_consent == Consent.UNTRACKED
+        # A person handles the conversation: they answer, not the machine.
+        and not any(hold(provider.pk, contact.pk) for hold in _auto_reply_holds)
     ):
         try:
             # origin_ref names the window (the inbound that opened it): one auto-reply per window, even on retry.

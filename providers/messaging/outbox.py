@@ -8,8 +8,8 @@ runs costs nothing, and it looks once more after giving the lease back so that a
 not left waiting. A sender that died leaves its lease to expire; the next one settles what it left mid-request as
 `unknown` (never sent twice) and carries on.
 
-Origins decide what may go now through a gate (`outbox_gate_register`): journeys hold the messages of a paused
-journey and let a stopped journey's go nowhere.
+Origins decide what may go now through gates (`outbox_gate_register`): journeys hold the messages of a paused
+journey and let a stopped journey's go nowhere; the inbox holds journey messages to a contact a person is talking to.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -30,21 +30,40 @@ from providers.models import Message, MessageStatus, Origin, OutboxLease, Provid
 logger = logging.getLogger(__name__)
 
 # The origins whose messages the outbox sends (campaigns send under their own run: throttle, surge policy, pause).
-OUTBOX_ORIGINS = (Origin.JOURNEY,)
+OUTBOX_ORIGINS = (Origin.JOURNEY, Origin.INBOX)
+# Sent before the others of the outbox, whatever their age.
+PRIORITY_ORIGINS = (Origin.INBOX,)
 LEASE_SECONDS = 30
 # Ids fetched per round: about half a second of sends at the number's cap, so a journey paused meanwhile loses at
 # most that much before its gate holds its messages back.
 FETCH_SECONDS = 0.5
 
-# origin → gate(messages) → the ids among them that may go now (None: all of them).
+# origin → gates(messages) → the ids among them that may go now (None: all of them); a message goes when every gate
+# of its origin lets it.
 Gate = Callable[[Sequence[tuple[int, str]]], Iterable[int] | None]
-_gates: dict[str, Gate] = {}
+_gates: dict[str, list[Gate]] = {}
+# origin → conditions (on Message) its gates hold, left out by the fetch query itself: held messages that outnumber a
+# round's fetch would otherwise fill every round, and the number's later messages would wait behind them for good.
+_waiting: dict[str, list[Callable[[], Q]]] = {}
 
 
-def outbox_gate_register(origin: str, gate: Gate) -> None:
+def outbox_gate_register(origin: str, gate: Gate, *, waiting: Callable[[], Q] | None = None) -> None:
     """Let an origin hold some of its queued messages back: `gate([(id, origin_ref), ...])` returns the ids to send
-    now; the others stay queued until the origin kicks the outbox again."""
-    _gates[origin] = gate
+    now; the others stay queued until the origin kicks the outbox again. `waiting()`, when given, is the condition
+    of the messages the gate holds, as SQL (the gate stays the rule for messages already claimed). Registering the
+    same gate twice is a no-op."""
+    gates = _gates.setdefault(origin, [])
+    if gate not in gates:
+        gates.append(gate)
+        if waiting is not None:
+            _waiting.setdefault(origin, []).append(waiting)
+
+
+def _sendable(messages: QuerySet[Message]) -> QuerySet[Message]:
+    for origin, conditions in _waiting.items():
+        for condition in conditions:
+            messages = messages.exclude(Q(origin=origin) & condition())
+    return messages
 
 
 def outbox_kick(provider_ids: Iterable[int]) -> None:
@@ -86,15 +105,18 @@ def _lease_release(provider_id: int, token: str) -> None:
 
 
 def _next_ids(provider_id: int, limit: int) -> list[int]:
-    """The oldest queued outbox messages of the number that their origin lets go now."""
-    rows = list(
-        Message.objects.filter(provider_id=provider_id, status=MessageStatus.QUEUED)
-        .exclude(origin=Origin.CAMPAIGN)
-        .filter(origin__in=OUTBOX_ORIGINS)
+    """The queued outbox messages of the number that their origin lets go now: a person's replies first (a customer
+    is waiting for them), then the oldest of the rest (journeys)."""
+    queued = _sendable(Message.objects.filter(provider_id=provider_id, status=MessageStatus.QUEUED))
+    # Read through its own small partial index, so a reply never waits behind a journey's thousands of queued sends.
+    first = list(queued.filter(origin__in=PRIORITY_ORIGINS).order_by("id").values_list("id", "origin", "origin_ref"))
+    rest = (
+        queued.exclude(origin=Origin.CAMPAIGN)
+        .filter(origin__in=[o for o in OUTBOX_ORIGINS if o not in PRIORITY_ORIGINS])
         .order_by("id")
-        .values_list("id", "origin", "origin_ref")[:limit]
+        .values_list("id", "origin", "origin_ref")[: max(0, limit - len(first))]
     )
-    return _allowed(rows)
+    return _allowed(first[:limit]) + _allowed(list(rest))
 
 
 def _held(ids: list[int]) -> set[int]:
@@ -109,9 +131,14 @@ def _allowed(rows: Sequence[tuple[int, str, str]]) -> list[int]:
     for pk, origin, ref in rows:
         by_origin.setdefault(origin, []).append((pk, ref))
     for origin, items in by_origin.items():
-        gate = _gates.get(origin)
-        passed = gate(items) if gate is not None else None
-        allowed.extend(pk for pk, _ in items) if passed is None else allowed.extend(passed)
+        for gate in _gates.get(origin, ()):
+            if not items:
+                break
+            passed = gate(items)
+            if passed is not None:
+                keep = set(passed)
+                items = [(pk, ref) for pk, ref in items if pk in keep]
+        allowed.extend(pk for pk, _ in items)
     return sorted(allowed)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import httpx
@@ -225,6 +226,26 @@ def send(*, credentials: Credentials, body: dict[str, Any]) -> NexmoResponse:
     except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
         raise _unusable_url(exc) from exc
     return _outcome(response)
+
+
+def mark_read(*, credentials: Credentials, message_uuid: str) -> None:
+    """Tell WhatsApp the customer's message was read (blue ticks on their phone): `PATCH {base}/v1/messages/{uuid}`
+    `{"status": "read"}`, a Messages API v1 call (https://developer.vonage.com/en/api/messages#UpdateMessage).
+    Raises NexmoError on any answer but 2xx; repeating it is harmless, so an unanswered call is simply an error."""
+    _, headers = request_parts(credentials)
+    url = f"{credentials.base_url.rstrip('/')}/v1/messages/{quote(message_uuid, safe='')}"
+    try:
+        response = _client().patch(url, json={"status": "read"}, headers=headers)
+    except httpx.HTTPError as exc:
+        raise NexmoError(status=None, title="Could not reach Nexmo", detail=f"{type(exc).__name__}: {exc}") from exc
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise _unusable_url(exc) from exc
+    if not 200 <= response.status_code < 300:
+        try:
+            body: Any = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = response.text
+        raise NexmoError.from_response(response.status_code, body, retry_after=response.headers.get("retry-after"))
 
 
 # --- async (bulk) -----------------------------------------------------------------------------------------------

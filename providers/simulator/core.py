@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from providers.simulator import page, payloads, problems
 from providers.simulator.config import Channel, SimulatorConfig, digits
 from providers.simulator.http import Delayed, Hold, Outcome, Request, Reset, Response, json_response
+from providers.simulator.templates import API_PREFIX as TEMPLATES_PREFIX
+from providers.simulator.templates import TemplateManager
 from providers.simulator.validation import TEMPLATE_TYPES, Send, validate_v01, validate_v1
 
 log = logging.getLogger("providers.simulator")
@@ -158,6 +160,7 @@ class Simulator:
         # One thread for the database: one connection, closed on close(), and never the event loop blocked.
         self.db: ThreadPoolExecutor | None = None
         self.unfrozen = 0  # messages accepted since the collector last set the kept ones aside
+        self.templates = TemplateManager()  # the WhatsApp Business Accounts' templates (Template Management API)
         self.index_channels()
 
     # ---- configuration and channels
@@ -238,6 +241,8 @@ class Simulator:
             return self.config_endpoint(request)
         if path == "/_sim/customer" and method == "POST":
             return self.customer_endpoint(request)
+        if path.startswith((TEMPLATES_PREFIX, "/_sim/templates")):
+            return self.templates.endpoint(self, request)
         return problems.not_found(f"No {method} {path} here")
 
     # ---- sends
@@ -700,6 +705,7 @@ class Simulator:
         self.windows.clear()
         self.db_windows.clear()
         self.buckets.clear()
+        self.templates.reset()
         self.rng.seed(self.config.seed)
         # What was set aside is collectable again; one full collection now, between runs, not during one.
         gc.unfreeze()

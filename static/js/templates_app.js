@@ -7,7 +7,8 @@
   const screen = document.querySelector("[data-wa-screen]");
   if (!form || !screen || !window.WaPreview) return;
 
-  const BUTTON_SLOTS = 3;
+  // WhatsApp allows up to 10 buttons (templates_app/rules.py); a slot shows once the one before it is used.
+  const BUTTON_SLOTS = Number(form.dataset.buttonSlots || 3);
   const field = (name) => form.querySelector(`[name="${name}"]`);
   const value = (name) => (field(name) ? field(name).value : "");
   const samples = document.getElementById("preview-samples");
@@ -79,6 +80,14 @@
     return list;
   }
 
+  function syncButtonSlots() {
+    const used = (slot) => ["type", "text", "value"].some((part) => value(`button_${slot}_${part}`));
+    for (let slot = 2; slot <= BUTTON_SLOTS; slot += 1) {
+      const visible = used(slot) || used(slot - 1);
+      ["type", "text", "value"].forEach((part) => show(`button_${slot}_${part}`, visible));
+    }
+  }
+
   function render() {
     const body = value("body");
     syncSampleInputs(body, value("header_text"));
@@ -97,7 +106,10 @@
     );
   }
 
-  form.addEventListener("input", render);
+  form.addEventListener("input", () => {
+    syncButtonSlots();
+    render();
+  });
   form.addEventListener("change", (event) => {
     if (event.target.name === "header_type") syncHeaderFields();
     if (event.target.name === "provider") syncNamespaceField();
@@ -105,6 +117,7 @@
   });
   syncHeaderFields();
   syncNamespaceField();
+  syncButtonSlots();
   render();
 })();
 

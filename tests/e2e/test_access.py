@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import ARTIFACTS
 from tests.providers.factories import provider_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +25,7 @@ def test_a_marketer_on_a_staff_page_is_told_it_needs_staff(page: Any, login: Any
         assert "Ask an administrator for staff access" in page.locator("#access-advice").inner_text()
         # Never asked to request the role they already hold.
         assert "for the Marketer role" not in refused.inner_text()
-    page.screenshot(path="/tmp/shots-ux-c/403-marketer.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "403-marketer.png"), full_page=True)
     page.get_by_role("link", name="Back to the dashboard").click()
     page.wait_for_url("**/")
 
@@ -41,4 +42,4 @@ def test_a_user_without_a_role_is_told_to_ask_for_the_marketer_role(page: Any, l
 
     page.goto("/settings/channels/whatsapp/add/")
     assert page.locator("#access-needs").inner_text() == "This page needs staff access."
-    page.screenshot(path="/tmp/shots-ux-c/403-outsider.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "403-outsider.png"), full_page=True)

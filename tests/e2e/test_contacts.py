@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from contacts.models import Contact, Event
 from providers.models import Message
+from tests.e2e.conftest import ARTIFACTS
 from tests.simulated import simulated_provider
 from tests.templates_app.factories import template_make
 
@@ -66,7 +67,7 @@ def test_import_reads_national_numbers_with_the_chosen_country_and_lists_refused
     # The mapping step shows what each column holds.
     expect(page.locator(".field", has=page.locator("#id_col_0"))).to_contain_text("07700 900001; +44 7700 900002; 12")
     expect(page.locator(".field", has=page.locator("#id_col_2"))).to_contain_text("In the file: gold; silver")
-    page.screenshot(path="/tmp/shots-ux-b/import-mapping.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "import-mapping.png"), full_page=True)
     page.get_by_label("Country of numbers without a country code").select_option("GB")
     page.get_by_role("button", name="Start import").click()
     page.wait_for_selector("#import-progress[data-finished=true]")
@@ -78,7 +79,7 @@ def test_import_reads_national_numbers_with_the_chosen_country_and_lists_refused
     refused = page.locator("#import-refused tr[data-row='4']")
     expect(refused).to_contain_text("Mobile: 12")
     expect(refused).to_contain_text("Mobile: '12' is not a phone number")
-    page.screenshot(path="/tmp/shots-ux-b/import-summary.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "import-summary.png"), full_page=True)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,7 +130,7 @@ def test_the_profile_card_shows_phone_email_and_last_inbound_in_full(page: Any, 
     )
     login(marketer_user, "pw-teammate-123")
     page.goto(f"/contacts/{contact.pk}/")
-    page.screenshot(path="/tmp/shots-ux-b/profile.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "profile.png"), full_page=True)
 
     expect(page.locator("#profile-phone")).to_have_text("+447700900123")
     expect(page.locator("#profile-email")).to_have_text(contact.email)
@@ -164,7 +165,7 @@ def test_a_marketer_edits_a_contact_and_the_consent_change_is_kept_with_its_reas
     page.get_by_role("button", name="Save contact").click()
     # Changing consent without saying why is refused on the form, nothing is saved.
     expect(page.locator(".field.has-error")).to_contain_text("Say why consent changes")
-    page.screenshot(path="/tmp/shots-ux-b/contact-edit.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "contact-edit.png"), full_page=True)
     page.get_by_label("Why consent changes").fill("Asked to stop on the phone")
     page.get_by_role("button", name="Save contact").click()
 
@@ -177,7 +178,7 @@ def test_a_marketer_edits_a_contact_and_the_consent_change_is_kept_with_its_reas
     history = page.locator("#consent-history li").first
     expect(history).to_contain_text("Unsubscribed via ui")
     expect(history).to_contain_text("Asked to stop on the phone")
-    page.screenshot(path="/tmp/shots-ux-b/contact-after-edit.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "contact-after-edit.png"), full_page=True)
     contact.refresh_from_db()
     assert contact.properties == {"plan": "platinum", "visits": 3, "city": "Leeds"}
     assert contact.is_test_profile and contact.whatsapp_consent == "unsubscribed"
@@ -220,13 +221,13 @@ def test_the_segment_builder_offers_known_names_and_the_segment_reads_as_words(
     page.fill("input[name=conditions-1-event_name]", "signup")
     page.fill("input[name=conditions-1-days]", "30")
     expect(page.locator("#preview-count")).to_have_text("1")
-    page.screenshot(path="/tmp/shots-ux-b/segment-builder.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "segment-builder.png"), full_page=True)
     page.get_by_role("button", name="Save segment").click()
 
     page.wait_for_url("**/segments/*/")
     expect(page.locator("#segment-definition")).to_have_text("Plan is “gold” and did “signup” in the last 30 days")
     assert "'type'" not in page.locator("main").inner_text()
-    page.screenshot(path="/tmp/shots-ux-b/segment-detail.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "segment-detail.png"), full_page=True)
     page.goto("/segments/")
     expect(page.locator("table.list")).to_contain_text("Plan is “gold” and did “signup” in the last 30 days")
 

@@ -15,6 +15,7 @@ from contacts.models import Contact
 from journeys.models import Enrollment
 from providers.models import InboundMessage, Message, ProviderConfig
 from tests.campaigns.factories import campaign_make
+from tests.e2e.conftest import ARTIFACTS
 from tests.journeys.factories import journey_live, template_make
 from tests.providers.factories import provider_make
 from whatsapp_project.dashboard import _day_start
@@ -127,7 +128,7 @@ def test_the_dashboard_shows_the_day_the_work_in_progress_and_what_needs_a_look(
     failures = page.locator("#dash-failures")
     assert "Outside the 24-hour window" in failures.locator("tr[data-client-ref='t-8'] .dash-reason").inner_text()
     assert "Not on WhatsApp" in failures.locator("tr[data-client-ref='w-4'] .dash-reason").inner_text()
-    page.screenshot(path="/tmp/shots-ux-c/dashboard.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 
 
 def test_a_quiet_dashboard_says_so(page: Any, login: Any, marketer_user: Any) -> None:
@@ -139,4 +140,4 @@ def test_a_quiet_dashboard_says_so(page: Any, login: Any, marketer_user: Any) ->
     assert "No journey is live" in page.locator("#dash-journeys").inner_text()
     assert "No WhatsApp number is connected yet" in page.locator("#dash-numbers").inner_text()
     assert "No failures in the last 7 days" in page.locator("#dash-failures").inner_text()
-    page.screenshot(path="/tmp/shots-ux-c/dashboard-empty.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-empty.png"), full_page=True)

@@ -15,6 +15,7 @@ from contacts.models import Contact
 from providers.models import Message
 from providers.nexmo.client import transport_override
 from templates_app.services import template_test_send
+from tests.e2e.conftest import ARTIFACTS
 from tests.providers.factories import FakeNexmo, provider_make
 from tests.templates_app.factories import template_make
 
@@ -83,7 +84,7 @@ def test_the_message_log_shows_both_directions_rendered_templates_taps_and_whole
     error_cell.get_by_text("Show all").click()
     full = error_cell.locator(".long-text-full")
     assert full.is_visible() and LONG_REASON in full.inner_text()
-    page.screenshot(path="/tmp/shots-ux-c/messages-both.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "messages-both.png"), full_page=True)
 
     page.select_option("select[name=direction]", "in")
     page.get_by_role("button", name="Filter").click()

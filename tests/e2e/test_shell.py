@@ -11,7 +11,7 @@ NAV = [
     ("Campaigns", "/campaigns/", "Campaigns"),
     ("Journeys", "/journeys/", "Journeys"),
     ("Messages", "/messages/", "Messages"),
-    ("Settings › Channels › WhatsApp", "/settings/channels/whatsapp/", "WhatsApp"),
+    ("WhatsApp numbers", "/settings/channels/whatsapp/", "WhatsApp"),
 ]
 
 

@@ -813,3 +813,12 @@ def test_wait_for_reply_follows_the_option_of_the_tapped_reply_and_other_replies
         assert contact.properties["table"] == expected
         step = JourneyStep.objects.get(enrollment=enrollment, node="answer", outcome="replied")
         assert step.detail == ("no" if payload else "")
+    timed_out = enter(journey, window_open_contact())
+    services.journeys_tick(now=later(3601))
+    timed_out.refresh_from_db()
+    assert timed_out.state == EnrollmentState.COMPLETED
+    from journeys.selectors import journey_stats
+
+    stats = journey_stats(journey=journey)
+    assert stats["replies"]["answer"] == {"no": 1, "": 1, "timeout": 1}  # each reply option counted on its own
+    assert stats["nodes"]["answer"]["replied"] == 2

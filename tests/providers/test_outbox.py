@@ -226,3 +226,25 @@ def test_pausing_a_journey_stops_its_requests_within_a_second(cap: int) -> None:
     assert not sender.is_alive()
     assert max(sent_at) - paused_at < 1.0
     assert Message.objects.filter(status=S.QUEUED).exists()  # the rest waits for the resume
+
+
+def test_a_persons_reply_goes_before_the_journey_sends_queued_ahead_of_it(nexmo: FakeNexmo) -> None:
+    provider = provider_make()
+    journey = _journey(provider)
+    backlog = _queued(provider, journey, 40)
+    reply = Message.objects.create(
+        provider=provider,
+        to="+447700900999",
+        client_ref=f"inbox-reply-{provider.pk}",
+        origin=Origin.INBOX,
+        origin_ref="conversation:1:abc",
+        content_type="text",
+        request_body={"client_ref": f"inbox-reply-{provider.pk}", "to": {"number": "447700900999"}},
+    ).pk
+    assert outbox._next_ids(provider.pk, 5) == [reply, *backlog[:4]]
+
+    outbox.outbox_send(provider_id=provider.pk)
+
+    sent = [body["client_ref"] for body in nexmo.bodies()]
+    assert len(sent) == 41
+    assert sent[0] == f"inbox-reply-{provider.pk}"  # claimed and sent first, though queued last

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from providers.messaging.sending import SendRefused, SendResult
+from providers.nexmo import client
+from tests.templates_app.vonage_fake import FakeVonage
 
 
 @dataclass
@@ -30,3 +34,10 @@ def fake_send(monkeypatch: pytest.MonkeyPatch) -> RecordingSend:
     fake = RecordingSend()
     monkeypatch.setattr("templates_app.services.message_send", fake)
     return fake
+
+
+@pytest.fixture
+def vonage_fake() -> Iterator[FakeVonage]:
+    fake = FakeVonage()
+    with client.transport_override(httpx.MockTransport(fake)):
+        yield fake

@@ -100,10 +100,11 @@ def test_footer_at_most_60_characters_and_no_variables() -> None:
     assert errors_for(footer="x" * 60) == {}
 
 
-def test_up_to_three_quick_replies() -> None:
-    three = [{"type": "quick_reply", "text": t} for t in ("A", "B", "C")]
-    assert button_errors(three) == []
-    assert button_errors([*three, {"type": "quick_reply", "text": "D"}]) == [(3, "type", "At most 3 quick replies.")]
+def test_up_to_ten_buttons_in_all() -> None:
+    ten = [{"type": "quick_reply", "text": f"Answer {n}"} for n in range(10)]
+    assert button_errors(ten) == []
+    problems = errors_for(buttons=[*ten, {"type": "quick_reply", "text": "Eleven"}])["buttons"]
+    assert problems == ["A template has at most 10 buttons (this one has 11)."]
 
 
 def test_at_most_two_url_buttons_and_one_phone_button() -> None:
@@ -114,11 +115,15 @@ def test_at_most_two_url_buttons_and_one_phone_button() -> None:
     assert button_errors([phone, phone]) == [(1, "type", "At most 1 phone number button.")]
 
 
-def test_quick_replies_cannot_be_mixed_with_call_to_action() -> None:
-    problems = button_errors(
-        [{"type": "quick_reply", "text": "Yes"}, {"type": "url", "text": "Go", "url": "https://a.io"}]
-    )
-    assert problems == [(1, "type", "Quick replies cannot be mixed with call-to-action buttons.")]
+def test_quick_replies_and_call_to_action_combine_when_grouped() -> None:
+    yes, no = {"type": "quick_reply", "text": "Yes"}, {"type": "quick_reply", "text": "No"}
+    url = {"type": "url", "text": "Go", "url": "https://a.io"}
+    phone = {"type": "phone_number", "text": "Call", "phone_number": "+447700900123"}
+    assert button_errors([yes, no, url, phone]) == []
+    assert button_errors([url, phone, yes, no]) == []
+    problems = button_errors([yes, url, no])
+    assert [(index, key) for index, key, _ in problems] == [(2, "type")]
+    assert "Keep the quick replies together" in problems[0][2]
 
 
 def test_button_text_is_required_and_at_most_25_characters() -> None:

@@ -63,10 +63,12 @@ def test_create_from_the_form_stores_buttons(marketer_client: Client) -> None:
 def test_form_errors_land_on_the_button_that_is_wrong(marketer_client: Client) -> None:
     provider = provider_make()
     data = form_data(provider.pk, button_2_type="url", button_2_text="x" * 26, button_2_value="https://x.io")
+    data.update(button_3_type="quick_reply", button_3_text="Maybe")
     response = marketer_client.post("/templates/new/", data)
     assert response.status_code == 200
     errors = response.context["form"].errors
-    assert "button_2_text" in errors and "button_2_type" in errors  # too long, and mixed with a quick reply
+    # Too long; and a quick reply after a call-to-action that follows a quick reply (not grouped).
+    assert "button_2_text" in errors and "button_3_type" in errors
     assert not Template.objects.exists()
 
 
