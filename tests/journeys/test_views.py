@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from journeys import selectors, services
-from journeys.models import Enrollment, Journey, JourneyStatus
+from journeys.models import Enrollment, Journey, JourneyStatus, JourneyStep
 from tests.journeys.factories import contact_make, journey_live, provider_make, template_make
 
 pytestmark = pytest.mark.django_db
@@ -400,3 +400,43 @@ def test_an_older_wait_for_one_payload_keeps_it_until_any_reply_is_let_in(client
     page = answer.content.decode()
     assert "When they choose “Show me”, go to" in page and 'name="reply_1_id" value="No"' in page
     assert "Any other reply, go to" in page
+
+
+def test_the_paths_of_a_wait_count_the_replies_that_took_each_option(client_marketer: Client) -> None:
+    template = template_make(provider_make(), buttons=[{"type": "quick_reply", "text": "Yes", "payload": "YES"}])
+    journey = journey_live(
+        nodes=[
+            {"id": "hi", "type": "send_template", "template": template.pk, "next": "w"},
+            {
+                "id": "w",
+                "type": "wait_for_reply",
+                "message_node": "hi",
+                "timeout_seconds": 60,
+                "branches": [{"reply_id": "YES", "next": "end"}],
+                "next": "end",
+                "timeout_next": "end",
+            },
+            {"id": "end", "type": "exit"},
+        ]
+    )
+    assert journey.current_version is not None
+    for n, (outcome, detail) in enumerate([("replied", "YES"), ("replied", "YES"), ("replied", ""), ("timed_out", "")]):
+        enrollment = Enrollment.objects.create(
+            journey=journey, version=journey.current_version, contact=contact_make(phone=f"+4477009002{n:02}"), node="w"
+        )
+        JourneyStep.objects.create(
+            enrollment=enrollment,
+            journey=journey,
+            version=journey.current_version,
+            node="w",
+            visit=1,
+            outcome=outcome,
+            detail=detail,
+        )
+    state = client_marketer.get(f"/journeys/{journey.pk}/canvas/").json()
+    wait = next(n for n in state["nodes"] if n["id"] == "w")
+    assert [(s["label"], s["count"]) for s in wait["slots"]] == [
+        ("“Yes”", 2),
+        ("Any other reply", 1),
+        ("No reply in time", 1),
+    ]
