@@ -377,7 +377,8 @@
     checks.replaceChildren();
     const invalid = state.nodes.filter((n) => n.problems.length).length;
     if (state.ready) {
-      checks.append(el("p", "ok", "✓ All checks pass: ready to publish."));
+      const draft = state.journey.status === "draft";
+      checks.append(el("p", "ok", draft ? "✓ All checks pass: ready to publish." : "✓ All checks pass."));
     } else {
       const count = state.problems.length + state.nodes.reduce((sum, n) => sum + n.problems.length, 0);
       const head = el("p", "checks-head", `${count} thing${count === 1 ? "" : "s"} to fix before publishing`);
