@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,16 +14,14 @@ from providers.models import ProviderConfig
 from providers.simulator import SimulatorHandle
 from templates_app.models import Template
 from tests.campaigns.factories import campaign_make
+from tests.e2e.conftest import ARTIFACTS
 from tests.simulated import simulated_provider
 
 WABA = "102290129340398"
-# Where screenshots go when asked for (SCREENSHOTS=<folder>): the reviewer's look at the screens.
-SHOTS = os.environ.get("SCREENSHOTS", "")
 
 
 def shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

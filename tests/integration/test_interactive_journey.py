@@ -15,34 +15,10 @@ from providers.content import InteractiveContent
 from providers.messaging.sending import message_send
 from providers.models import InboundMessage, Message, ProviderConfig
 from tests.integration.test_roundtrip import CUSTOMER, _wait_until
-from tests.journeys.factories import journey_live
+from tests.journeys.factories import TABLE_QUESTION, journey_live
 from tests.simulated import simulated_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ASK: dict[str, Any] = {
-    "id": "ask",
-    "type": "send_interactive",
-    "text": "Shall we keep your table for tonight?",
-    "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}, {"id": "later", "title": "Later"}],
-    "next": "answer",
-}
-NODES: list[dict[str, Any]] = [
-    ASK,
-    {
-        "id": "answer",
-        "type": "wait_for_reply",
-        "message_node": "ask",
-        "timeout_seconds": 3600,
-        "branches": [{"reply_id": "yes", "next": "kept"}, {"reply_id": "no", "next": "released"}],
-        "next": "other",
-        "timeout_next": "done",
-    },
-    {"id": "kept", "type": "update_property", "property": "table", "value": "kept", "next": "done"},
-    {"id": "released", "type": "update_property", "property": "table", "value": "released", "next": "done"},
-    {"id": "other", "type": "update_property", "property": "table", "value": "asked again", "next": "done"},
-    {"id": "done", "type": "exit"},
-]
 
 
 @pytest.fixture(params=["v0.1", "v1"])
@@ -69,7 +45,7 @@ def test_the_tapped_reply_picks_its_branch_and_an_older_messages_tap_does_not_co
         contact=contact,
     )
     assert older.status_code == 202
-    journey = journey_live(nodes=NODES, trigger={"type": "event", "event": "booking"}, provider=provider)
+    journey = journey_live(nodes=TABLE_QUESTION, trigger={"type": "event", "event": "booking"}, provider=provider)
 
     event_record(contact=contact, name="booking")
     asked = _wait_until_value(

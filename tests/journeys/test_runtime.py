@@ -15,7 +15,14 @@ from contacts.services import event_record
 from journeys import runtime, services
 from journeys.models import Enrollment, EnrollmentState, ExitReason, Journey, JourneyStep
 from providers.models import InboundMessage, Message, MessageStatus
-from tests.journeys.factories import contact_make, journey_live, provider_make, template_make, window_open_contact
+from tests.journeys.factories import (
+    TABLE_QUESTION,
+    contact_make,
+    journey_live,
+    provider_make,
+    template_make,
+    window_open_contact,
+)
 from tests.providers.factories import FakeNexmo
 
 pytestmark = pytest.mark.django_db
@@ -778,30 +785,8 @@ def test_wait_for_reply_follows_the_option_of_the_tapped_reply_and_other_replies
     nexmo: FakeNexmo, django_capture_on_commit_callbacks: Any
 ) -> None:
     provider = provider_make()
-    nodes: list[dict[str, Any]] = [
-        {
-            "id": "ask",
-            "type": "send_interactive",
-            "text": "Keep your table?",
-            "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}],
-            "next": "answer",
-        },
-        {
-            "id": "answer",
-            "type": "wait_for_reply",
-            "message_node": "ask",
-            "timeout_seconds": 3600,
-            "branches": [{"reply_id": "yes", "next": "kept"}, {"reply_id": "no", "next": "released"}],
-            "next": "other",
-            "timeout_next": "end",
-        },
-        {"id": "kept", "type": "update_property", "property": "table", "value": "kept", "next": "end"},
-        {"id": "released", "type": "update_property", "property": "table", "value": "released", "next": "end"},
-        {"id": "other", "type": "update_property", "property": "table", "value": "unclear", "next": "end"},
-        {"id": "end", "type": "exit"},
-    ]
-    journey = journey_live(nodes=nodes, provider=provider)
-    answers = {"NO": "released", "": "unclear"}
+    journey = journey_live(nodes=TABLE_QUESTION, provider=provider)
+    answers = {"NO": "released", "": "asked again"}
     for payload, expected in answers.items():
         contact = window_open_contact()
         enrollment = enter(journey, contact)
