@@ -11,7 +11,11 @@ PYTEST_ARGS ?= -n 2
 
 .PHONY: install run test test-here bench bench-tools lint typecheck browser check
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.package-lock.json
+
+# Browser libraries (package.json) are installed from the npm registry, never committed; settings serve them.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@if [ -z "$(PYTHON_BOOT)" ]; then echo "Python 3.12 or newer is required (python3.12 on PATH, or PYTHON_BOOT=/path/to/python3.12)."; exit 1; fi

@@ -47,6 +47,9 @@ class Journey(models.Model):
     # The draft definition; publishing copies it into a new JourneyVersion.
     entry_node = models.CharField(max_length=64, blank=True)
     nodes = models.JSONField(default=list, blank=True)
+    # Where the canvas draws each node ({node id: [x, y]}), kept apart from `nodes` so the definition the API edits
+    # and publish freezes stays as DESIGN "journey" has it; moving a box never makes a new version.
+    layout = models.JSONField(default=dict, blank=True)
     current_version = models.ForeignKey(
         "journeys.JourneyVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -1,10 +1,11 @@
-"""Journey reads: lists, per-node counts."""
+"""Journey reads: lists, per-node and per-edge counts, the path one enrollment took."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, QuerySet
 
 from journeys.graph import STAT_KEYS
@@ -91,4 +92,41 @@ def journey_stats(*, journey: Journey) -> dict[str, Any]:
         "totals": totals,
         "nodes": {k: dict(v) for k, v in nodes.items()},
         "replies": dict(replies),
+    }
+
+
+# Consecutive steps of one enrollment are the edges it went along; a wait's resume step repeats its own node.
+_EDGE_COUNTS_SQL = """
+SELECT node, following, count(*) FROM (
+    SELECT node, lead(node) OVER (PARTITION BY enrollment_id ORDER BY visit) AS following
+    FROM journeys_journeystep WHERE journey_id = %s
+) AS moves WHERE following IS NOT NULL AND following <> node GROUP BY node, following
+"""
+
+
+def journey_edge_counts(*, journey: Journey) -> dict[str, dict[str, int]]:
+    """{from node: {to node: how many went along that edge}}, across all versions."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    with connection.cursor() as cursor:
+        cursor.execute(_EDGE_COUNTS_SQL, [journey.pk])
+        for node, following, count in cursor.fetchall():
+            out[node][following] = count
+    return dict(out)
+
+
+def enrollment_path(*, journey: Journey, enrollment_id: int) -> dict[str, Any] | None:
+    """The nodes one enrollment of this journey went through, in order, and where it is now."""
+    enrollment = Enrollment.objects.filter(pk=enrollment_id, journey=journey).select_related("contact").first()
+    if enrollment is None:
+        return None
+    nodes: list[str] = []
+    for node in JourneyStep.objects.filter(enrollment=enrollment).order_by("visit").values_list("node", flat=True):
+        if not nodes or nodes[-1] != node:
+            nodes.append(node)
+    return {
+        "enrollment": enrollment.pk,
+        "contact": enrollment.contact.name or enrollment.contact.phone,
+        "nodes": nodes,
+        "state": enrollment.state,
+        "at": enrollment.node,
     }

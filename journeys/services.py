@@ -21,6 +21,7 @@ from contacts.models import Consent, Contact, Event, Segment
 from contacts.selectors import segment_contacts
 from journeys import runtime
 from journeys.definition import Problem, definition_problems, trigger_problems
+from journeys.graph import first_slot_field, node_slots, slot_set, slot_target
 from journeys.models import (
     RUNNABLE_STATES,
     Enrollment,
@@ -630,8 +631,109 @@ def _renamed(node: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     return out
 
 
-def journey_node_delete(*, journey: Journey, node_id: str) -> Journey:
-    """Remove a node; edges that pointed at it are left empty, for the checks to flag."""
-    nodes = [_renamed(n, node_id, "") for n in journey.nodes if isinstance(n, dict) and n.get("id") != node_id]
-    entry = "" if journey.entry_node == node_id else journey.entry_node
+def journey_node_delete(*, journey: Journey, node_id: str, mend: bool = False) -> Journey:
+    """Remove a node; edges that pointed at it are left empty, for the checks to flag. With `mend`, when the node
+    led to one node only, they lead there instead (deleting a step from a chain keeps the chain whole)."""
+    follow = ""
+    removed = next((n for n in journey.nodes if isinstance(n, dict) and n.get("id") == node_id), None)
+    if mend and removed is not None:
+        targets = {slot.target for slot in node_slots(removed) if slot.target and slot.target != node_id}
+        follow = targets.pop() if len(targets) == 1 else ""
+    nodes = []
+    for n in journey.nodes:
+        if not isinstance(n, dict) or n.get("id") == node_id:
+            continue
+        for slot in node_slots(n):
+            if slot.target == node_id:
+                n = slot_set(n, slot.field, follow or None)
+        nodes.append(_renamed(n, node_id, ""))
+    entry = follow if journey.entry_node == node_id else journey.entry_node
     return journey_update(journey=journey, data={"nodes": nodes, "entry_node": entry})
+
+
+# --- canvas --------------------------------------------------------------------------------------------------------
+
+
+def _node_find(journey: Journey, node_id: str) -> dict[str, Any]:
+    node = next((n for n in journey.nodes if isinstance(n, dict) and n.get("id") == node_id), None)
+    if node is None:
+        raise JourneyInvalid([Problem(node_id, "id", "There is no such node in this journey.")])
+    return dict(node)
+
+
+def journey_node_insert(*, journey: Journey, node: dict[str, Any], after: str, field: str) -> Journey:
+    """Add `node` on slot `field` of node `after`: that slot now leads to it, and it leads where the slot led."""
+    source = _node_find(journey, after)
+    old = slot_target(source, field)
+    if old is None:
+        raise JourneyInvalid([Problem(after, field, "This node has no such outgoing path.")])
+    new = dict(node)
+    onward = first_slot_field(new)
+    if old and onward is not None and not slot_target(new, onward):
+        new = slot_set(new, onward, old)
+    if any(isinstance(n, dict) and n.get("id") == new["id"] for n in journey.nodes):
+        raise JourneyInvalid([Problem(str(new["id"]), "id", "Another node already has this id.")])
+    nodes = [slot_set(dict(n), field, str(new["id"])) if n.get("id") == after else n for n in journey.nodes]
+    nodes.append(new)
+    return journey_update(journey=journey, data={"nodes": nodes, "entry_node": journey.entry_node or new["id"]})
+
+
+def journey_edge_set(*, journey: Journey, node_id: str, field: str, target: str | None) -> Journey:
+    """Lead slot `field` of a node to `target` (None: nowhere); the definition checks judge the result."""
+    node = _node_find(journey, node_id)
+    if slot_target(node, field) is None:
+        raise JourneyInvalid([Problem(node_id, field, "This node has no such outgoing path.")])
+    if target is not None:
+        _node_find(journey, target)
+    return journey_node_save(journey=journey, node=slot_set(node, field, target), replacing=node_id)
+
+
+def journey_entry_set(*, journey: Journey, node_id: str) -> Journey:
+    """Make `node_id` the node contacts start at."""
+    _node_find(journey, node_id)
+    return journey_update(journey=journey, data={"entry_node": node_id})
+
+
+def journey_layout_save(*, journey: Journey, positions: dict[str, Any] | None) -> Journey:
+    """Keep where the canvas draws each node (None forgets them all: automatic layout again); never a new version."""
+    layout: dict[str, list[int]] = {}
+    ids = {n.get("id") for n in journey.nodes if isinstance(n, dict)}
+    for node_id, point in (positions or {}).items():
+        ok = isinstance(point, list | tuple) and len(point) == 2
+        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and abs(v) < 1e6 for v in point)
+        if node_id not in ids or not ok:
+            raise JourneyInvalid([Problem(str(node_id), "layout", "Give a known node and its [x, y] position.")])
+        layout[node_id] = [round(point[0]), round(point[1])]
+    if positions is not None:
+        layout = {**{k: v for k, v in (journey.layout or {}).items() if k in ids}, **layout}
+    journey.layout = layout
+    Journey.objects.filter(pk=journey.pk).update(layout=layout)
+    return journey
+
+
+# Trigger properties of a test run: the enrollment says it was a test, so its steps can be told from real ones.
+TEST_EVENT_PROPERTY = "test_event"
+
+
+def journey_test_event(*, journey: Journey, contact: Contact) -> Enrollment:
+    """Run the live journey now for one test profile, as its trigger would (messages go through the outbox)."""
+    if not contact.is_test_profile:
+        raise JourneyInvalid([Problem("", "contact", "Choose one of the test profiles.")])
+    if journey.status != JourneyStatus.LIVE:
+        raise JourneyInvalid([Problem("", "status", "Publish the journey first: a test runs its live version.")])
+    filters = journey.trigger.get("filters") if isinstance(journey.trigger, dict) else None
+    properties = {**(filters if isinstance(filters, dict) else {}), TEST_EVENT_PROPERTY: True}
+    enrollment = enrollment_enter(journey=journey, contact=contact, trigger_properties=properties, run=False)
+    if enrollment is None:
+        raise JourneyInvalid(
+            [
+                Problem(
+                    "",
+                    "contact",
+                    f"{contact.name or contact.phone} is in this journey already, has opted out, or its re-entry "
+                    "rule keeps them out; choose another test profile.",
+                )
+            ]
+        )
+    enrollments_run(enrollment_ids=[enrollment.pk])
+    return enrollment

@@ -204,7 +204,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# The journey canvas's layout library comes from npm (package.json, installed by `make install`), served from there.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/dagre", BASE_DIR / "node_modules/@dagrejs/dagre/dist")]
 STATIC_ROOT = BASE_DIR / "static_root"
 
 # Callbacks answer 413 above this; keep Django's own limit just above it so we decide, not Django.

@@ -47,14 +47,11 @@ def test_an_id_that_is_not_a_number_is_a_4xx(marketer: Client, value: str) -> No
     assert marketer.get(f"/templates/export/?provider={value}").status_code in (400, 404)
 
 
-def test_journey_node_variables_nested_deeply_are_a_form_error(marketer: Client) -> None:
+def test_journey_canvas_json_nested_deeply_is_a_400(marketer: Client) -> None:
     journey = Journey.objects.create(name="x", trigger={"type": "event", "event": "e"})
-    answer = marketer.post(
-        f"/journeys/{journey.pk}/nodes/add/",
-        {"type": "send_template", "id": "hi", "template": "", "variables": _nested(2000)},
-    )
-    assert answer.status_code == 200
-    assert "nested" in answer.content.decode()
+    answer = marketer.post(f"/journeys/{journey.pk}/canvas/layout/", _nested(2000), content_type="application/json")
+    assert answer.status_code == 400
+    assert "nested" in answer.json()["errors"][0]
 
 
 def test_an_audience_file_with_a_nul_after_the_first_64_kib_is_refused() -> None:
