@@ -126,9 +126,9 @@ def _check_condition(node_id: str, condition: Any, ids: set[str], sending: set[s
             problems.append(Problem(node_id, f"{field}.status", f"Use one of {', '.join(MESSAGE_STATUSES)}."))
         target = condition.get("node")
         if not isinstance(target, str) or not target:
-            problems.append(Problem(node_id, f"{field}.node", "Choose the send node whose message is checked."))
+            problems.append(Problem(node_id, f"{field}.node", "Choose the sending step whose message is checked."))
         elif ids and target not in sending:
-            problems.append(Problem(node_id, f"{field}.node", f"{target!r} is not a send node of this journey."))
+            problems.append(Problem(node_id, f"{field}.node", f"{target!r} is not a sending step of this journey."))
         if not _positive_int(condition.get("within_seconds")):
             problems.append(Problem(node_id, f"{field}.within_seconds", "Give how long to wait for it, in seconds."))
         return problems
@@ -187,9 +187,9 @@ def _node_shape(node: Mapping[str, Any], ids: set[str], sending: set[str]) -> li
     elif kind == "wait_for_reply":
         target = node.get("message_node")
         if not isinstance(target, str) or not target:
-            out.append(Problem(node_id, "message_node", "Choose the send node whose message is answered."))
+            out.append(Problem(node_id, "message_node", "Choose the sending step whose message is answered."))
         elif ids and target not in sending:
-            out.append(Problem(node_id, "message_node", f"{target!r} is not a send node of this journey."))
+            out.append(Problem(node_id, "message_node", f"{target!r} is not a sending step of this journey."))
         need(node.get("payload") is None or isinstance(node.get("payload"), str), "payload", "Payload is text.")
         out.extend(_reply_branch_problems(node_id, node.get("branches")))
         seconds = node.get("timeout_seconds")
@@ -270,7 +270,7 @@ def definition_problems(
             problems.append(Problem("", f"nodes[{n}].id", "Give an id of letters, digits, - and _ (up to 64)."))
             continue
         if node_id in by_id:
-            problems.append(Problem(node_id, "id", "Two nodes have this id."))
+            problems.append(Problem(node_id, "id", "Two steps have this id."))
             continue
         if node.get("type") not in NODE_TYPES:
             problems.append(
@@ -285,22 +285,28 @@ def definition_problems(
     for node_id, node in by_id.items():
         for label, target in _all_targets(node):
             if target and target not in ids:
-                problems.append(Problem(node_id, label, f"Points at {target!r}, which is not a node of this journey."))
+                problems.append(Problem(node_id, label, f"Points at {target!r}, which is not a step of this journey."))
     if entry_node and entry_node not in ids:
-        problems.append(Problem("", "entry_node", f"{entry_node!r} is not a node of this journey."))
+        problems.append(Problem("", "entry_node", f"{entry_node!r} is not a step of this journey."))
     if not complete:
         return problems
     if not entry_node:
-        problems.append(Problem("", "entry_node", "Choose the node contacts start at."))
+        problems.append(Problem("", "entry_node", "Choose the step contacts start at."))
     for node_id, node in by_id.items():
         kind = node["type"]
         for field in EDGE_FIELDS[kind]:
             if not node.get(field):
-                message = "Choose where the timeout leads." if field == "timeout_next" else f"Choose the {field} node."
+                message = (
+                    "Choose where the timeout leads."
+                    if field == "timeout_next"
+                    else f"Choose where “{field}” leads."
+                    if field in ("yes", "no")
+                    else "Choose the step that follows."
+                )
                 if kind == "wait_for_reply":
                     message = "A wait for a reply needs both a reply path and a timeout path (dangling wait)."
                 elif kind == "wait":
-                    message = "A wait needs the node that follows it (dangling wait)."
+                    message = "A wait needs the step that follows it (dangling wait)."
                 problems.append(Problem(node_id, field, message))
         # (A split's branch without `next` is a hold-out group; a reply option always leads somewhere.)
         if kind == "wait_for_reply" and isinstance(node.get("branches"), list):
@@ -331,7 +337,7 @@ def definition_problems(
         reachable = _reachable(entry_node, by_id)
         for node_id in by_id:
             if node_id not in reachable:
-                problems.append(Problem(node_id, "id", "Unreachable: no path from the entry node leads here."))
+                problems.append(Problem(node_id, "id", "Unreachable: no path from the start leads here."))
     return problems
 
 

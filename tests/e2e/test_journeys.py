@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +18,13 @@ from journeys.models import Enrollment, Journey, JourneyStatus
 from providers.models import Message, ProviderConfig
 from providers.simulator import SimulatorConfig, run_in_thread
 from templates_app.models import Template
+from tests.e2e.conftest import ARTIFACTS
 from tests.providers.factories import rsa_pem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
 
 def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"journey-canvas-{name}.png"), full_page=True)
 
 
@@ -135,7 +132,7 @@ def test_build_the_demo_journey_on_the_canvas_publish_and_send_a_test_event(
         add_step(page, ".slot-add[data-after=mark_vip][data-field=next]", "exit", "done")
         save_step(page, "done")
         # Still open: the branch's "no" and the wait's timeout, flagged on their nodes.
-        assert "Choose the no node." in card(page, "is_gold").inner_text()
+        assert "Choose where “no” leads." in card(page, "is_gold").inner_text()
         assert page.locator("#publish").is_disabled()
         shot(page, "3-open-ends")
 

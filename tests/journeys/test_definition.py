@@ -46,9 +46,9 @@ def test_complete_definition_has_no_problems() -> None:
                 {"id": "a", "type": "branch", "condition": {"type": "property", "property": "p"}, "yes": "b"},
                 {"id": "b", "type": "exit"},
             ],
-            "node 'a', no: Choose the no node.",
+            "node 'a', no: Choose where “no” leads.",
         ),
-        ([{"id": "a", "type": "wait", "seconds": 5}], "node 'a', next: A wait needs the node that follows it"),
+        ([{"id": "a", "type": "wait", "seconds": 5}], "node 'a', next: A wait needs the step that follows it"),
         (
             [
                 {"id": "a", "type": "send_template", "template": 1, "next": "w"},
@@ -69,7 +69,7 @@ def test_complete_definition_has_no_problems() -> None:
                 },
                 {"id": "x", "type": "exit"},
             ],
-            "node 'a', message_node: 'x' is not a send node",
+            "node 'a', message_node: 'x' is not a sending step",
         ),
         (
             [

@@ -54,7 +54,7 @@ def test_the_state_gives_each_node_its_words_slots_and_problems(client_marketer:
         ("yes", "Yes", ""),
         ("no", "No", ""),
     ]
-    assert nodes["gold"]["problems"] == ["Choose the yes node.", "Choose the no node."]
+    assert nodes["gold"]["problems"] == ["Choose where “yes” leads.", "Choose where “no” leads."]
     assert nodes["hi"]["problems"] == [] and state["ready"] is False
 
 
