@@ -4,6 +4,7 @@ added to the definition shows up as slots without a case of its own here."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -165,7 +166,10 @@ def node_summary(node: Mapping[str, Any], template_names: Mapping[int, str]) -> 
         parts = [f"{b.get('percent')}%" for b in node.get("branches") or [] if isinstance(b, Mapping)]
         return "Random: " + " / ".join(parts) if parts else "Random split"
     if kind == "update_property":
-        return f"Set {node.get('property') or '?'} to {node.get('value')!s}"
+        value = node.get("value")
+        # As the marketer typed it: true, 3, gold (not Python's True).
+        said = value if isinstance(value, str) else json.dumps(value)
+        return f"Set {node.get('property') or '?'} to {said}"
     if kind == "exit":
         return "The journey ends here"
     return ""

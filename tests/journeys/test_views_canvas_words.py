@@ -60,6 +60,8 @@ def test_nodes_and_conditions_read_as_words() -> None:
         == "message of hi was read within 1 day"
     )
     assert duration_words(90) == "90 seconds" and duration_words(60) == "1 minute"
+    assert node_summary({"type": "update_property", "property": "vip", "value": True}, names) == "Set vip to true"
+    assert node_summary({"type": "update_property", "property": "plan", "value": "gold"}, names) == "Set plan to gold"
 
 
 def test_durations_are_shown_in_the_largest_unit_that_fits() -> None:
