@@ -15,6 +15,12 @@ install: $(VENV)/.installed node_modules/.package-lock.json
 
 # Browser libraries (package.json) are installed from the npm registry, never committed; settings serve them.
 node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's Node.js and npm for the browser libraries"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		else echo "npm is needed for the browser libraries: install Node.js 18+ and npm (apt-get install nodejs npm)"; exit 1; fi; \
+	fi
 	npm ci --no-audit --no-fund --loglevel=error
 
 $(VENV)/.installed: pyproject.toml constraints.txt
