@@ -12,10 +12,11 @@ from contacts.models import Segment
 from journeys.definition import SENDING_TYPES, TRIGGER_TYPES, reply_choices
 from journeys.graph import OP_WORDS, STATUS_WORDS
 from journeys.models import Journey, Reentry
+from providers.interactive import option_id
 from providers.models import ProviderConfig
-from templates_app.models import Status as TemplateStatus
 from templates_app.models import Template
 from templates_app.rendering import template_slots, template_variables_problems
+from templates_app.selectors import templates_approved
 from whatsapp_project.safe_input import InputRefused, json_loads
 
 TRIGGER_LABELS = {
@@ -236,11 +237,6 @@ def awaited_choices(node: dict[str, Any] | None) -> list[tuple[str, str]]:
     return quick_reply_options(template)
 
 
-def reply_id_from(title: str, n: int) -> str:
-    """An id for an option the marketer only titled: "Yes please" → YES_PLEASE."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").upper()[:64] or f"OPTION_{n + 1}"
-
-
 def node_title(node: dict[str, Any]) -> str:
     return f"{node.get('id')} · {NODE_LABELS.get(str(node.get('type')), node.get('type'))}"
 
@@ -331,7 +327,7 @@ class NodeForm(forms.Form):
     # --- the fields of each type ---------------------------------------------------------------------------------
 
     def _fields_send_template(self) -> None:
-        templates = Template.objects.filter(status=TemplateStatus.APPROVED).order_by("name", "language")
+        templates = templates_approved().order_by("name", "language")
         field = forms.ModelChoiceField(queryset=templates, label="Message template", empty_label="— choose —")
         field.label_from_instance = lambda t: f"{t.name} ({t.language})"  # type: ignore[method-assign,assignment]
         self.fields["template"] = field
@@ -367,12 +363,7 @@ class NodeForm(forms.Form):
 
     def _fields_send_text(self) -> None:
         self.fields["text"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Message")
-        self.fields["fallback_template"] = forms.ModelChoiceField(
-            queryset=Template.objects.filter(status=TemplateStatus.APPROVED).order_by("name"),
-            required=False,
-            label="Outside the 24-hour window, send instead",
-            empty_label="— nothing (skip) —",
-        )
+        self._fallback_field()
         self._target("next", "Then go to")
 
     def _fields_wait(self) -> None:
@@ -470,13 +461,17 @@ class NodeForm(forms.Form):
                     self.fields[f"row_{s}_{r}_title"] = forms.CharField(label=f"Option {r + 1}", required=False)
                     self.fields[f"row_{s}_{r}_id"] = forms.CharField(label="Reply id", required=False)
                     self.fields[f"row_{s}_{r}_description"] = forms.CharField(label="Description", required=False)
+        self._fallback_field()
+        self._target("next", "Then go to")
+
+    def _fallback_field(self) -> None:
+        """What a free-form step (text, buttons) sends instead outside the 24-hour window."""
         self.fields["fallback_template"] = forms.ModelChoiceField(
-            queryset=Template.objects.filter(status=TemplateStatus.APPROVED).order_by("name"),
+            queryset=templates_approved().order_by("name"),
             required=False,
             label="Outside the 24-hour window, send instead",
             empty_label="— nothing (skip) —",
         )
-        self._target("next", "Then go to")
 
     def _section_used(self, s: int) -> bool:
         return bool(self.choice(f"section_{s}_title")) or any(
@@ -677,7 +672,7 @@ class NodeForm(forms.Form):
                         if not title:
                             continue
                         row = {
-                            "id": (d.get(f"row_{s}_{r}_id") or "").strip() or reply_id_from(title, r),
+                            "id": (d.get(f"row_{s}_{r}_id") or "").strip() or option_id(title, r),
                             "title": title,
                         }
                         if (d.get(f"row_{s}_{r}_description") or "").strip():
@@ -690,7 +685,7 @@ class NodeForm(forms.Form):
             else:
                 node["buttons"] = [
                     {
-                        "id": (d.get(f"button_{n}_id") or "").strip() or reply_id_from(d[f"button_{n}_title"], n),
+                        "id": (d.get(f"button_{n}_id") or "").strip() or option_id(d[f"button_{n}_title"], n),
                         "title": d[f"button_{n}_title"].strip(),
                     }
                     for n in range(MAX_BUTTONS)
