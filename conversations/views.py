@@ -91,11 +91,24 @@ def _conversation(pk: int) -> Conversation:
 def thread(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _conversation(pk)
     services.conversation_read(conversation=conversation)
+    return _thread_page(request, conversation)
+
+
+def _thread_page(
+    request: HttpRequest,
+    conversation: Conversation,
+    *,
+    reply_form: ReplyForm | None = None,
+    template_form: TemplateReplyForm | None = None,
+    note_form: NoteForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The thread page, with the forms as posted when one of them was refused (status 400)."""
     context = _thread_context(conversation)
-    context.update(_composer_context(request, conversation))
-    context["note_form"] = NoteForm()
+    context.update(_composer_context(request, conversation, reply_form=reply_form, template_form=template_form))
+    context["note_form"] = note_form or NoteForm()
     context["assign_form"] = AssignForm(initial={"user": conversation.assignee_id})
-    return render(request, "conversations/thread.html", context)
+    return render(request, "conversations/thread.html", context, status=status)
 
 
 @marketer_required
@@ -168,11 +181,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
                     form.add_error(field if field == "text" and field in form.fields else None, problem)
         else:
             return redirect("conversation-thread", pk=pk)
-    context = _thread_context(conversation)
-    context.update(_composer_context(request, conversation, reply_form=reply_form, template_form=template_form))
-    context["note_form"] = NoteForm()
-    context["assign_form"] = AssignForm(initial={"user": conversation.assignee_id})
-    return render(request, "conversations/thread.html", context, status=400)
+    return _thread_page(request, conversation, reply_form=reply_form, template_form=template_form, status=400)
 
 
 @marketer_required
@@ -187,11 +196,7 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
             text=form.cleaned_data["text"],
         )
         return redirect("conversation-thread", pk=pk)
-    context = _thread_context(conversation)
-    context.update(_composer_context(request, conversation))
-    context["note_form"] = form
-    context["assign_form"] = AssignForm(initial={"user": conversation.assignee_id})
-    return render(request, "conversations/thread.html", context, status=400)
+    return _thread_page(request, conversation, note_form=form, status=400)
 
 
 @marketer_required
