@@ -26,8 +26,32 @@ WABA = "100000000000001"
 SMALL_PAGES = 25  # Vonage's default `limit`
 
 
-def _phase(private_key: Path) -> dict[str, Any]:
+def _number(nickname: str, phone: str, private: str, base_url: str) -> Any:
+    """A number on the simulated account, half of whose templates are known already (registered by hand, still
+    pending here): a sync updates those and creates the rest."""
     from providers.models import ProviderConfig
+    from templates_app.models import Template
+
+    provider = ProviderConfig.objects.create(
+        nickname=nickname,
+        phone_number=phone,
+        application_id="bench-app",
+        private_key=private,
+        api_base_url=base_url,
+        waba_id=WABA,
+        max_messages_per_second=1000,
+    )
+    Template.objects.bulk_create(
+        [
+            Template(provider=provider, name=f"bench_{n:06d}", language="en_US", status="pending", body="Hi {{1}}")
+            for n in range(0, TEMPLATES, 2)
+        ],
+        batch_size=2000,
+    )
+    return provider
+
+
+def _phase(private_key: Path) -> dict[str, Any]:
     from providers.nexmo import templates as vonage
     from providers.simulator import Channel, SimulatorConfig, run_in_thread
     from providers.simulator.directory import public_key_pem
@@ -39,46 +63,15 @@ def _phase(private_key: Path) -> dict[str, Any]:
     with run_in_thread(SimulatorConfig(channels=(channel,), callbacks=False)) as simulator:
         seed = {"waba_id": WABA, "count": TEMPLATES, "prefix": "bench", "status": "APPROVED"}
         sim_call(simulator.base_url, "/_sim/templates/seed", seed)
-        provider = ProviderConfig.objects.create(
-            nickname="Bench",
-            phone_number="+447700900000",
-            application_id="bench-app",
-            private_key=private,
-            api_base_url=simulator.base_url,
-            waba_id=WABA,
-            max_messages_per_second=1000,
-        )
-        # Half known already (registered by hand, still pending here): the sync updates those, creates the rest.
-        Template.objects.bulk_create(
-            [
-                Template(provider=provider, name=f"bench_{n:06d}", language="en_US", status="pending", body="Hi {{1}}")
-                for n in range(0, TEMPLATES, 2)
-            ],
-            batch_size=2000,
-        )
+        provider = _number("Bench", "+447700900000", private, simulator.base_url)
         started = time.perf_counter()
         report = templates_sync(provider=provider)
         seconds = time.perf_counter() - started
         first = sim_call(simulator.base_url, "/_sim/templates")["counters"]
 
         # Baseline: the same pages fetched the same way, then written one template at a time (update_or_create),
-        # into a second number's copy of the same account in the same state (half known, pending).
-        naive = ProviderConfig.objects.create(
-            nickname="Naive",
-            phone_number="+447700900001",
-            application_id="bench-app",
-            private_key=private,
-            api_base_url=simulator.base_url,
-            waba_id=WABA,
-            max_messages_per_second=1000,
-        )
-        Template.objects.bulk_create(
-            [
-                Template(provider=naive, name=f"bench_{n:06d}", language="en_US", status="pending", body="Hi {{1}}")
-                for n in range(0, TEMPLATES, 2)
-            ],
-            batch_size=2000,
-        )
+        # for a second number in the same state (half known, pending).
+        naive = _number("Naive", "+447700900001", private, simulator.base_url)
         started = time.perf_counter()
         for row in _pages(naive, SyncReport()):
             Template.objects.update_or_create(
