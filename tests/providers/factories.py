@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from providers.keys import private_key_fingerprint
-from providers.models import ProviderConfig
+from providers.models import Message, ProviderConfig
 
 
 @cache
@@ -66,6 +66,18 @@ def provider_make(**kwargs: Any) -> ProviderConfig:
 
 def contact_make(**kwargs: Any) -> Contact:
     return cast(Contact, ContactFactory(**kwargs))
+
+
+def message_make(*, provider: ProviderConfig, contact: Contact | None = None, **kwargs: Any) -> Message:
+    """An outbound message as the log holds it (a queued text to the contact unless told otherwise)."""
+    values: dict[str, Any] = {
+        "to": contact.phone if contact else "+447700900001",
+        "client_ref": f"msg-{uuid.uuid4().hex[:16]}",
+        "origin": "test",
+        "content_type": "text",
+        "request_body": {},
+    }
+    return cast(Message, Message.objects.create(provider=provider, contact=contact, **{**values, **kwargs}))
 
 
 def window_open_contact(**kwargs: Any) -> Contact:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from contacts.models import Consent, Contact
 from providers.models import CallbackLog, InboundMessage, Message, PendingStatus, ProviderConfig
 from providers.signals import inbound_message_received, message_status_changed, status_announced_origins
-from tests.providers.factories import provider_make, sign
+from tests.providers.factories import message_make, provider_make, sign
 from tests.vonage_fixtures import load
 
 pytestmark = pytest.mark.django_db
@@ -439,16 +439,13 @@ def test_the_contact_timeline_says_which_message_a_reply_answers(provider: Provi
 
     payload = load("v1-inbound-reply.json")
     contact = Contact.objects.create(phone="+" + payload["from"], name="Jane")
-    Message.objects.create(
+    message_make(
         provider=provider,
         contact=contact,
-        to=contact.phone,
-        client_ref="ref-asked",
         origin="journey",
         content_type="interactive",
         content_summary="Which time suits you?\n[9am] [10am]",
         message_uuid=payload["context"]["message_uuid"],
-        request_body={},
     )
     post(provider, "inbound", payload)
     received = [item for item in contact_timeline(contact)["messages"] if item["inbound"]]

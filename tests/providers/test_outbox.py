@@ -20,7 +20,7 @@ from providers.models import Message, MessageStatus, Origin, OutboxLease, Provid
 from providers.nexmo.client import transport_override
 from providers.services import provider_update
 from tests.journeys.factories import journey_live, template_make
-from tests.providers.factories import FakeNexmo, contact_make, provider_make
+from tests.providers.factories import FakeNexmo, contact_make, message_make, provider_make
 
 pytestmark = pytest.mark.django_db
 S = MessageStatus
@@ -232,13 +232,11 @@ def test_a_persons_reply_goes_before_the_journey_sends_queued_ahead_of_it(nexmo:
     provider = provider_make()
     journey = _journey(provider)
     backlog = _queued(provider, journey, 40)
-    reply = Message.objects.create(
+    reply = message_make(
         provider=provider,
-        to="+447700900999",
         client_ref=f"inbox-reply-{provider.pk}",
         origin=Origin.INBOX,
         origin_ref="conversation:1:abc",
-        content_type="text",
         request_body={"client_ref": f"inbox-reply-{provider.pk}", "to": {"number": "447700900999"}},
     ).pk
     assert outbox._next_ids(provider.pk, 5) == [reply, *backlog[:4]]
