@@ -333,11 +333,12 @@ def _campaigns_at_work() -> list[CampaignCard]:
     cards = [
         CampaignCard(
             campaign=campaign,
-            percent=int(campaign.stats.get("progress_percent", 0)),
-            audience=int(campaign.stats.get("targeted", 0)),
-            sent=int(campaign.stats.get("sent", 0)),
-            delivered=int(campaign.stats.get("delivered", 0)),
-            failed=int(campaign.stats.get("failed", 0)),
+            # A campaign not planned yet stores None for what it cannot know yet.
+            percent=int(campaign.stats.get("progress_percent") or 0),
+            audience=int(campaign.stats.get("targeted") or 0),
+            sent=int(campaign.stats.get("sent") or 0),
+            delivered=int(campaign.stats.get("delivered") or 0),
+            failed=int(campaign.stats.get("failed") or 0),
         )
         for campaign in campaigns.order_by("scheduled_at", "id")
     ]

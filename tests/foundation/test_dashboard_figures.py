@@ -64,3 +64,20 @@ def test_the_figures_take_a_fixed_number_of_queries(django_assert_max_num_querie
     with django_assert_max_num_queries(12):
         figures = dashboard_figures()
     assert figures.week.failed == 15 and len(figures.numbers) == 3 and len(figures.recent_failures) == 8
+
+
+def test_a_scheduled_campaign_not_planned_yet_shows_on_the_dashboard(client: Any, marketer_user: Any) -> None:
+    from campaigns.models import Campaign
+    from campaigns.selectors import campaign_stats
+    from tests.campaigns.factories import campaign_make
+    from tests.journeys.factories import template_make
+
+    provider = provider_make()
+    campaign = campaign_make(provider=provider, template=template_make(provider), variables={})
+    Campaign.objects.filter(pk=campaign.pk).update(status="scheduled", scheduled_at=timezone.now() + timedelta(days=1))
+    campaign.refresh_from_db()
+    campaign_stats(campaign=campaign)  # opening its page stores the rollup, progress unknown (None) until planned
+    client.force_login(marketer_user)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Spring sale" in page.content.decode()
