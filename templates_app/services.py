@@ -88,9 +88,9 @@ def template_delete(*, template: Template) -> None:
 
 
 def template_copy(*, template: Template, language: str, name: str = "") -> Template:
-    """The same template in another language, pending until WhatsApp approves the translation."""
+    """The same template in another language, a draft to translate and then submit for WhatsApp's review."""
     data = {field: getattr(template, field) for field in EDITABLE_FIELDS}
-    data.update(language=language, name=name or template.name, status=Status.PENDING)
+    data.update(language=language, name=name or template.name, status=Status.DRAFT)
     return _save_checked(Template(provider=template.provider, **data))
 
 

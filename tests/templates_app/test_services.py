@@ -53,10 +53,10 @@ def test_invalid_templates_are_not_saved() -> None:
     assert not Template.objects.exists()
 
 
-def test_copy_to_another_language_starts_pending() -> None:
+def test_copy_to_another_language_starts_as_a_draft_to_submit() -> None:
     original = template_make(status="approved", footer="Bye")
     copy = services.template_copy(template=original, language="pt_BR")
-    assert (copy.name, copy.language, copy.status, copy.footer) == (original.name, "pt_BR", "pending", "Bye")
+    assert (copy.name, copy.language, copy.status, copy.footer) == (original.name, "pt_BR", "draft", "Bye")
     with pytest.raises(ValidationError) as caught:
         services.template_copy(template=original, language="pt_BR")
     assert "name" in caught.value.message_dict

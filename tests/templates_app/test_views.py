@@ -92,7 +92,7 @@ def test_copy_to_another_language(marketer_client: Client) -> None:
     template = template_make(name="welcome")
     response = marketer_client.post(f"/templates/{template.pk}/copy/", {"language": "pt_BR", "name": "welcome"})
     assert response.status_code == 302
-    assert Template.objects.filter(name="welcome", language="pt_BR", status="pending").exists()
+    assert Template.objects.filter(name="welcome", language="pt_BR", status="draft").exists()
 
 
 def test_send_test_page_shows_each_result_with_its_payload(marketer_client: Client, fake_send: RecordingSend) -> None:
