@@ -16,8 +16,20 @@ class ConversationAdmin(admin.ModelAdmin):
     list_display = ["contact", "provider", "status", "assignee", "unread_count", "last_message_at"]
     list_filter = ["status", "provider"]
     search_fields = ["contact__name", "contact__phone"]
-    raw_id_fields = ["contact", "assignee"]
-    readonly_fields = ["unread_count", "last_message_at", "last_message_text", "created_at", "updated_at", "closed_at"]
+    # Who handles it and whether it is open move through the services (they release the journey sends held for the
+    # contact): the inbox and the API change them, the admin shows them.
+    readonly_fields = [
+        "contact",
+        "provider",
+        "status",
+        "assignee",
+        "unread_count",
+        "last_message_at",
+        "last_message_text",
+        "created_at",
+        "updated_at",
+        "closed_at",
+    ]
     inlines = [NoteInline]
 
 

@@ -213,6 +213,24 @@ def test_conversations_and_notes_are_in_the_admin(
     assert "Ann Lee" in client.get("/admin/conversations/conversation/").content.decode()
     assert client.get(f"/admin/conversations/conversation/{conversation.pk}/change/").status_code == 200
     assert client.get("/admin/conversations/note/").status_code == 200
+    # Assignment and status go through the inbox (which releases held journey sends): read-only here.
+    saved = client.post(
+        f"/admin/conversations/conversation/{conversation.pk}/change/",
+        {
+            "contact": conversation.contact_id,
+            "provider": conversation.provider_id,
+            "status": "closed",
+            "assignee": "",
+            "notes-TOTAL_FORMS": "1",
+            "notes-INITIAL_FORMS": "1",
+            "notes-0-id": Note.objects.get().pk,
+            "notes-0-conversation": conversation.pk,
+            "notes-0-text": "Called back",
+        },
+    )
+    assert saved.status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.status == "open"
 
 
 def test_the_composer_sends_reply_buttons_and_refuses_a_long_one_on_its_field(
