@@ -109,14 +109,16 @@ def _next_ids(provider_id: int, limit: int) -> list[int]:
     is waiting for them), then the oldest of the rest (journeys)."""
     queued = _sendable(Message.objects.filter(provider_id=provider_id, status=MessageStatus.QUEUED))
     # Read through its own small partial index, so a reply never waits behind a journey's thousands of queued sends.
-    first = list(queued.filter(origin__in=PRIORITY_ORIGINS).order_by("id").values_list("id", "origin", "origin_ref"))
+    first = list(
+        queued.filter(origin__in=PRIORITY_ORIGINS).order_by("id").values_list("id", "origin", "origin_ref")[:limit]
+    )
     rest = (
         queued.exclude(origin=Origin.CAMPAIGN)
         .filter(origin__in=[o for o in OUTBOX_ORIGINS if o not in PRIORITY_ORIGINS])
         .order_by("id")
         .values_list("id", "origin", "origin_ref")[: max(0, limit - len(first))]
     )
-    return _allowed(first[:limit]) + _allowed(list(rest))
+    return _allowed(first) + _allowed(list(rest))
 
 
 def _held(ids: list[int]) -> set[int]:
@@ -191,8 +193,10 @@ SWEEP_AFTER = timedelta(seconds=30)
 def outbox_sweep() -> list[int]:
     """Kick every number whose outbox has waited SWEEP_AFTER with no sender holding its lease; the numbers kicked."""
     now = timezone.now()
+    # Messages an origin holds (a journey's sends to a contact a person is talking to) wait on purpose: not a lost kick.
     waiting = set(
-        Message.objects.filter(status=MessageStatus.QUEUED, origin__in=OUTBOX_ORIGINS, created_at__lt=now - SWEEP_AFTER)
+        _sendable(Message.objects.filter(status=MessageStatus.QUEUED, origin__in=OUTBOX_ORIGINS))
+        .filter(created_at__lt=now - SWEEP_AFTER)
         .exclude(origin=Origin.CAMPAIGN)
         .values_list("provider_id", flat=True)
         .distinct()

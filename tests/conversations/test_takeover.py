@@ -244,3 +244,20 @@ def _conversation_with(provider: ProviderConfig, phone: str) -> Conversation:
     contact = contact_make(phone=phone)
     customer_writes(provider, phone, "Hello")
     return conversation_of(provider, contact)
+
+
+def test_the_sweep_leaves_alone_a_number_whose_only_waiting_messages_are_held(
+    nexmo: FakeNexmo, marketer_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    provider = provider_make()
+    contact, _ = _assigned(provider, marketer_user)
+    journey = _two_step_journey(provider)
+    _enter(journey, contact, django_capture_on_commit_callbacks)
+    Message.objects.filter(origin=Origin.JOURNEY).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert outbox.outbox_sweep() == []  # held on purpose: no lost kick to make up for
+    other = contact_make(phone="+447700900322")
+    _enter(journey, other, django_capture_on_commit_callbacks)
+    Message.objects.filter(origin=Origin.JOURNEY, contact=other).update(
+        status=MessageStatus.QUEUED, created_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert outbox.outbox_sweep() == [provider.pk]
