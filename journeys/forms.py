@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -225,15 +226,20 @@ def quick_reply_options(template: Template | None) -> list[tuple[str, str]]:
     return [option for option in options if option[0]]
 
 
-def awaited_choices(node: dict[str, Any] | None) -> list[tuple[str, str]]:
+def awaited_choices(
+    node: dict[str, Any] | None, templates: Mapping[int, Template] | None = None
+) -> list[tuple[str, str]]:
     """(reply id, title) a customer can answer the message of send step `node` with: an interactive message's
-    buttons or rows, or the quick-reply buttons of the template it sends (or falls back to)."""
+    buttons or rows, or the quick-reply buttons of the template it sends (or falls back to). `templates`: the
+    journey's templates by id when the caller loaded them already."""
     if node is None:
         return []
     if node.get("type") == "send_interactive":
         return reply_choices(node)
     template_id = node.get("template") or node.get("fallback_template")
-    template = Template.objects.filter(pk=template_id).first() if isinstance(template_id, int) else None
+    if not isinstance(template_id, int):
+        return []
+    template = templates.get(template_id) if templates is not None else Template.objects.filter(pk=template_id).first()
     return quick_reply_options(template)
 
 

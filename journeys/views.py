@@ -180,8 +180,10 @@ def _state(journey: Journey, enrollment_id: int | None = None) -> dict[str, Any]
     problems = services.journey_problems(journey=journey, complete=True)
     nodes = [n for n in journey.nodes if isinstance(n, dict) and isinstance(n.get("id"), str)]
     ids = {n["id"] for n in nodes}
-    template_ids = [n["template"] for n in nodes if isinstance(n.get("template"), int)]
-    names = dict(Template.objects.filter(pk__in=template_ids).values_list("pk", "name"))
+    # Every template the steps name, read once: names for the cards, quick replies for the waits' options.
+    template_ids = [n[f] for n in nodes for f in ("template", "fallback_template") if isinstance(n.get(f), int)]
+    templates = Template.objects.in_bulk(template_ids)
+    names = {pk: template.name for pk, template in templates.items()}
     by_node: dict[str, list[str]] = {}
     general: list[str] = []
     for problem in problems:
@@ -192,12 +194,16 @@ def _state(journey: Journey, enrollment_id: int | None = None) -> dict[str, Any]
         else:
             general.append(problem.message if not problem.node else str(problem))
     by_id = {n["id"]: n for n in nodes}
+    titles = {
+        n["id"]: {k.casefold(): t for k, t in awaited_choices(by_id.get(str(n.get("message_node"))), templates)}
+        for n in nodes
+        if n.get("type") == "wait_for_reply"
+    }
 
     def slot_label(node: dict[str, Any], slot: Slot) -> str:
         # A reply option reads as the button the customer taps, not its id.
         if node.get("type") == "wait_for_reply" and slot.field.startswith("branches["):
-            titles = {k.casefold(): t for k, t in awaited_choices(by_id.get(str(node.get("message_node"))))}
-            return f"“{titles.get(slot.label.casefold(), slot.label)}”"
+            return f"“{titles[node['id']].get(slot.label.casefold(), slot.label)}”"
         return slot.label
 
     def slot_count(node: dict[str, Any], slot: Slot) -> int:

@@ -440,3 +440,38 @@ def test_the_paths_of_a_wait_count_the_replies_that_took_each_option(client_mark
         ("Any other reply", 1),
         ("No reply in time", 1),
     ]
+
+
+def test_the_canvas_state_reads_the_templates_once_however_many_reply_options(client_marketer: Client) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    provider = provider_make()
+    buttons = [{"type": "quick_reply", "text": t, "payload": t.upper()} for t in ("Yes", "No", "Later")]
+    template = template_make(provider, name="ask", buttons=buttons)
+
+    def journey_with(waits: int) -> Journey:
+        nodes: list[dict[str, Any]] = [{"id": "ask", "type": "send_template", "template": template.pk, "next": "w0"}]
+        for n in range(waits):
+            options = [{"reply_id": b["payload"], "next": "end"} for b in buttons]
+            nodes.append(
+                {
+                    "id": f"w{n}",
+                    "type": "wait_for_reply",
+                    "message_node": "ask",
+                    "timeout_seconds": 60,
+                    "branches": options,
+                    "next": f"w{n + 1}" if n + 1 < waits else "end",
+                    "timeout_next": "end",
+                }
+            )
+        return draft([*nodes, {"id": "end", "type": "exit"}], entry="ask")
+
+    counts = []
+    for waits in (1, 4):
+        journey = journey_with(waits)
+        with CaptureQueriesContext(connection) as queries:
+            state = client_marketer.get(f"/journeys/{journey.pk}/canvas/").json()
+        counts.append(len(queries))
+        assert next(n for n in state["nodes"] if n["id"] == "w0")["slots"][0]["label"] == "“Yes”"
+    assert counts[0] == counts[1]
