@@ -62,26 +62,6 @@ class Problem:
         return f"{where}{self.field}: {self.message}"
 
 
-def node_edges(node: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, target id) for each outgoing edge that is set; split branches are labelled with their percentage, the
-    reply options of a wait for a reply with their reply id."""
-    kind = str(node.get("type"))
-    edges: list[tuple[str, str]] = []
-    key = BRANCH_LISTS.get(kind)
-    branches = node.get("branches")
-    if key and isinstance(branches, list):
-        for branch in branches:
-            if isinstance(branch, Mapping) and branch.get("next"):
-                label = f"{branch.get(key)}%" if kind == "split" else f"“{branch.get(key)}”"
-                edges.append((label, str(branch["next"])))
-    for field in EDGE_FIELDS.get(kind, ()):
-        target = node.get(field)
-        if target:
-            names = {"timeout_next": "timeout", "next": "other reply" if key == "reply_id" and branches else "next"}
-            edges.append((names.get(field, field), str(target)))
-    return edges
-
-
 def trigger_problems(trigger: Any, *, segment_exists: Callable[[int], bool] | None = None) -> list[Problem]:
     if not isinstance(trigger, Mapping) or not trigger:
         return [Problem("", "trigger", f"Choose a trigger: one of {', '.join(TRIGGER_TYPES)}.")]

@@ -285,11 +285,8 @@ def test_reply_options_must_name_the_awaited_messages_buttons_and_lead_somewhere
     assert any(p.startswith(expected) for p in found), found
 
 
-def test_reply_options_are_edges_labelled_with_their_reply() -> None:
-    from journeys.definition import node_edges
-
+def test_the_steps_of_reply_options_are_reachable() -> None:
     node = _reply_wait(branches=[{"reply_id": "yes", "next": "a"}, {"reply_id": "no", "next": "b"}])
-    assert node_edges(node) == [("“yes”", "a"), ("“no”", "b"), ("other reply", "x"), ("timeout", "x")]
     nodes = [ASK, node, {"id": "a", "type": "exit"}, {"id": "b", "type": "exit"}, {"id": "x", "type": "exit"}]
     assert problems(nodes, entry="ask") == []  # a and b are reachable through the reply options
 
