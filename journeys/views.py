@@ -414,9 +414,12 @@ def node_panel(request: HttpRequest, pk: int, node_id: str | None = None) -> Htt
     else:
         form = NodeForm(kind=kind, journey=journey, node=node)
     status = 400 if request.method == "POST" and not source.get("_rerender") and not saved else 200
-    problems = [
-        p.message for p in services.journey_problems(journey=journey, complete=True) if node and p.node == node["id"]
-    ]
+    # A step not saved yet has no problems of its own: the journey's checks are not run for it.
+    problems = (
+        [p.message for p in services.journey_problems(journey=journey, complete=True) if p.node == node["id"]]
+        if node
+        else []
+    )
     node_key = node["id"] if node else None
     context = {
         "journey": journey,

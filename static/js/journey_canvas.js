@@ -27,6 +27,7 @@
   const STATS_SHOWN = {
     send_template: ["entered", "sent", "delivered", "read"],
     send_text: ["entered", "sent", "delivered", "read"],
+    send_interactive: ["entered", "sent", "delivered", "read"],
     wait: ["entered", "waiting"],
     wait_for_reply: ["entered", "waiting", "replied"],
     exit: ["entered", "exited", "converted"],
