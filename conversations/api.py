@@ -10,7 +10,6 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
@@ -18,7 +17,6 @@ from rest_framework.routers import BaseRouter
 from conversations import selectors, services
 from conversations.models import Conversation, ConversationStatus, Note
 from providers.api import MessageSerializer
-from providers.interactive import option_id
 from templates_app.models import Template
 
 
@@ -58,6 +56,10 @@ class ThreadMessageSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="Outbound only (empty for inbound): queued → … → read, or a failure.")
     template_name = serializers.CharField()
     media_url = serializers.CharField()
+    error = serializers.CharField(help_text="Outbound only: why the message failed, in words (empty otherwise).")
+    options = serializers.ListField(
+        child=serializers.CharField(), help_text="Outbound interactive messages: the titles of their buttons or rows."
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -149,15 +151,13 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
         serializer = ReplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if "text" not in data and "template" not in data:
-            raise ValidationError({"text": "Write a message (`text`) or choose a template (`template`)."})
         message = services.conversation_reply(
             conversation=conversation,
             author=request.user,  # type: ignore[arg-type]
             text=data.get("text"),
             template=data.get("template"),
             parameters=data.get("parameters"),
-            buttons=_with_ids(data.get("buttons") or []),
+            buttons=data.get("buttons"),
         )
         return Response({"message": MessageSerializer(message).data}, status=status.HTTP_201_CREATED)
 
@@ -196,13 +196,6 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
             text=serializer.validated_data["text"],
         )
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
-
-
-def _with_ids(buttons: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [
-        {"id": str(b.get("id") or option_id(str(b["title"]), n)), "title": str(b["title"])}
-        for n, b in enumerate(buttons)
-    ]
 
 
 def register(router: BaseRouter) -> None:

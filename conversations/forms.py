@@ -8,7 +8,6 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from conversations.models import Conversation
-from providers.interactive import buttons_from_titles
 from providers.models import ProviderConfig
 from templates_app.models import Template
 from templates_app.rendering import template_slots
@@ -56,9 +55,9 @@ class ReplyForm(forms.Form):
     button_2 = forms.CharField(label="Button 2", required=False, max_length=20)
     button_3 = forms.CharField(label="Button 3", required=False, max_length=20)
 
-    def buttons(self) -> list[dict[str, str]]:
-        """The reply buttons the agent wrote (titles; ids made from them), none when all three are empty."""
-        return buttons_from_titles([self.cleaned_data.get(f"button_{n}", "") for n in (1, 2, 3)])
+    def buttons(self) -> list[dict[str, Any]]:
+        """The reply buttons the agent wrote (their titles), none when all three are empty."""
+        return [{"title": self.cleaned_data.get(f"button_{n}", "")} for n in (1, 2, 3)]
 
 
 class TemplateChoiceForm(forms.Form):

@@ -22,7 +22,7 @@ from django_q.tasks import async_task
 from contacts.models import Contact
 from conversations.models import HELD, Conversation, ConversationStatus, Note
 from providers.content import TextContent
-from providers.interactive import interactive_parse, interactive_summary
+from providers.interactive import buttons_with_ids, interactive_parse, interactive_summary
 from providers.messaging.outbox import outbox_kick_on_commit
 from providers.messaging.sending import SendOptedOut, SendRefused, message_prepare
 from providers.models import ApiVersion, InboundMessage, Message, MessageStatus, Origin
@@ -224,9 +224,10 @@ def conversation_reply(
         if not text:
             raise ValidationError({"text": "The reply is empty: write a message or choose a template."})
         content, line, field = TextContent(text=text), text, "text"
+        buttons = buttons_with_ids(buttons or [])
         if buttons:
             # Reply buttons under the text (an interactive message): WhatsApp's limits checked before anything is sent.
-            interactive, problems = interactive_parse({"text": text, "buttons": list(buttons)})
+            interactive, problems = interactive_parse({"text": text, "buttons": buttons})
             if interactive is None:
                 errors: dict[str, list[str]] = {}
                 for where, problem in problems:

@@ -120,10 +120,14 @@ def option_id(title: str, n: int) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").upper()[:64] or f"OPTION_{n + 1}"
 
 
-def buttons_from_titles(titles: Sequence[str]) -> list[dict[str, str]]:
-    """Reply buttons from their titles alone (the inbox's composer): ids made from the titles, blanks left out."""
-    kept = [title.strip() for title in titles if title and title.strip()]
-    return [{"id": option_id(title, n), "title": title} for n, title in enumerate(kept)]
+def buttons_with_ids(buttons: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Reply buttons as a person gives them (a title, maybe an id): ids made from the titles where none is given,
+    buttons with neither left out. What is left is checked by `interactive_parse`."""
+    given = [b for b in buttons if str(b.get("title") or "").strip() or str(b.get("id") or "").strip()]
+    return [
+        {**b, "id": str(b.get("id") or "").strip() or option_id(str(b.get("title") or "").strip(), n)}
+        for n, b in enumerate(given)
+    ]
 
 
 def interactive_parse(data: Mapping[str, Any]) -> tuple[InteractiveContent | None, Problems]:

@@ -406,6 +406,13 @@ def test_a_reply_with_buttons_is_sent_as_an_interactive_message(
     assert Message.objects.get().content_type == "interactive"
     conversation.refresh_from_db()
     assert conversation.last_message_text == "Shall we deliver tomorrow? [Yes please] [Later]"
+    thread = marketer_api.get(f"{URL}{conversation.pk}/messages/", {"page": "last"}).json()["results"]
+    sent = [m for m in thread if m["direction"] == "out"]
+    assert (sent[0]["text"], sent[0]["options"], sent[0]["error"]) == (
+        "Shall we deliver tomorrow?",
+        ["Yes please", "Later"],
+        "",
+    )
 
 
 @pytest.mark.parametrize(
