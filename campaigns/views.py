@@ -33,7 +33,7 @@ from campaigns.selectors import campaign_list as campaigns_all
 from contacts.selectors import contact_test_profiles
 from providers.models import MessageStatus
 from templates_app.rendering import CONTACT_FIELDS, template_slots
-from templates_app.selectors import templates_approved
+from templates_app.rules import template_send_refusal
 
 
 @marketer_required
@@ -170,7 +170,8 @@ def _action_context(campaign: Campaign, stats: dict[str, Any]) -> dict[str, Any]
     """The buttons that fit the campaign's state now, each confirmation saying how many people it touches."""
     context: dict[str, Any] = {"campaign": campaign, "stats": stats}
     if campaign.status not in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED):
-        context["approved"] = templates_approved().filter(pk=campaign.template_id).exists()
+        # Launch is offered only while the template can be sent, with WhatsApp's reason when it cannot.
+        context["template_refusal"] = template_send_refusal(campaign.template)
     not_planned = not stats.get("audience")
     if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED) and not_planned:
         # Before planning the recipients do not exist yet: count who launching now would reach.

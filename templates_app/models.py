@@ -189,10 +189,6 @@ class Template(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
 
-    @property
-    def is_sendable(self) -> bool:
-        return self.status == Status.APPROVED and self.removed_at is None
-
     def validate_constraints(self, exclude: Any = None) -> None:
         """Report a clash of name + language on the `name` field, where the user can fix it."""
         try:

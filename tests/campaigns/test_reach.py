@@ -40,3 +40,14 @@ def test_reach_counts_what_planning_would_skip_in_one_query(django_assert_num_qu
 
 def test_skip_reasons_of_contacts_and_campaigns_agree() -> None:
     assert {reason for reason, _, _ in UNREACHABLE} <= set(SkipReason.values)
+
+
+def test_launch_is_disabled_with_whatsapps_reason_when_the_template_was_paused(client: Any, marketer_user: Any) -> None:
+    provider, template = setup_provider()
+    campaign = campaign_make(provider=provider, template=template)
+    client.force_login(marketer_user)
+    assert 'id="launch" disabled' not in client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    template.__class__.objects.filter(pk=template.pk).update(status="paused", rejected_reason="Customers reported it")
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert 'id="launch" disabled title="Template' in page
+    assert "paused by WhatsApp for low quality (Customers reported it)" in page
