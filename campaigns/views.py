@@ -32,7 +32,7 @@ from campaigns.selectors import (
 from campaigns.selectors import campaign_list as campaigns_all
 from contacts.selectors import contact_test_profiles
 from providers.models import MessageStatus
-from templates_app.rendering import CONTACT_FIELDS, template_slots
+from templates_app.rendering import CONTACT_FIELDS, template_preview_parts, template_slots
 from templates_app.rules import template_send_refusal
 
 
@@ -62,18 +62,6 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             return redirect(f"/campaigns/new/details/?{urlencode(form.query())}")
     return render(request, "campaigns/campaign_new.html", {"form": form, "step": 1})
-
-
-def _wizard_message(template: Any) -> dict[str, Any]:
-    """The template's parts as the WhatsApp-style preview draws them (templates_app's preview script)."""
-    return {
-        "header_type": template.header_type,
-        "header_text": template.header_text,
-        "header_detail": template.header_media_url,
-        "body": template.body,
-        "footer": template.footer,
-        "buttons": [{"type": b.get("type", ""), "text": b.get("text", "")} for b in template.buttons or []],
-    }
 
 
 def _sample_contact() -> dict[str, Any]:
@@ -138,7 +126,7 @@ def campaign_new_details(request: HttpRequest) -> HttpResponse:
         "first": first.cleaned_data,
         "audience_label": Audience(first.cleaned_data["audience"]).label,
         "template": template,
-        "message_json": json.dumps(_wizard_message(template)),
+        "message_json": json.dumps(template_preview_parts(template)),
         "sample": sample,
         "sample_json": json.dumps(sample, default=str),
         "reach": campaign_reach(campaign=draft, variables=False),

@@ -15,7 +15,6 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from accounts.roles import marketer_required
-from campaigns.views import _wizard_message
 from conversations import selectors, services
 from conversations.forms import (
     VIEWS,
@@ -28,6 +27,7 @@ from conversations.forms import (
 )
 from conversations.models import Conversation
 from templates_app.models import Template
+from templates_app.rendering import template_preview_parts
 
 PAGE_SIZE = 50
 # The thread page shows this many of the latest messages (a thread of 10,000 loads one page, not all of it).
@@ -142,7 +142,7 @@ def _composer_context(
     if template is not None:
         context["template"] = template
         context["template_form"] = template_form or TemplateReplyForm(template=template)
-        context["message_json"] = json.dumps(_wizard_message(template))
+        context["message_json"] = json.dumps(template_preview_parts(template))
     return context
 
 

@@ -258,6 +258,18 @@ def _fill(text: str, values: Mapping[str, Any], *, header: bool = False) -> str:
     return VARIABLE_RE.sub(replace, text or "")
 
 
+def template_preview_parts(template: Template) -> dict[str, Any]:
+    """The template's parts as the WhatsApp-style preview script (static/js/wa_preview.js) draws them."""
+    return {
+        "header_type": template.header_type,
+        "header_text": template.header_text,
+        "header_detail": template.header_media_url,
+        "body": template.body,
+        "footer": template.footer,
+        "buttons": [{"type": b.get("type", ""), "text": b.get("text", "")} for b in template.buttons or []],
+    }
+
+
 def template_preview_text(template: Template, values: Mapping[str, Any] | None = None) -> str:
     """The message as plain text, values filled in (unfilled variables stay `{{n}}`): for the UI and message logs."""
     values = values or {}
