@@ -11,7 +11,7 @@ from django import forms
 
 from contacts.models import Segment
 from journeys.definition import SENDING_TYPES, TRIGGER_TYPES, reply_choices
-from journeys.graph import OP_WORDS, STATUS_WORDS
+from journeys.graph import OP_WORDS, STATUS_WORDS, UNITS, duration_split
 from journeys.models import Journey, Reentry
 from providers.interactive import option_id
 from providers.models import ProviderConfig
@@ -156,7 +156,6 @@ class JourneySettingsForm(forms.Form):
         return out
 
 
-UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "seconds": 1}
 # Seconds last: rarely wanted, but a wait made through the API keeps its exact length when edited here.
 UNIT_CHOICES = [("minutes", "minutes"), ("hours", "hours"), ("days", "days"), ("seconds", "seconds")]
 WAIT_MODES = [
@@ -203,16 +202,6 @@ def node_id_free(journey: Journey, kind: str) -> str:
     while f"{prefix}_{number}" in taken:
         number += 1
     return f"{prefix}_{number}"
-
-
-def duration_split(seconds: Any) -> tuple[int | None, str]:
-    """Seconds as (amount, unit) in the largest unit that divides them."""
-    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
-        return None, "days"
-    for unit in ("days", "hours", "minutes"):
-        if seconds % UNITS[unit] == 0:
-            return seconds // UNITS[unit], unit
-    return seconds, "seconds"
 
 
 def quick_reply_options(template: Template | None) -> list[tuple[str, str]]:

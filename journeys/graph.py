@@ -100,14 +100,24 @@ STATUS_WORDS = {"delivered": "delivered", "read": "read", "failed": "failed"}
 assert set(STATUS_WORDS) == set(MESSAGE_STATUSES), "every message status tested needs its words"
 
 
-def duration_words(seconds: Any) -> str:
+UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "seconds": 1}
+
+
+def duration_split(seconds: Any) -> tuple[int | None, str]:
+    """Seconds as (amount, unit) in the largest unit that divides them."""
     if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+        return None, "days"
+    for unit in ("days", "hours", "minutes"):
+        if seconds % UNITS[unit] == 0:
+            return seconds // UNITS[unit], unit
+    return seconds, "seconds"
+
+
+def duration_words(seconds: Any) -> str:
+    amount, unit = duration_split(seconds)
+    if amount is None:
         return "?"
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
-        if seconds % size == 0:
-            amount = seconds // size
-            return f"{amount} {unit}{'' if amount == 1 else 's'}"
-    return f"{seconds} seconds"
+    return f"{amount} {unit.rstrip('s') if amount == 1 else unit}"
 
 
 def condition_words(condition: Any) -> str:
