@@ -44,14 +44,8 @@ class ProviderForm(forms.Form):
         "api-ap.vonage.com) and the origins of the setting NEXMO_ALLOWED_BASE_URLS are allowed.",
     )
     whatsapp_namespace = forms.CharField(label="WhatsApp namespace", max_length=100, required=False)
-    waba_id = forms.RegexField(
-        label="WhatsApp Business Account id",
-        regex=r"^[0-9]+$",
-        max_length=32,
-        required=False,
-        error_messages={"invalid": "The WhatsApp Business Account id is a number (digits only)."},
-        help_text="From WhatsApp Manager or the Vonage dashboard; needed to submit and sync templates.",
-    )
+    # The model's own field (label, help, the digits-only rule): written once.
+    waba_id = ProviderConfig._meta.get_field("waba_id").formfield()
     is_active = forms.BooleanField(label="Active", required=False, initial=True)
     max_messages_per_second = forms.IntegerField(
         label="Max messages per second",
