@@ -341,7 +341,6 @@ def template_submit(
         template.category = CATEGORY_FROM_WHATSAPP.get(str(answer["category"]).upper(), template.category)
     template.rejected_reason = ""
     template.save(update_fields=["status", "external_id", "category", "rejected_reason", "updated_at"])
-    templates_sync_schedule_ensure()
     return template
 
 
@@ -441,7 +440,6 @@ def templates_sync(*, provider: ProviderConfig) -> SyncReport:
         report.unusable = [pk for pk, _ in became_unusable]
         for pk, reason in became_unusable:
             transaction.on_commit(partial(_announce, pk, reason))
-    templates_sync_schedule_ensure()
     logger.info("Templates of %s synced: %s in %d requests", provider, report.as_dict(), report.requests)
     return report
 
@@ -484,8 +482,8 @@ def templates_sync_all() -> dict[str, dict[str, int] | str]:
 
 
 def templates_sync_schedule_ensure() -> None:
-    """The periodic sync, created the first time templates go through Vonage (idempotent by name); a changed
-    TEMPLATES_SYNC_MINUTES is applied then too."""
+    """The periodic sync, made when a number is saved with a WhatsApp Business Account id (idempotent by name); a
+    changed TEMPLATES_SYNC_MINUTES is applied then too."""
     from django_q.models import Schedule
 
     minutes = int(settings.TEMPLATES_SYNC_MINUTES)

@@ -202,12 +202,12 @@ def test_sync_without_waba_id_says_what_is_missing(vonage_fake: FakeVonage) -> N
     assert vonage_fake.requests == []
 
 
-def test_sync_creates_the_schedule_once(vonage_fake: FakeVonage, provider: ProviderConfig, settings: Any) -> None:
+def test_saving_a_number_with_an_account_id_makes_the_schedule_once(provider: ProviderConfig, settings: Any) -> None:
     from django_q.models import Schedule
 
     settings.TEMPLATES_SYNC_MINUTES = 7
-    sync.templates_sync(provider=provider)
-    sync.templates_sync(provider=provider)
+    provider.save()
+    provider.save()
     schedule = Schedule.objects.get(name=sync.SCHEDULE_NAME)
     assert (schedule.func, schedule.minutes) == ("templates_app.tasks.templates_sync_all", 7)
 
