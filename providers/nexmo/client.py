@@ -167,12 +167,24 @@ def _outcome(response: httpx.Response) -> NexmoResponse:
     return _answer(response.status_code, response.content, response.headers.get("retry-after"))
 
 
-def _answer(status_code: int, raw: bytes, retry_after: str | None = None) -> NexmoResponse:
-    body: Any
+def body_decode(raw: bytes) -> Any:
+    """An answer's body: its JSON, or its text when it is not JSON (a proxy's HTML error page)."""
     try:
-        body = json.loads(raw)
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        body = raw.decode("utf-8", errors="replace")
+        return raw.decode("utf-8", errors="replace")
+
+
+def answer_checked(response: httpx.Response) -> Any:
+    """The decoded body of a 2xx answer (None when empty); NexmoError with the problem for any other status."""
+    body = body_decode(response.content) if response.content else None
+    if not 200 <= response.status_code < 300:
+        raise NexmoError.from_response(response.status_code, body, retry_after=response.headers.get("retry-after"))
+    return body
+
+
+def _answer(status_code: int, raw: bytes, retry_after: str | None = None) -> NexmoResponse:
+    body = body_decode(raw)
     if status_code == 202 and isinstance(body, dict):
         return NexmoResponse(status_code=202, body=body)
     raise NexmoError.from_response(status_code, body, retry_after=retry_after)
@@ -240,12 +252,7 @@ def mark_read(*, credentials: Credentials, message_uuid: str) -> None:
         raise NexmoError(status=None, title="Could not reach Nexmo", detail=f"{type(exc).__name__}: {exc}") from exc
     except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
         raise _unusable_url(exc) from exc
-    if not 200 <= response.status_code < 300:
-        try:
-            body: Any = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = response.text
-        raise NexmoError.from_response(response.status_code, body, retry_after=response.headers.get("retry-after"))
+    answer_checked(response)
 
 
 # --- async (bulk) -----------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
-from providers.nexmo.client import Credentials, _client, request_parts
+from providers.nexmo.client import Credentials, _client, _unusable_url, answer_checked, request_parts
 from providers.nexmo.errors import NexmoError
 
 # Vonage allows up to 500 per page but advises smaller pages against timeouts on large accounts.
@@ -81,18 +81,8 @@ def _call(
     except httpx.HTTPError as exc:
         raise NexmoError(status=None, title="Could not reach Vonage", detail=f"{type(exc).__name__}: {exc}") from exc
     except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        raise NexmoError(
-            status=None, title="API base URL refused", detail=str(exc)[:300], permanent=True, code="base_url"
-        ) from exc
-    decoded: Any = None
-    if response.content:
-        try:
-            decoded = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            decoded = response.content.decode("utf-8", errors="replace")
-    if response.status_code >= 400:
-        raise NexmoError.from_response(response.status_code, decoded, retry_after=response.headers.get("retry-after"))
-    return decoded
+        raise _unusable_url(exc) from exc
+    return answer_checked(response)
 
 
 def templates_list_page(
